@@ -1,0 +1,45 @@
+# Finds gnnkit's dependencies and decides the backends (GNNKIT_HAVE_CUDA, GNNKIT_HAVE_ONEDNN).
+
+find_package(OpenMP REQUIRED COMPONENTS CXX)
+find_package(Eigen3 3.3 REQUIRED NO_MODULE)
+find_package(fmt REQUIRED)
+
+# CUDA: AUTO enables it whenever nvcc works. CMake 3.25 with nvcc 13 would silently pick
+# sm_75; our GPUs are A100/H100/H200, so the architectures are always set explicitly.
+set(GNNKIT_HAVE_CUDA OFF)
+if(NOT GNNKIT_WITH_CUDA STREQUAL "OFF")
+  include(CheckLanguage)
+  check_language(CUDA)
+  if(CMAKE_CUDA_COMPILER)
+    if(NOT DEFINED CMAKE_CUDA_ARCHITECTURES)
+      set(CMAKE_CUDA_ARCHITECTURES 80 90)
+    endif()
+    enable_language(CUDA)
+    # CMake 3.25 has no flag for the CUDA20 dialect with nvcc (added in later CMake), yet the
+    # cxx_std_20 feature of gnnkit::headers asks for it; nvcc >= 12 accepts -std=c++20.
+    if(NOT DEFINED CMAKE_CUDA20_STANDARD_COMPILE_OPTION OR CMAKE_CUDA20_STANDARD_COMPILE_OPTION STREQUAL "")
+      set(CMAKE_CUDA20_STANDARD_COMPILE_OPTION "-std=c++20")
+      set(CMAKE_CUDA20_EXTENSION_COMPILE_OPTION "-std=c++20")
+    endif()
+    set(CMAKE_CUDA_STANDARD 20)
+    set(CMAKE_CUDA_STANDARD_REQUIRED ON)
+    find_package(CUDAToolkit REQUIRED)
+    set(GNNKIT_HAVE_CUDA ON)
+  elseif(GNNKIT_WITH_CUDA STREQUAL "ON")
+    message(FATAL_ERROR "GNNKIT_WITH_CUDA=ON but no CUDA compiler was found (set CMAKE_CUDA_COMPILER or put nvcc on PATH)")
+  endif()
+endif()
+
+set(GNNKIT_HAVE_ONEDNN OFF)
+if(NOT GNNKIT_WITH_ONEDNN STREQUAL "OFF")
+  if(GNNKIT_WITH_ONEDNN STREQUAL "ON")
+    find_package(dnnl CONFIG REQUIRED)
+  else()
+    find_package(dnnl CONFIG QUIET)
+  endif()
+  if(TARGET DNNL::dnnl)
+    set(GNNKIT_HAVE_ONEDNN ON)
+  else()
+    message(STATUS "gnnkit: oneDNN not found, Eigen GEMM stands in (install libdnnl-dev)")
+  endif()
+endif()

@@ -1,0 +1,41 @@
+#pragma once
+/// @file
+/// Memory kernels: allocation, copies and fills. The CPU versions are templates defined here;
+/// the CUDA twins are declared here and defined in cuda/memory.cu (or cuda_stub.cpp).
+
+#include <cstddef>
+#include <cstdint>
+
+#include "gnnkit/core/device.hpp"
+#include "gnnkit/core/fwd.hpp"
+
+namespace gnnkit::kernels::cpu {
+
+/// @brief Writes value to n contiguous elements, in parallel over num_threads.
+template <typename T>
+void fill(T* data, std::int64_t n, T value, int num_threads) {
+#pragma omp parallel for num_threads(num_threads) schedule(static) if (n > (1 << 16))
+  for (std::int64_t i = 0; i < n; ++i) data[i] = value;
+}
+
+}  // namespace gnnkit::kernels::cpu
+
+namespace gnnkit::kernels::cuda {
+
+/// @brief Number of visible CUDA devices (0 without CUDA or driver). Never throws.
+int device_count() noexcept;
+/// @brief cudaMalloc on `device`. @throws OutOfMemory, DeviceError, NotCompiled
+void* allocate(int device, std::size_t bytes);
+/// @brief cudaFree; errors are swallowed (called from destructors).
+void deallocate(int device, void* ptr) noexcept;
+/// @brief Copies bytes between any two of host and device memory, queued on stream and
+/// waited for. @throws DeviceError, NotCompiled
+void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device,
+                std::size_t bytes, CUstream_st* stream);
+/// @brief Fills n contiguous elements of element size elem_bytes with the bit pattern
+/// `pattern` (the value already converted to the element type), queued on stream.
+/// @throws DeviceError, NotCompiled
+void fill_bytes(void* data, std::int64_t n, std::size_t elem_bytes, std::uint64_t pattern,
+                CUstream_st* stream);
+
+}  // namespace gnnkit::kernels::cuda

@@ -1,0 +1,51 @@
+// Built when CUDA is off: every CUDA entry point exists and throws NotCompiled, so the rest
+// of the library and its users link and fail with a clear message (ginkgo's device hooks).
+#include "gnnkit/core/context.hpp"
+#include "gnnkit/core/build_info.hpp"
+#include "gnnkit/kernels/memory.hpp"
+
+namespace gnnkit {
+namespace {
+
+constexpr const char* kNoCuda = "gnnkit was built without CUDA (GNNKIT_WITH_CUDA=OFF or no nvcc)";
+
+[[noreturn]] void no_cuda(const char* function) { throw NotCompiled(function, kNoCuda); }
+
+/// A CPU context asking for CUDA resources is a device mismatch whatever the build; a CUDA
+/// context cannot exist here, so anything else is NotCompiled.
+[[noreturn]] void require_cuda_context(const char* function, Device device) {
+  detail::require_cuda_context(function, device);
+  no_cuda(function);
+}
+
+}  // namespace
+
+bool cuda_compiled() noexcept { return false; }
+int cuda_device_count() noexcept { return 0; }
+
+Context Context::cuda(int, std::uint64_t) { no_cuda("Context::cuda"); }
+detail::CudaResources& Context::cuda_resources() const {
+  require_cuda_context("Context::cuda_resources", device_);
+}
+CUstream_st* Context::cuda_stream() const {
+  require_cuda_context("Context::cuda_stream", device_);
+}
+cublasContext* Context::cublas_handle() const {
+  require_cuda_context("Context::cublas_handle", device_);
+}
+cusparseContext* Context::cusparse_handle() const {
+  require_cuda_context("Context::cusparse_handle", device_);
+}
+void Context::synchronize() const {}
+
+namespace kernels::cuda {
+int device_count() noexcept { return 0; }
+void* allocate(int, std::size_t) { no_cuda("allocate"); }
+void deallocate(int, void*) noexcept {}
+void copy_bytes(void*, Device, const void*, Device, std::size_t, CUstream_st*) {
+  no_cuda("copy");
+}
+void fill_bytes(void*, std::int64_t, std::size_t, std::uint64_t, CUstream_st*) { no_cuda("fill"); }
+}  // namespace kernels::cuda
+
+}  // namespace gnnkit

@@ -1,0 +1,93 @@
+#include "gnnkit/nn/dense.hpp"
+#include "gnnkit/core/build_info.hpp"
+
+#include <cstdint>
+
+#include "gnnkit/kernels/dense.hpp"
+
+namespace gnnkit {
+namespace {
+
+constexpr const char* kFn = "matmul";
+
+/// Strides of non-trivial dims must be positive: zero or negative strides would alias
+/// elements (out) or are not expressible to oneDNN (inputs).
+void check_strides(const char* arg, const TensorView& v) {
+  for (int d = 0; d < v.ndim(); ++d)
+    GNNKIT_EXPECTS_AS(InvalidArgument, kFn, v.numel() == 0 || v.size(d) <= 1 || v.stride(d) > 0,
+                      "'{}' must have positive strides, got stride {} in dim {}", arg, v.stride(d),
+                      d);
+}
+
+/// Byte range [first, last) touched by a view with non-negative strides.
+std::pair<const char*, const char*> byte_range(const TensorView& v) {
+  const auto* p = static_cast<const char*>(v.data());
+  std::int64_t last = 0;
+  for (int d = 0; d < v.ndim(); ++d) last += (v.size(d) - 1) * v.stride(d);
+  return {p, p + (last + 1) * std::int64_t(v.itemsize())};
+}
+
+bool overlaps(const TensorView& x, const TensorView& y) {
+  if (x.numel() == 0 || y.numel() == 0) return false;
+  auto [x0, x1] = byte_range(x);
+  auto [y0, y1] = byte_range(y);
+  return x0 < y1 && y0 < x1;
+}
+
+}  // namespace
+
+void matmul_into(const Context& ctx, const TensorView& a, const TensorView& b,
+                 const std::optional<TensorView>& bias, const TensorView& out) {
+  const DType dtype = a.dtype();
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn, dtype == DType::kFloat32 || dtype == DType::kFloat64,
+                    "'a' must be float32 or float64, got {}", dtype);
+  const Device device = ctx.device();
+  check::dtype_and_device(kFn, "a", a, dtype, device);
+  check::dtype_and_device(kFn, "b", b, dtype, device);
+  check::dtype_and_device(kFn, "out", out, dtype, device);
+  check::not_null(kFn, "a", a);
+  check::not_null(kFn, "b", b);
+  check::not_null(kFn, "out", out);
+  check::ndim(kFn, "a", a, 2);
+  check::ndim(kFn, "b", b, 2);
+  check::ndim(kFn, "out", out, 2);
+  const std::int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+  GNNKIT_EXPECTS_AS(ShapeMismatch, kFn, b.size(0) == k,
+                    "'b' must have {} rows (the columns of 'a' {}), got {}", k, a.str(), b.str());
+  GNNKIT_EXPECTS_AS(ShapeMismatch, kFn, out.size(0) == m && out.size(1) == n,
+                    "'out' must be [{}, {}], got {}", m, n, out.str());
+  if (bias) {
+    check::dtype_and_device(kFn, "bias", *bias, dtype, device);
+    check::not_null(kFn, "bias", *bias);
+    const bool row = bias->ndim() == 2 && bias->size(0) == 1 && bias->size(1) == n;
+    GNNKIT_EXPECTS_AS(ShapeMismatch, kFn, row || (bias->ndim() == 1 && bias->size(0) == n),
+                      "'bias' must be [{}] or [1, {}], got {}", n, n, bias->str());
+    check_strides("bias", *bias);
+  }
+  check_strides("a", a);
+  check_strides("b", b);
+  check_strides("out", out);
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn, !overlaps(out, a) && !overlaps(out, b),
+                    "'out' must not overlap 'a' or 'b'");
+  if (device.is_cuda())
+    throw NotCompiled(kFn, "'ctx' is a CUDA context, and the CUDA matmul (cuBLAS) is not "
+                           "part of this build yet; run on Context::cpu()");
+  if (m == 0 || n == 0) return;
+  if (dtype == DType::kFloat32 && k > 0 && std::string_view(dense_backend_name()) == "onednn")
+    kernels::cpu::matmul_onednn(ctx, a, b, bias, out);
+  else
+    kernels::cpu::matmul_eigen(ctx, a, b, bias, out);
+}
+
+Tensor matmul(const Context& ctx, const TensorView& a, const TensorView& b,
+              const std::optional<TensorView>& bias) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn, a.dtype() == DType::kFloat32 || a.dtype() == DType::kFloat64,
+                    "'a' must be float32 or float64, got {}", a.dtype());
+  check::ndim(kFn, "a", a, 2);
+  check::ndim(kFn, "b", b, 2);
+  Tensor out = Tensor::empty({a.size(0), b.size(1)}, a.dtype(), ctx.device());
+  matmul_into(ctx, a, b, bias, out);
+  return out;
+}
+
+}  // namespace gnnkit

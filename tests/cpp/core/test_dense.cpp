@@ -1,0 +1,148 @@
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+
+#include "gnnkit/build_config.hpp"
+#include "gnnkit/gnnkit.hpp"
+#include "support/reference.hpp"
+
+using namespace gnnkit;
+
+namespace {
+
+template <typename T>
+Tensor tensor_from(const std::vector<T>& values, std::initializer_list<std::int64_t> shape) {
+  Tensor t = Tensor::empty(shape, dtype_of<T>);
+  std::memcpy(t.data(), values.data(), values.size() * sizeof(T));
+  return t;
+}
+
+template <typename T>
+double max_abs_diff(const Tensor& got, const std::vector<T>& expected) {
+  double worst = 0;
+  for (std::size_t i = 0; i < expected.size(); ++i)
+    worst = std::max(worst, std::abs(double(got.data_as<T>()[i]) - double(expected[i])));
+  return worst;
+}
+
+using Kernel = void (*)(const Context&, const TensorView&, const TensorView&,
+                        const std::optional<TensorView>&, const TensorView&);
+
+}  // namespace
+
+TEST_CASE("matmul matches a naive loop for odd shapes, with and without bias") {
+  const Context ctx = Context::cpu(2);
+  struct Shape {
+    std::int64_t m, k, n;
+  };
+  const Shape shapes[] = {{1, 1, 1}, {7, 13, 5}, {1000, 128, 256}, {3, 1, 9}};
+  for (const auto [m, k, n] : shapes) {
+    for (bool with_bias : {false, true}) {
+      CAPTURE(m, k, n, with_bias);
+      const auto a = test::random_matrix(m, k, 1), b = test::random_matrix(k, n, 2);
+      const auto bias = test::random_matrix(1, n, 3);
+      const auto expected = test::naive_matmul(a, b, with_bias ? &bias : nullptr, m, k, n);
+      const Tensor ta = tensor_from(a, {m, k}), tb = tensor_from(b, {k, n});
+      const Tensor tbias = tensor_from(bias, {n});
+      std::optional<TensorView> bias_arg;
+      if (with_bias) bias_arg = tbias.view();
+      // The front-end, then each CPU kernel this build has.
+      CHECK(max_abs_diff(matmul(ctx, ta, tb, bias_arg), expected) < 1e-4);
+      std::vector<Kernel> kernels{&kernels::cpu::matmul_eigen};
+      if (GNNKIT_WITH_ONEDNN) kernels.push_back(&kernels::cpu::matmul_onednn);
+      for (Kernel kernel : kernels) {
+        Tensor out = Tensor::empty({m, n}, DType::kFloat32);
+        kernel(ctx, ta, tb, bias_arg, out);
+        CHECK(max_abs_diff(out, expected) < 1e-4);
+      }
+    }
+  }
+}
+
+TEST_CASE("matmul in float64 and through transposed (strided) views") {
+  const Context ctx = Context::cpu(1);
+  const std::int64_t m = 6, k = 4, n = 3;
+  const auto a = test::random_matrix<double>(m, k, 5), b = test::random_matrix<double>(k, n, 6);
+  const auto expected =
+      test::naive_matmul(a, b, static_cast<const std::vector<double>*>(nullptr), m, k, n);
+  CHECK(max_abs_diff(matmul(ctx, tensor_from(a, {m, k}), tensor_from(b, {k, n})), expected) <
+        1e-12);
+  // Store a^T contiguously and view it back as a [m, k] matrix with strides {1, m}.
+  for (DType dt : {DType::kFloat32, DType::kFloat64}) {
+    Tensor at = Tensor::empty({k, m}, dt), bt = Tensor::empty({k, n}, dt);
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t p = 0; p < k; ++p) {
+        if (dt == DType::kFloat32) at.data_as<float>()[p * m + i] = float(a[i * k + p]);
+        else at.data_as<double>()[p * m + i] = a[i * k + p];
+      }
+    for (std::int64_t p = 0; p < k * n; ++p) {
+      if (dt == DType::kFloat32) bt.data_as<float>()[p] = float(b[p]);
+      else bt.data_as<double>()[p] = b[p];
+    }
+    const std::int64_t shape[] = {m, k}, strides[] = {1, m};
+    Tensor c = matmul(ctx, TensorView(at.data(), dt, Device::cpu(), shape, strides), bt);
+    for (std::int64_t i = 0; i < m * n; ++i) {
+      const double got = dt == DType::kFloat32 ? c.data_as<float>()[i] : c.data_as<double>()[i];
+      CHECK(std::abs(got - expected[i]) < 1e-5);
+    }
+  }
+}
+
+TEST_CASE("matmul reuses one cached oneDNN primitive per shape") {
+  const Context ctx = Context::cpu(2);
+  const Tensor a = Tensor::zeros({8, 16}, DType::kFloat32), b = Tensor::zeros({16, 4}, DType::kFloat32);
+  for (int i = 0; i < 3; ++i) (void)matmul(ctx, a, b);
+  const Tensor a2 = Tensor::zeros({9, 16}, DType::kFloat32);
+  (void)matmul(ctx, a2, b);
+  CHECK(kernels::cpu::onednn_cached_primitives(ctx) == (GNNKIT_WITH_ONEDNN ? 2u : 0u));
+  CHECK(std::string(dense_backend_name()) == (GNNKIT_WITH_ONEDNN ? "onednn" : "eigen"));
+}
+
+TEST_CASE("matmul with empty dimensions") {
+  const Context ctx = Context::cpu(1);
+  Tensor a = Tensor::zeros({3, 0}, DType::kFloat32), b = Tensor::zeros({0, 2}, DType::kFloat32);
+  Tensor bias = Tensor::empty({2}, DType::kFloat32);
+  bias.data_as<float>()[0] = 1.5f;
+  bias.data_as<float>()[1] = -2.f;
+  Tensor c = matmul(ctx, a, b, bias.view());
+  for (int i = 0; i < 3; ++i) {
+    CHECK(c.data_as<float>()[i * 2] == 1.5f);
+    CHECK(c.data_as<float>()[i * 2 + 1] == -2.f);
+  }
+  CHECK(matmul(ctx, Tensor::zeros({0, 4}, DType::kFloat32), Tensor::zeros({4, 2}, DType::kFloat32))
+            .numel() == 0);
+}
+
+TEST_CASE("matmul rejects wrong dtype, device, shape, null and overlapping output") {
+  const Context ctx = Context::cpu(1);
+  const Tensor a = Tensor::zeros({4, 3}, DType::kFloat32), b = Tensor::zeros({3, 2}, DType::kFloat32);
+  const Tensor ai = Tensor::zeros({4, 3}, DType::kInt32);
+  CHECK_THROWS_WITH(matmul(ctx, ai, b), "matmul: 'a' must be float32 or float64, got int32");
+  CHECK_THROWS_WITH(matmul(ctx, a, Tensor::zeros({3, 2}, DType::kFloat64)),
+                    "matmul: 'b' must be float32 on cpu, got float64 on cpu");
+  CHECK_THROWS_AS(matmul(ctx, a, Tensor::zeros({3, 2}, DType::kFloat64)), InvalidArgument);
+  CHECK_THROWS_WITH(matmul(ctx, a, Tensor::zeros({4, 2}, DType::kFloat32)),
+                    "matmul: 'b' must have 3 rows (the columns of 'a' float32[4, 3] on cpu), got "
+                    "float32[4, 2] on cpu");
+  CHECK_THROWS_AS(matmul(ctx, a, Tensor::zeros({4, 2}, DType::kFloat32)), ShapeMismatch);
+  CHECK_THROWS_WITH(matmul(ctx, a, Tensor::zeros({3}, DType::kFloat32)),
+                    "matmul: 'b' must be 2-d, got 1-d shape float32[3] on cpu");
+  CHECK_THROWS_WITH(matmul(ctx, a, b, Tensor::zeros({3}, DType::kFloat32).view()),
+                    "matmul: 'bias' must be [2] or [1, 2], got float32[3] on cpu");
+  float dummy = 0;
+  const TensorView on_gpu(&dummy, DType::kFloat32, Device::cuda(0), {1, 1});
+  CHECK_THROWS_WITH(matmul(ctx, on_gpu, Tensor::zeros({1, 1}, DType::kFloat32)),
+                    "matmul: 'a' must be float32 on cpu, got float32 on cuda:0");
+  CHECK_THROWS_AS(matmul(ctx, on_gpu, Tensor::zeros({1, 1}, DType::kFloat32)), DeviceMismatch);
+  CHECK_THROWS_AS(matmul(ctx, TensorView(), b), Error);
+  Tensor square = Tensor::zeros({3, 3}, DType::kFloat32);
+  CHECK_THROWS_WITH(matmul_into(ctx, square, square, std::nullopt, square),
+                    "matmul: 'out' must not overlap 'a' or 'b'");
+  Tensor out = Tensor::empty({4, 2}, DType::kFloat32);
+  const std::int64_t shape[] = {4, 2}, zero_strides[] = {0, 1};
+  CHECK_THROWS_WITH(
+      matmul_into(ctx, a, b, std::nullopt,
+                  TensorView(out.data(), DType::kFloat32, Device::cpu(), shape, zero_strides)),
+      "matmul: 'out' must have positive strides, got stride 0 in dim 0");
+}
