@@ -1,17 +1,18 @@
 #include "gnnkit/core/dlpack.hpp"
 
-#include <vector>
+#include <type_traits>
 
 namespace gnnkit::dlpack {
 namespace {
 
-/// What a DLManagedTensor we export points at: the tensor (keeps the memory alive) and the
-/// shape/stride arrays the DLTensor refers to.
+/// What a DLManagedTensor(Versioned) we export points at: the tensor (keeps the memory alive)
+/// and the shape/stride arrays the DLTensor refers to.
+template <typename Managed>
 struct ExportState {
   Tensor tensor;
   std::int64_t shape[TensorView::kMaxDims];
   std::int64_t strides[TensorView::kMaxDims];
-  DLManagedTensor managed;
+  Managed managed;
 };
 
 DType from_dlpack_dtype(const DLDataType& t) {
@@ -61,9 +62,12 @@ DLDevice to_dlpack_device(Device device) noexcept {
   return device.is_cpu() ? DLDevice{kDLCPU, 0} : DLDevice{kDLCUDA, device.index};
 }
 
-DLManagedTensor* to_dlpack(const Tensor& t) {
+namespace {
+
+template <typename Managed>
+Managed* export_tensor(const Tensor& t) {
   GNNKIT_EXPECTS_AS(InvalidArgument, "to_dlpack", t.defined(), "'tensor' must be defined");
-  auto* state = new ExportState{};
+  auto* state = new ExportState<Managed>{};
   state->tensor = t;
   for (int d = 0; d < t.ndim(); ++d) {
     state->shape[d] = t.size(d);
@@ -78,20 +82,26 @@ DLManagedTensor* to_dlpack(const Tensor& t) {
   dl.strides = state->strides;
   dl.byte_offset = 0;
   state->managed.manager_ctx = state;
-  state->managed.deleter = [](DLManagedTensor* self) {
-    delete static_cast<ExportState*>(self->manager_ctx);
+  state->managed.deleter = [](Managed* self) {
+    delete static_cast<ExportState<Managed>*>(self->manager_ctx);
   };
   return &state->managed;
 }
 
-Tensor from_dlpack(DLManagedTensor* managed) {
+template <typename Managed>
+Tensor import_tensor(Managed* managed) {
   constexpr const char* fn = "from_dlpack";
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, managed != nullptr, "'tensor' must not be null");
   // Own it from here on, so every error path below still releases the producer's memory.
   std::shared_ptr<void> owner(managed, [](void* p) {
-    auto* m = static_cast<DLManagedTensor*>(p);
+    auto* m = static_cast<Managed*>(p);
     if (m->deleter) m->deleter(m);
   });
+  if constexpr (std::is_same_v<Managed, DLManagedTensorVersioned>) {
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, managed->version.major == kVersion.major,
+                      "'version' must be DLPack {}.x, got {}.{}", kVersion.major,
+                      managed->version.major, managed->version.minor);
+  }
   const DLTensor& dl = managed->dl_tensor;
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, dl.ndim >= 0 && dl.ndim <= TensorView::kMaxDims,
                     "'ndim' must be in [0, {}], got {}", TensorView::kMaxDims, dl.ndim);
@@ -116,5 +126,19 @@ Tensor from_dlpack(DLManagedTensor* managed) {
   void* data = static_cast<char*>(dl.data) + dl.byte_offset;
   return Tensor::wrap(TensorView(data, dtype, device, shape, strides), std::move(owner));
 }
+
+}  // namespace
+
+DLManagedTensor* to_dlpack(const Tensor& t) { return export_tensor<DLManagedTensor>(t); }
+
+DLManagedTensorVersioned* to_dlpack_versioned(const Tensor& t) {
+  DLManagedTensorVersioned* m = export_tensor<DLManagedTensorVersioned>(t);
+  m->version = kVersion;
+  m->flags = 0;
+  return m;
+}
+
+Tensor from_dlpack(DLManagedTensor* managed) { return import_tensor(managed); }
+Tensor from_dlpack(DLManagedTensorVersioned* managed) { return import_tensor(managed); }
 
 }  // namespace gnnkit::dlpack

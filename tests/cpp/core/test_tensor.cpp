@@ -200,5 +200,24 @@ TEST_CASE("DLPack import rejects what we cannot represent, releasing the produce
   CHECK(ok.size(0) == 4);
   ok = Tensor();
   CHECK(deleted == 4);
-  CHECK_THROWS_AS(dlpack::from_dlpack(nullptr), InvalidArgument);
+  CHECK_THROWS_AS(dlpack::from_dlpack(static_cast<dlpack::DLManagedTensor*>(nullptr)),
+                  InvalidArgument);
+}
+
+TEST_CASE("versioned DLPack (1.0) export and import, and version checks") {
+  Tensor t = Tensor::zeros({5}, DType::kFloat64);
+  const long before = t.owner().use_count();
+  dlpack::DLManagedTensorVersioned* m = dlpack::to_dlpack_versioned(t);
+  CHECK(m->version.major == 1);
+  CHECK(m->flags == 0);  // writable, not a copy
+  CHECK(m->dl_tensor.data == t.data());
+  Tensor back = dlpack::from_dlpack(m);
+  CHECK(back.data() == t.data());
+  back = Tensor();
+  CHECK(t.owner().use_count() == before);
+  dlpack::DLManagedTensorVersioned* future = dlpack::to_dlpack_versioned(t);
+  future->version = {2, 0};
+  CHECK_THROWS_WITH(dlpack::from_dlpack(future),
+                    "from_dlpack: 'version' must be DLPack 1.x, got 2.0");
+  CHECK(t.owner().use_count() == before);  // the rejected producer was released
 }
