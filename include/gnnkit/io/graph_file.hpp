@@ -1,0 +1,47 @@
+#pragma once
+/// @file
+/// Graph files: a versioned, little-endian, 64-byte aligned binary format holding a
+/// HeteroGraph and (optionally) its FeatureStore. Saving writes a temporary file and renames
+/// it over the target, so a crash or an error never leaves a half-written file and never
+/// destroys an existing one. Loading memory-maps the file: no array is read or copied, so
+/// opening takes milliseconds whatever the size. Format: docs/graph_file_format.md.
+/// (compiled target)
+
+#include <cstdint>
+#include <string>
+
+#include "gnnkit/graph/feature_store.hpp"
+#include "gnnkit/graph/hetero_graph.hpp"
+
+namespace gnnkit {
+
+/// @brief Current graph file format version (files of a newer version are rejected).
+inline constexpr std::uint32_t kGraphFileVersion = 1;
+
+/// @brief A loaded (memory-mapped) graph and its features.
+struct GraphFile {
+  HeteroGraph graph;
+  FeatureStore features;
+};
+
+/// @brief Options of load_graph.
+struct LoadOptions {
+  /// Also check every array's checksum and every index range (indptr monotone and
+  /// consistent, ids below their bounds, feature rows matching node counts). O(file size).
+  /// Without it only the header, schema and array table are checked (O(1) in the data).
+  bool verify = false;
+};
+
+/// @brief Writes graph (+ features) to path atomically (temp file, fsync, rename).
+/// @throws IoError naming the path and the OS error; InvalidArgument when a feature matrix
+///         does not fit the graph (rows != node count)
+void save_graph(const std::string& path, const HeteroGraph& graph,
+                const FeatureStore& features = {});
+
+/// @brief Memory-maps a graph file. The returned arrays point into the mapping, which stays
+/// alive as long as any of them does.
+/// @throws IoError (cannot open / map), FormatError naming the file and what is wrong
+///         (bad magic, future version, truncation, checksum, out-of-range index, ...)
+GraphFile load_graph(const std::string& path, const LoadOptions& options = {});
+
+}  // namespace gnnkit
