@@ -38,6 +38,9 @@ from ._core import (  # noqa: F401  (re-exported)
     zeros,
 )
 
+from .graph import HeteroGraph  # noqa: E402
+from . import datasets  # noqa: E402,F401
+
 __version__: str = _core.__version__
 
 __all__ = [
@@ -45,7 +48,7 @@ __all__ = [
     "matmul", "build_info", "cuda_compiled", "cuda_device_count", "dense_backend",
     "default_context", "Error", "InvalidArgument", "ShapeMismatch", "DeviceMismatch",
     "OutOfRange", "NotCompiled", "DeviceError", "BackendError", "FormatError", "IoError",
-    "OutOfMemory",
+    "OutOfMemory", "HeteroGraph", "datasets",
 ]
 
 _default_context: Optional[Context] = None

@@ -109,4 +109,5 @@ PYBIND11_MODULE(_core, m) {
   gnnkit::python::init_errors(m);
   m.def("_throw_error_for_test", &throw_error_for_test);
   gnnkit::python::init_core(m);
+  gnnkit::python::init_graph(m);
 }

@@ -301,7 +301,9 @@ class Reader {
     size_ = std::size_t(st.st_size);
     mapping_ = std::make_shared<Mapping>();
     if (size_ > 0) {
-      void* p = ::mmap(nullptr, size_, PROT_READ, MAP_SHARED, fd, 0);
+      // Private and writable: pages are copied on write, so callers may modify loaded feature
+      // arrays (e.g. a NumPy view) without ever touching the file or faulting.
+      void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
       if (p == MAP_FAILED) {
         const std::string err = errno_text();
         ::close(fd);

@@ -1,0 +1,260 @@
+// HeteroGraph + FeatureStore (as one object, gnnkit._core.Graph) and graph files. The
+// Pythonic layer is gnnkit/graph.py.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "bindings.hpp"
+#include "convert.hpp"
+#include "gnnkit/graph/hetero_graph.hpp"
+#include "gnnkit/io/graph_file.hpp"
+
+namespace py = pybind11;
+
+namespace gnnkit::python {
+namespace {
+
+/// One relation's COO as passed from Python: arrays are kept alive (Tensors) during the build.
+struct PyRelationInput {
+  EdgeType type;
+  Tensor src, dst;
+  std::optional<Tensor> timestamps, weights;
+};
+
+Tensor ids_tensor(const py::handle& obj, const std::string& rel, const char* arg) {
+  // int32/int64 arrays are used in place; anything else integral is converted to int64.
+  if (py::isinstance<py::array>(obj)) {
+    auto arr = py::reinterpret_borrow<py::array>(obj);
+    const char kind = arr.dtype().kind();
+    GNNKIT_EXPECTS_AS(InvalidArgument, "HeteroGraph.from_edges", kind == 'i' || kind == 'u',
+                      "relation '{}': '{}' must hold integer ids, got dtype {}", rel, arg,
+                      std::string(py::str(py::object(arr.dtype()))));
+    const bool usable = (kind == 'i' && (arr.itemsize() == 4 || arr.itemsize() == 8)) &&
+                        (arr.flags() & py::array::c_style);
+    if (usable) return as_tensor(arr, arg);
+  }
+  auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
+  if (!arr) throw py::error_already_set();
+  return as_tensor(arr, arg);
+}
+
+BuildOptions parse_options(const py::dict& o) {
+  BuildOptions opt;
+  for (auto item : o) {
+    const std::string key = py::str(item.first);
+    const py::handle v = item.second;
+    if (key == "drop_duplicates") opt.drop_duplicates = v.cast<bool>();
+    else if (key == "add_reverse") opt.add_reverse = v.cast<bool>();
+    else if (key == "sort_by_time") opt.sort_by_time = v.cast<bool>();
+    else if (key == "build_csr") opt.build_csr = v.cast<bool>();
+    else if (key == "keep_edge_ids") opt.keep_edge_ids = v.cast<bool>();
+    else if (key == "self_loops") {
+      const std::string s = py::str(v);
+      if (s == "keep") opt.self_loops = SelfLoops::kKeep;
+      else if (s == "drop") opt.self_loops = SelfLoops::kDrop;
+      else if (s == "add") opt.self_loops = SelfLoops::kAdd;
+      else throw InvalidArgument("HeteroGraph.from_edges",
+                                 detail::format("'self_loops' must be 'keep', 'drop' or 'add', got '{}'", s));
+    } else if (key == "index_width") {
+      const std::string s = py::str(v);
+      if (s == "auto") opt.index_width = IndexWidth::kAuto;
+      else if (s == "int32") opt.index_width = IndexWidth::kInt32;
+      else if (s == "int64") opt.index_width = IndexWidth::kInt64;
+      else throw InvalidArgument("HeteroGraph.from_edges",
+                                 detail::format("'index_width' must be 'auto', 'int32' or 'int64', got '{}'", s));
+    } else {
+      throw InvalidArgument("HeteroGraph.from_edges", detail::format("unknown option '{}'", key));
+    }
+  }
+  return opt;
+}
+
+GraphFile build(const std::vector<std::pair<std::string, std::int64_t>>& num_nodes,
+                const py::list& relations, const py::dict& options, int num_threads) {
+  std::vector<PyRelationInput> held;
+  for (const auto& item : relations) {
+    auto t = item.cast<py::tuple>();
+    PyRelationInput in;
+    in.type = {t[0].cast<std::string>(), t[1].cast<std::string>(), t[2].cast<std::string>()};
+    const std::string name = in.type.str();
+    in.src = ids_tensor(t[3], name, "src");
+    in.dst = ids_tensor(t[4], name, "dst");
+    if (!t[5].is_none()) {
+      auto ts = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t[5]);
+      if (!ts) throw py::error_already_set();
+      in.timestamps = as_tensor(ts, "timestamps");
+    }
+    if (!t[6].is_none()) {
+      auto w = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(t[6]);
+      if (!w) throw py::error_already_set();
+      in.weights = as_tensor(w, "weights");
+    }
+    if (in.src.dtype() != in.dst.dtype()) {  // mixed widths: widen both to int64
+      auto s64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t[3]);
+      auto d64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t[4]);
+      in.src = as_tensor(s64, "src");
+      in.dst = as_tensor(d64, "dst");
+    }
+    held.push_back(std::move(in));
+  }
+  const BuildOptions opt = parse_options(options);
+  std::vector<RelationInput> inputs;
+  for (const auto& h : held) {
+    RelationInput r{h.type, h.src.view(), h.dst.view(), std::nullopt, std::nullopt};
+    if (h.timestamps) r.timestamps = h.timestamps->view();
+    if (h.weights) r.weights = h.weights->view();
+    inputs.push_back(std::move(r));
+  }
+  GraphFile out;
+  py::gil_scoped_release no_gil;
+  out.graph = HeteroGraph::from_coo(Context::cpu(num_threads), num_nodes, inputs, opt);
+  return out;
+}
+
+py::object optional_array(const HostArray& a) {
+  return a.defined() ? py::object(to_numpy(a, 0, false)) : py::object(py::none());
+}
+
+void set_matrix(GraphFile& g, FeatureStore::Kind kind, const std::string& owner,
+                const std::string& name, const py::object& obj, bool check_finite) {
+  auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
+  if (!arr) throw py::error_already_set();
+  GNNKIT_EXPECTS_AS(ShapeMismatch, "HeteroGraph.set_features", arr.ndim() == 1 || arr.ndim() == 2,
+                    "'{}' features '{}' must be 1-d or 2-d, got {}-d", owner, name, arr.ndim());
+  const std::int64_t rows = arr.ndim() ? arr.shape(0) : 0;
+  const std::int64_t cols = arr.ndim() == 2 ? arr.shape(1) : 1;
+  const std::int64_t expected = kind == FeatureStore::Kind::kEdgeFeatures
+                                    ? g.graph.relation(owner).edge_id_bound
+                                    : g.graph.schema().num_nodes(owner);
+  GNNKIT_EXPECTS_AS(ShapeMismatch, "HeteroGraph.set_features", rows == expected,
+                    "'{}' features '{}' must have {} rows (one per {}), got {}", owner, name,
+                    expected, kind == FeatureStore::Kind::kEdgeFeatures ? "edge id" : "node", rows);
+  HostArray data = HostArray::wrap(arr.mutable_data(), DType::kFloat32, rows * cols, hold(arr));
+  py::gil_scoped_release no_gil;
+  if (kind == FeatureStore::Kind::kEdgeFeatures)
+    g.features.set_edge_features(owner, name, std::move(data), rows, cols, check_finite);
+  else
+    g.features.set_node_features(owner, name, std::move(data), rows, cols, check_finite);
+}
+
+void set_vector(GraphFile& g, FeatureStore::Kind kind, const std::string& type, const py::object& obj) {
+  const char* what = kind == FeatureStore::Kind::kLabels ? "labels" : "times";
+  auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
+  if (!arr) throw py::error_already_set();
+  const std::int64_t n = g.graph.schema().num_nodes(type);
+  GNNKIT_EXPECTS_AS(ShapeMismatch, "HeteroGraph.set_labels", arr.ndim() == 1 && arr.shape(0) == n,
+                    "{} of '{}' must be 1-d with {} entries (one per node), got shape ({})", what,
+                    type, n, arr.ndim() ? arr.shape(0) : 0);
+  HostArray data = HostArray::wrap(arr.mutable_data(), DType::kInt64, n, hold(arr));
+  if (kind == FeatureStore::Kind::kLabels) g.features.set_labels(type, std::move(data));
+  else g.features.set_node_times(type, std::move(data));
+}
+
+}  // namespace
+
+void init_graph(py::module_& m) {
+  py::class_<GraphFile>(m, "Graph", "HeteroGraph storage and its features (use gnnkit.HeteroGraph).")
+      .def_static("build", &build, py::arg("num_nodes"), py::arg("relations"), py::arg("options"),
+                  py::arg("num_threads") = 0)
+      .def_static("load", [](const std::string& path, bool verify) {
+        py::gil_scoped_release no_gil;
+        return load_graph(path, {verify});
+      }, py::arg("path"), py::arg("verify") = false)
+      .def("save", [](const GraphFile& g, const std::string& path) {
+        py::gil_scoped_release no_gil;
+        save_graph(path, g.graph, g.features);
+      }, py::arg("path"))
+      .def_property_readonly("node_types", [](const GraphFile& g) { return g.graph.schema().node_types(); })
+      .def_property_readonly("relations", [](const GraphFile& g) {
+        std::vector<std::tuple<std::string, std::string, std::string>> out;
+        for (const auto& r : g.graph.schema().relations()) out.emplace_back(r.src, r.rel, r.dst);
+        return out;
+      })
+      .def("num_nodes", [](const GraphFile& g, const std::string& type) { return g.graph.num_nodes(type); })
+      .def("total_nodes", [](const GraphFile& g) { return g.graph.num_nodes(); })
+      .def("total_edges", [](const GraphFile& g) { return g.graph.num_edges(); })
+      .def("num_edges", [](const GraphFile& g, const std::string& rel) { return g.graph.relation(rel).num_edges(); })
+      .def("relation_name", [](const GraphFile& g, const std::string& rel) {
+        return g.graph.relation(rel).type.str();
+      })
+      .def("nbytes", [](const GraphFile& g) { return g.graph.nbytes(); })
+      .def("csc", [](const GraphFile& g, const std::string& rel) {
+        const Relation& r = g.graph.relation(rel);
+        return py::make_tuple(to_numpy(r.csc_indptr, 0, false), to_numpy(r.csc_indices, 0, false),
+                              optional_array(r.edge_ids));
+      }, py::arg("relation"))
+      .def("csr", [](const GraphFile& g, const std::string& rel) {
+        const Relation& r = g.graph.relation(rel);
+        if (!r.has_csr()) return py::object(py::none());
+        return py::object(py::make_tuple(to_numpy(r.csr_indptr, 0, false),
+                                         to_numpy(r.csr_indices, 0, false),
+                                         to_numpy(r.csr_to_csc, 0, false)));
+      }, py::arg("relation"))
+      .def("timestamps", [](const GraphFile& g, const std::string& rel) {
+        return optional_array(g.graph.relation(rel).timestamps);
+      })
+      .def("weights", [](const GraphFile& g, const std::string& rel) {
+        return optional_array(g.graph.relation(rel).weights);
+      })
+      .def("sorted_by_time", [](const GraphFile& g, const std::string& rel) {
+        return g.graph.relation(rel).sorted_by_time;
+      })
+      .def("edge_id_bound", [](const GraphFile& g, const std::string& rel) {
+        return g.graph.relation(rel).edge_id_bound;
+      })
+      .def("set_node_features", [](GraphFile& g, const std::string& type, const std::string& name,
+                                   const py::object& x, bool check_finite) {
+        set_matrix(g, FeatureStore::Kind::kNodeFeatures, type, name, x, check_finite);
+      }, py::arg("node_type"), py::arg("name"), py::arg("x"), py::arg("check_finite") = true)
+      .def("set_edge_features", [](GraphFile& g, const std::string& rel, const std::string& name,
+                                   const py::object& x, bool check_finite) {
+        set_matrix(g, FeatureStore::Kind::kEdgeFeatures, g.graph.relation(rel).type.str(), name, x, check_finite);
+      }, py::arg("relation"), py::arg("name"), py::arg("x"), py::arg("check_finite") = true)
+      .def("set_labels", [](GraphFile& g, const std::string& type, const py::object& y) {
+        set_vector(g, FeatureStore::Kind::kLabels, type, y);
+      })
+      .def("set_node_times", [](GraphFile& g, const std::string& type, const py::object& t) {
+        set_vector(g, FeatureStore::Kind::kNodeTimes, type, t);
+      })
+      .def("node_features", [](const GraphFile& g, const std::string& type, const std::string& name) {
+        const auto& m = g.features.node_features(type, name);
+        return to_numpy(m.data, std::max<std::int64_t>(m.rows, 1));
+      })
+      .def("edge_features", [](const GraphFile& g, const std::string& rel, const std::string& name) {
+        const auto& m = g.features.edge_features(g.graph.relation(rel).type.str(), name);
+        return to_numpy(m.data, std::max<std::int64_t>(m.rows, 1));
+      })
+      .def("labels", [](const GraphFile& g, const std::string& type) { return to_numpy(g.features.labels(type)); })
+      .def("node_times", [](const GraphFile& g, const std::string& type) { return to_numpy(g.features.node_times(type)); })
+      .def("feature_keys", [](const GraphFile& g) {
+        std::vector<std::tuple<std::string, std::string, std::string>> out;
+        static const char* kinds[] = {"node", "labels", "times", "edge"};
+        for (const auto& [k, v] : g.features.entries()) out.emplace_back(kinds[int(k.kind)], k.owner, k.name);
+        return out;
+      })
+      .def("gather", [](const GraphFile& g, const std::string& type, const std::string& name,
+                        const py::object& ids, const py::object& out, int num_threads) {
+        const auto& m = g.features.node_features(type, name);
+        auto id_arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(ids);
+        if (!id_arr) throw py::error_already_set();
+        py::array_t<float> result = out.is_none()
+            ? py::array_t<float>(std::vector<py::ssize_t>{id_arr.shape(0), py::ssize_t(m.cols)})
+            : py::array_t<float>::ensure(out);
+        if (!result) throw InvalidArgument("HeteroGraph.gather", "'out' must be a float32 NumPy array");
+        const Tensor tid = as_tensor(id_arr, "ids"), tout = as_tensor(result, "out");
+        {
+          py::gil_scoped_release no_gil;
+          g.features.gather(Context::cpu(num_threads), {FeatureStore::Kind::kNodeFeatures, type, name},
+                            tid, tout);
+        }
+        return result;
+      }, py::arg("node_type"), py::arg("name"), py::arg("ids"), py::arg("out") = py::none(),
+         py::arg("num_threads") = 0)
+      .def("__repr__", [](const GraphFile& g) { return g.graph.str(); });
+}
+
+}  // namespace gnnkit::python
