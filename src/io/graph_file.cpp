@@ -19,6 +19,7 @@
 #include <string_view>
 #include <vector>
 
+#include "mapped_file.hpp"
 #include "xxhash64.hpp"
 
 namespace gnnkit {
@@ -175,9 +176,14 @@ void check_features(const char* fn, const HeteroGraph& graph, const FeatureStore
 
 }  // namespace
 
-void save_graph(const std::string& path, const HeteroGraph& graph, const FeatureStore& features) {
+void save_graph(const std::string& path, const HeteroGraph& graph, const FeatureStore& features,
+                const std::map<std::string, KeyMap>& node_keys) {
   constexpr const char* fn = "save_graph";
   check_features(fn, graph, features);
+  for (const auto& [type, keys] : node_keys)
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, keys.size() == graph.schema().num_nodes(type),
+                      "keys of '{}' must have {} entries (one per node), got {}", type,
+                      graph.schema().num_nodes(type), keys.size());
   const Schema& schema = graph.schema();
   std::ostringstream text;
   for (int t = 0; t < schema.num_node_types(); ++t)
@@ -210,6 +216,10 @@ void save_graph(const std::string& path, const HeteroGraph& graph, const Feature
       arrays.back().shape[0] = m.rows;
       arrays.back().shape[1] = m.cols;
     }
+  }
+  for (const auto& [type, keys] : node_keys) {
+    add_array(arrays, "keys/" + type + "/offsets", keys.offsets);
+    add_array(arrays, "keys/" + type + "/bytes", keys.bytes);
   }
   const std::string schema_text = text.str();
   const std::uint64_t table_offset = align_up(kHeaderBytes + schema_text.size());
@@ -263,15 +273,6 @@ void save_graph(const std::string& path, const HeteroGraph& graph, const Feature
 
 namespace {
 
-/// A read-only memory map, released by the last HostArray that points into it.
-struct Mapping {
-  void* base = nullptr;
-  std::size_t size = 0;
-  ~Mapping() {
-    if (base && size) ::munmap(base, size);
-  }
-};
-
 class Reader {
  public:
   Reader(std::string path, const LoadOptions& options) : path_(std::move(path)), options_(options) {}
@@ -290,30 +291,11 @@ class Reader {
   }
 
   void map_file() {
-    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw IoError("load_graph", detail::format("cannot open '{}': {}", path_, errno_text()));
-    struct stat st {};
-    if (::fstat(fd, &st) != 0) {
-      const std::string err = errno_text();
-      ::close(fd);
-      throw IoError("load_graph", detail::format("cannot stat '{}': {}", path_, err));
-    }
-    size_ = std::size_t(st.st_size);
-    mapping_ = std::make_shared<Mapping>();
-    if (size_ > 0) {
-      // Private and writable: pages are copied on write, so callers may modify loaded feature
-      // arrays (e.g. a NumPy view) without ever touching the file or faulting.
-      void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-      if (p == MAP_FAILED) {
-        const std::string err = errno_text();
-        ::close(fd);
-        throw IoError("load_graph", detail::format("cannot map '{}': {}", path_, err));
-      }
-      mapping_->base = p;
-      mapping_->size = size_;
-    }
-    ::close(fd);
-    base_ = static_cast<const char*>(mapping_->base);
+    // Private and writable: pages are copied on write, so callers may modify loaded feature
+    // arrays (e.g. a NumPy view) without ever touching the file or faulting.
+    mapping_ = io_detail::map_file(path_, "load_graph", /*writable=*/true);
+    base_ = mapping_->data;
+    size_ = mapping_->size;
   }
 
   Header read_header() {
@@ -478,6 +460,23 @@ class Reader {
     } catch (const InvalidArgument& e) {
       fail(e.what());
     }
+    for (int t = 0; t < schema_.num_node_types(); ++t) {
+      const std::string& type = schema_.node_type(t);
+      const std::string p = "keys/" + type + "/";
+      if (!arrays_.count(p + "offsets") && !arrays_.count(p + "bytes")) continue;
+      KeyMap keys{array(p + "offsets", true), array(p + "bytes", true)};
+      if (keys.offsets.dtype() != DType::kInt64 || keys.bytes.dtype() != DType::kUInt8 ||
+          keys.size() != schema_.num_nodes(t))
+        fail(detail::format("keys of '{}' must be int64 offsets [{}] and uint8 bytes", type,
+                            schema_.num_nodes(t) + 1));
+      // Offsets are used to slice the bytes: check them always (O(nodes), not O(edges)).
+      const auto off = keys.offsets.as<std::int64_t>();
+      for (std::size_t i = 0; i + 1 < off.size(); ++i)
+        if (off[i] > off[i + 1]) fail(detail::format("keys of '{}': offsets decrease at {}", type, i));
+      if (off.front() != 0 || off.back() != keys.bytes.size())
+        fail(detail::format("keys of '{}': offsets must run from 0 to {}", type, keys.bytes.size()));
+      out.node_keys.emplace(type, std::move(keys));
+    }
     for (const auto& [name, e] : arrays_) {
       if (used_.count(name)) continue;
       const auto slash1 = name.find('/');
@@ -563,7 +562,7 @@ class Reader {
 
   std::string path_;
   LoadOptions options_;
-  std::shared_ptr<Mapping> mapping_;
+  std::shared_ptr<io_detail::MappedFile> mapping_;
   const char* base_ = nullptr;
   std::size_t size_ = 0;
   std::uint64_t table_offset_ = 0;

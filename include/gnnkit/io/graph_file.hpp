@@ -8,20 +8,24 @@
 /// (compiled target)
 
 #include <cstdint>
+#include <map>
 #include <string>
 
 #include "gnnkit/graph/feature_store.hpp"
 #include "gnnkit/graph/hetero_graph.hpp"
+#include "gnnkit/io/edge_list.hpp"
 
 namespace gnnkit {
 
 /// @brief Current graph file format version (files of a newer version are rejected).
 inline constexpr std::uint32_t kGraphFileVersion = 1;
 
-/// @brief A loaded (memory-mapped) graph and its features.
+/// @brief A loaded (memory-mapped) graph, its features and the original keys of node types
+/// whose ids were made from string keys (e.g. by read_edge_list).
 struct GraphFile {
   HeteroGraph graph;
   FeatureStore features;
+  std::map<std::string, KeyMap> node_keys;
 };
 
 /// @brief Options of load_graph.
@@ -36,7 +40,13 @@ struct LoadOptions {
 /// @throws IoError naming the path and the OS error; InvalidArgument when a feature matrix
 ///         does not fit the graph (rows != node count)
 void save_graph(const std::string& path, const HeteroGraph& graph,
-                const FeatureStore& features = {});
+                const FeatureStore& features = {},
+                const std::map<std::string, KeyMap>& node_keys = {});
+
+/// @brief save_graph of all parts of a GraphFile.
+inline void save_graph(const std::string& path, const GraphFile& file) {
+  save_graph(path, file.graph, file.features, file.node_keys);
+}
 
 /// @brief Memory-maps a graph file. The returned arrays point into the mapping, which stays
 /// alive as long as any of them does.
