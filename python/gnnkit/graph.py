@@ -38,6 +38,27 @@ def _relation_name(relation: RelationKey) -> str:
     return relation
 
 
+def read_edge_list(path: Union[str, os.PathLike], *, delimiter: str = ",",
+                   header: Union[bool, str] = "auto", string_keys: bool = True,
+                   shared_ids: bool = True, src_column: int = 0, dst_column: int = 1,
+                   timestamp_column: Optional[int] = None, weight_column: Optional[int] = None,
+                   num_threads: int = 0) -> "_core.EdgeList":
+    """Parses an edge-list CSV ``src,dst[,timestamp][,weight]`` in parallel.
+
+    string_keys: src/dst are keys (any text: card numbers, device ids) mapped to dense ids in
+        order of first appearance (``.src_keys()`` gives them back); False: integer ids >= 0.
+    shared_ids: src and dst keys share one id space (one node type).
+    header: "auto" (detected), True or False. Timestamps may be fractional (floored).
+    Returns an EdgeList with int64 ``src``/``dst``, ``timestamps``, ``weights`` (NumPy).
+    Raises OSError (gnnkit.FormatError) naming the file, line, column and bad text.
+    """
+    header_mode = {True: "yes", False: "no", "auto": "auto"}.get(header, str(header))
+    return _core.read_edge_list(os.fspath(path), delimiter, header_mode, string_keys, shared_ids,
+                                src_column, dst_column,
+                                -1 if timestamp_column is None else timestamp_column,
+                                -1 if weight_column is None else weight_column, num_threads)
+
+
 class HeteroGraph:
     """An immutable heterogeneous graph plus mutable feature storage.
 
@@ -45,10 +66,24 @@ class HeteroGraph:
     saved file with :meth:`load` (memory-mapped: opening is instant at any size).
     """
 
-    def __init__(self, graph: "_core.Graph", node_keys: Optional[Dict[str, np.ndarray]] = None):
+    def __init__(self, graph: "_core.Graph"):
         self._g = graph
-        #: For graphs built from key columns: node type -> original key of each dense id.
-        self.node_keys: Dict[str, np.ndarray] = dict(node_keys or {})
+        self._keys_cache: Dict[str, np.ndarray] = {}
+
+    @property
+    def node_keys(self) -> Dict[str, np.ndarray]:
+        """For node types whose ids were made from keys (from_pandas, from_csv): node type ->
+        array of the original key of each dense id (as str). Saved with the graph."""
+        for node_type in self._g.key_types():
+            if node_type not in self._keys_cache:
+                self._keys_cache[node_type] = np.array(self._g.node_keys(node_type), dtype=object)
+        return dict(self._keys_cache)
+
+    def set_node_keys(self, node_type: str, keys: Iterable[Any]) -> None:
+        """Records the original key of each node of ``node_type`` (stored as str)."""
+        keys = list(keys)
+        self._g.set_node_keys(node_type, keys)
+        self._keys_cache[node_type] = np.array([str(k) for k in keys], dtype=object)
 
     # ---- construction ---------------------------------------------------------------------
 
@@ -165,7 +200,33 @@ class HeteroGraph:
         w = {key: df[weight].to_numpy(np.float32)} if weight else None
         graph = cls.from_edges({key: (src_ids.astype(np.int64), dst_ids.astype(np.int64))}, counts,
                                timestamps=ts, weights=w, **options)
-        graph.node_keys = keys
+        for node_type, values in keys.items():
+            graph.set_node_keys(node_type, values)
+        return graph
+
+    @classmethod
+    def from_csv(cls, path: Union[str, os.PathLike], *, src_type: str = "node",
+                 dst_type: Optional[str] = None, rel: str = "to", delimiter: str = ",",
+                 header: Union[bool, str] = "auto", string_keys: bool = True,
+                 src_column: int = 0, dst_column: int = 1, timestamp_column: Optional[int] = None,
+                 weight_column: Optional[int] = None, num_threads: int = 0,
+                 **options: Any) -> "HeteroGraph":
+        """A one-relation graph from an edge-list CSV (see :func:`read_edge_list`); string keys
+        become dense ids and are kept in ``node_keys`` (and saved with the graph)."""
+        dst_type = dst_type or src_type
+        edges = read_edge_list(path, delimiter=delimiter, header=header, string_keys=string_keys,
+                               shared_ids=src_type == dst_type, src_column=src_column,
+                               dst_column=dst_column, timestamp_column=timestamp_column,
+                               weight_column=weight_column, num_threads=num_threads)
+        key = (src_type, rel, dst_type)
+        counts = {src_type: edges.num_src_nodes}
+        counts.setdefault(dst_type, edges.num_dst_nodes)
+        graph = cls.from_edges({key: (edges.src, edges.dst)}, counts,
+                               timestamps={key: edges.timestamps} if edges.timestamps is not None else None,
+                               weights={key: edges.weights} if edges.weights is not None else None,
+                               num_threads=num_threads, **options)
+        if edges.has_keys():
+            graph._g.set_edge_list_keys(edges, src_type, dst_type)
         return graph
 
     # ---- files ----------------------------------------------------------------------------

@@ -11,6 +11,7 @@
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "gnnkit/graph/hetero_graph.hpp"
+#include "gnnkit/io/edge_list.hpp"
 #include "gnnkit/io/graph_file.hpp"
 
 namespace py = pybind11;
@@ -154,9 +155,64 @@ void set_vector(GraphFile& g, FeatureStore::Kind kind, const std::string& type, 
   else g.features.set_node_times(type, std::move(data));
 }
 
+/// Keys as a list of Python str (UTF-8, undecodable bytes escaped).
+py::list keys_to_list(const KeyMap& keys) {
+  py::list out(keys.size());
+  for (std::int64_t i = 0; i < keys.size(); ++i) {
+    const std::string_view k = keys.key(i);
+    PyObject* s = PyUnicode_DecodeUTF8(k.data(), py::ssize_t(k.size()), "surrogateescape");
+    if (!s) throw py::error_already_set();
+    PyList_SET_ITEM(out.ptr(), py::ssize_t(i), s);
+  }
+  return out;
+}
+
+KeyMap keys_from_list(const py::iterable& keys) {
+  std::vector<std::string> v;
+  for (auto k : keys) v.push_back(py::str(k));
+  return KeyMap::from_keys(v);
+}
+
 }  // namespace
 
 void init_graph(py::module_& m) {
+  py::class_<EdgeList>(m, "EdgeList", "A parsed edge-list CSV (use gnnkit.read_edge_list).")
+      .def_property_readonly("src", [](const EdgeList& e) { return to_numpy(e.src); })
+      .def_property_readonly("dst", [](const EdgeList& e) { return to_numpy(e.dst); })
+      .def_property_readonly("timestamps", [](const EdgeList& e) { return optional_array(e.timestamps); })
+      .def_property_readonly("weights", [](const EdgeList& e) { return optional_array(e.weights); })
+      .def_property_readonly("header", [](const EdgeList& e) { return e.header; })
+      .def_property_readonly("num_src_nodes", [](const EdgeList& e) { return e.num_src_nodes; })
+      .def_property_readonly("num_dst_nodes", [](const EdgeList& e) { return e.num_dst_nodes; })
+      .def("src_keys", [](const EdgeList& e) { return keys_to_list(e.src_keys); })
+      .def("dst_keys", [](const EdgeList& e) { return keys_to_list(e.dst_keys); })
+      .def("has_keys", [](const EdgeList& e) { return e.src_keys.size() > 0 || e.dst_keys.size() > 0; })
+      .def("__len__", &EdgeList::num_edges);
+  m.def("read_edge_list", [](const std::string& path, const std::string& delimiter,
+                             const std::string& header, bool string_keys, bool shared_ids,
+                             int src_column, int dst_column, int timestamp_column,
+                             int weight_column, int num_threads) {
+        EdgeListOptions opt;
+        GNNKIT_EXPECTS_AS(InvalidArgument, "read_edge_list", delimiter.size() == 1,
+                          "'delimiter' must be one character, got '{}'", delimiter);
+        opt.delimiter = delimiter[0];
+        if (header == "auto") opt.header = EdgeListOptions::Header::kAuto;
+        else if (header == "yes") opt.header = EdgeListOptions::Header::kYes;
+        else if (header == "no") opt.header = EdgeListOptions::Header::kNo;
+        else throw InvalidArgument("read_edge_list",
+                                   detail::format("'header' must be 'auto', True or False, got '{}'", header));
+        opt.string_keys = string_keys;
+        opt.shared_ids = shared_ids;
+        opt.src_column = src_column;
+        opt.dst_column = dst_column;
+        opt.timestamp_column = timestamp_column;
+        opt.weight_column = weight_column;
+        py::gil_scoped_release no_gil;
+        return read_edge_list(Context::cpu(num_threads), path, opt);
+      }, py::arg("path"), py::arg("delimiter"), py::arg("header"), py::arg("string_keys"),
+      py::arg("shared_ids"), py::arg("src_column"), py::arg("dst_column"),
+      py::arg("timestamp_column"), py::arg("weight_column"), py::arg("num_threads"));
+
   py::class_<GraphFile>(m, "Graph", "HeteroGraph storage and its features (use gnnkit.HeteroGraph).")
       .def_static("build", &build, py::arg("num_nodes"), py::arg("relations"), py::arg("options"),
                   py::arg("num_threads") = 0)
@@ -166,7 +222,7 @@ void init_graph(py::module_& m) {
       }, py::arg("path"), py::arg("verify") = false)
       .def("save", [](const GraphFile& g, const std::string& path) {
         py::gil_scoped_release no_gil;
-        save_graph(path, g.graph, g.features);
+        save_graph(path, g);
       }, py::arg("path"))
       .def_property_readonly("node_types", [](const GraphFile& g) { return g.graph.schema().node_types(); })
       .def_property_readonly("relations", [](const GraphFile& g) {
@@ -254,6 +310,29 @@ void init_graph(py::module_& m) {
         return result;
       }, py::arg("node_type"), py::arg("name"), py::arg("ids"), py::arg("out") = py::none(),
          py::arg("num_threads") = 0)
+      .def("node_keys", [](const GraphFile& g, const std::string& type) -> py::object {
+        auto it = g.node_keys.find(type);
+        if (it == g.node_keys.end()) return py::none();
+        return keys_to_list(it->second);
+      })
+      .def("key_types", [](const GraphFile& g) {
+        std::vector<std::string> out;
+        for (const auto& [t, k] : g.node_keys) out.push_back(t);
+        return out;
+      })
+      .def("set_node_keys", [](GraphFile& g, const std::string& type, const py::iterable& keys) {
+        KeyMap map = keys_from_list(keys);
+        GNNKIT_EXPECTS_AS(ShapeMismatch, "HeteroGraph.node_keys", map.size() == g.graph.num_nodes(type),
+                          "keys of '{}' must have {} entries (one per node), got {}", type,
+                          g.graph.num_nodes(type), map.size());
+        g.node_keys[type] = std::move(map);
+      })
+      .def("set_edge_list_keys", [](GraphFile& g, const EdgeList& e, const std::string& src_type,
+                                    const std::string& dst_type) {
+        // Shares the parsed key bytes: no per-key Python objects for big key sets.
+        if (e.src_keys.size() > 0) g.node_keys[src_type] = e.src_keys;
+        if (e.dst_keys.size() > 0) g.node_keys[dst_type] = e.dst_keys;
+      })
       .def("__repr__", [](const GraphFile& g) { return g.graph.str(); });
 }
 

@@ -36,25 +36,41 @@ std::uint64_t hash_bytes(std::string_view s) {
   return h;
 }
 
-/// Open-addressing key -> id table over string_views into the mapped file.
+/// Open-addressing key -> id table over string_views into the mapped file. Each slot keeps
+/// the full hash and, for keys up to 16 bytes (card numbers, device ids), the key itself, so
+/// a lookup usually touches one cache line instead of chasing the key into the file.
 class KeyTable {
  public:
-  KeyTable() { slots_.resize(1024); }
+  KeyTable() { slots_.resize(1 << 12); }
   /// The id of key, inserting it with the next id when new.
   std::int64_t intern(std::string_view key) { return intern_hashed(key, hash_bytes(key)); }
   std::int64_t intern_hashed(std::string_view key, std::uint64_t h) {
     if ((keys_.size() + 1) * 2 > slots_.size()) grow();
-    std::size_t mask = slots_.size() - 1, i = std::size_t(h) & mask;
-    while (true) {
+    GNNKIT_EXPECTS_AS(OutOfRange, kFn, keys_.size() < std::size_t(INT32_MAX),
+                      "more than {} distinct keys in one column", INT32_MAX);
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = std::size_t(h) & mask;; i = (i + 1) & mask) {
       Slot& s = slots_[i];
       if (s.id < 0) {
-        s = {h, std::int64_t(keys_.size())};
+        s.hash = h;
+        s.id = std::int32_t(keys_.size());
+        s.len = std::uint32_t(key.size());
+        s.ptr = key.data();
+        if (key.size() <= sizeof s.inline_bytes) std::memcpy(s.inline_bytes, key.data(), key.size());
         keys_.push_back(key);
         hashes_.push_back(h);
         return s.id;
       }
-      if (s.hash == h && keys_[std::size_t(s.id)] == key) return s.id;
-      i = (i + 1) & mask;
+      if (s.hash == h && s.len == key.size() && equal(s, key)) return s.id;
+    }
+  }
+  /// The id of key, or -1; read-only, so many threads may look up at once.
+  std::int64_t find_hashed(std::string_view key, std::uint64_t h) const {
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = std::size_t(h) & mask;; i = (i + 1) & mask) {
+      const Slot& s = slots_[i];
+      if (s.id < 0) return -1;
+      if (s.hash == h && s.len == key.size() && equal(s, key)) return s.id;
     }
   }
   const std::vector<std::string_view>& keys() const { return keys_; }
@@ -63,8 +79,15 @@ class KeyTable {
  private:
   struct Slot {
     std::uint64_t hash = 0;
-    std::int64_t id = -1;
+    const char* ptr = nullptr;
+    std::uint32_t len = 0;
+    std::int32_t id = -1;  // chunk tables hold < 2^31 keys (a chunk is < 2^31 rows)
+    char inline_bytes[16];
   };
+  static bool equal(const Slot& s, std::string_view key) {
+    const char* stored = key.size() <= sizeof s.inline_bytes ? s.inline_bytes : s.ptr;
+    return std::memcmp(stored, key.data(), key.size()) == 0;
+  }
   void grow() {
     std::vector<Slot> old(slots_.size() * 2);
     old.swap(slots_);
@@ -194,9 +217,10 @@ EdgeList read_edge_list(const Context& ctx, const std::string& path, const EdgeL
     }
   }
 
-  // Line-aligned chunks: several per thread so uneven lines still balance.
+  // Line-aligned chunks, one per thread: each chunk interns its keys in its own table, and
+  // every extra table costs a merge pass over its keys, so chunks are few and equal in bytes.
   const int threads = size - std::min(size, body) > (1 << 20) ? ctx.num_threads() : 1;
-  const int chunks = threads * 4;
+  const int chunks = threads;
   std::vector<std::size_t> start(std::size_t(chunks) + 1, size);
   start[0] = std::min(body, size);
   for (int c = 1; c < chunks; ++c) {
@@ -219,7 +243,7 @@ EdgeList read_edge_list(const Context& ctx, const std::string& path, const EdgeL
 
   // Pass 1: rows per chunk.
   std::vector<std::int64_t> rows(std::size_t(chunks) + 1, 0);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
   for (int c = 0; c < chunks; ++c) {
     std::int64_t n = 0;
     for_each_line(c, [&](std::size_t, std::string_view) { ++n; });
@@ -243,7 +267,7 @@ EdgeList read_edge_list(const Context& ctx, const std::string& path, const EdgeL
   std::vector<KeyTable> dst_tables(two_tables ? std::size_t(chunks) : 0);
   std::vector<ParseError> errors(static_cast<std::size_t>(chunks));
   std::vector<std::int64_t> max_id(std::size_t(chunks) * 2, -1);
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
   for (int c = 0; c < chunks; ++c) {
     std::int64_t r = rows[std::size_t(c)];
     ParseError& err = errors[std::size_t(c)];
@@ -292,23 +316,31 @@ EdgeList read_edge_list(const Context& ctx, const std::string& path, const EdgeL
     return out;
   }
 
-  // Merge chunk tables in chunk order: global ids follow first appearance in the file.
+  // Merge chunk tables in chunk order: global ids follow first appearance in the file. The
+  // first chunk's table becomes the global one as it is (its ids are already global); each
+  // later chunk's keys are looked up in parallel, and only the keys new to the global table
+  // are inserted, in the chunk's first-appearance order.
   auto merge = [&](std::vector<KeyTable>& tables, std::vector<std::vector<std::int64_t>>& to_global) {
-    KeyTable global;
     to_global.resize(tables.size());
-    for (std::size_t c = 0; c < tables.size(); ++c) {
+    KeyTable global = std::move(tables[0]);
+    for (std::size_t c = 1; c < tables.size(); ++c) {
       const auto& keys = tables[c].keys();
       const auto& hashes = tables[c].hashes();
-      to_global[c].resize(keys.size());
-      for (std::size_t k = 0; k < keys.size(); ++k) to_global[c][k] = global.intern_hashed(keys[k], hashes[k]);
+      auto& map = to_global[c];
+      map.resize(keys.size());
+      const std::int64_t n = std::int64_t(keys.size());
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (std::int64_t k = 0; k < n; ++k) map[std::size_t(k)] = global.find_hashed(keys[std::size_t(k)], hashes[std::size_t(k)]);
+      for (std::size_t k = 0; k < keys.size(); ++k)
+        if (map[k] < 0) map[k] = global.intern_hashed(keys[k], hashes[k]);
     }
     std::int64_t total = 0;
     for (auto k : global.keys()) total += std::int64_t(k.size());
-    KeyMap map;
-    map.offsets = HostArray::of<std::int64_t>(std::int64_t(global.keys().size()) + 1);
-    map.bytes = HostArray::of<std::uint8_t>(total);
-    auto off = map.offsets.as<std::int64_t>();
-    char* bytes = static_cast<char*>(map.bytes.data());
+    KeyMap keymap;
+    keymap.offsets = HostArray::of<std::int64_t>(std::int64_t(global.keys().size()) + 1);
+    keymap.bytes = HostArray::of<std::uint8_t>(total);
+    auto off = keymap.offsets.as<std::int64_t>();
+    char* bytes = static_cast<char*>(keymap.bytes.data());
     std::int64_t pos = 0;
     for (std::size_t i = 0; i < global.keys().size(); ++i) {
       off[i] = pos;
@@ -316,14 +348,14 @@ EdgeList read_edge_list(const Context& ctx, const std::string& path, const EdgeL
       pos += std::int64_t(global.keys()[i].size());
     }
     off[global.keys().size()] = pos;
-    return map;
+    return keymap;
   };
   std::vector<std::vector<std::int64_t>> src_global, dst_global;
   out.src_keys = merge(src_tables, src_global);
   if (two_tables) out.dst_keys = merge(dst_tables, dst_global);
   const auto& dst_map = two_tables ? dst_global : src_global;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
-  for (int c = 0; c < chunks; ++c) {
+#pragma omp parallel for num_threads(threads) schedule(static, 1)
+  for (int c = 1; c < chunks; ++c) {  // chunk 0's local ids are the global ids
     for (std::int64_t r = rows[std::size_t(c)]; r < rows[std::size_t(c) + 1]; ++r) {
       src[r] = src_global[std::size_t(c)][std::size_t(src[r])];
       dst[r] = dst_map[std::size_t(c)][std::size_t(dst[r])];

@@ -226,3 +226,27 @@ def test_dataset_to_graph_matches_dataset_arrays():
     assert g.num_nodes("node") == d.num_nodes["node"] and g.num_edges() == len(src)
     np.testing.assert_array_equal(g.features("node"), d.features["node"])
     np.testing.assert_array_equal(g.labels("node"), d.labels["node"])
+
+
+def test_read_edge_list_and_from_csv_keep_and_save_keys(tmp_path):
+    csv = tmp_path / "tx.csv"
+    csv.write_text("card,device,ts,amount\n4111-1,dev-a,10,1.5\n5500-2,dev-a,20.7,2\n4111-1,dev-b,30,3\n")
+    e = gnnkit.read_edge_list(csv, timestamp_column=2, weight_column=3, shared_ids=False)
+    assert e.header == ["card", "device", "ts", "amount"]
+    np.testing.assert_array_equal(e.src, [0, 1, 0])
+    np.testing.assert_array_equal(e.dst, [0, 0, 1])
+    np.testing.assert_array_equal(e.timestamps, [10, 20, 30])
+    assert e.src_keys() == ["4111-1", "5500-2"] and e.dst_keys() == ["dev-a", "dev-b"]
+    g = HeteroGraph.from_csv(csv, src_type="card", dst_type="device", rel="seen_on",
+                             timestamp_column=2, weight_column=3, add_reverse=True)
+    assert g.relations == [("card", "seen_on", "device"), ("device", "rev_seen_on", "card")]
+    assert list(g.node_keys["card"]) == ["4111-1", "5500-2"]
+    g.save(tmp_path / "g.gnnkit")
+    h = HeteroGraph.load(tmp_path / "g.gnnkit", verify=True)
+    assert list(h.node_keys["device"]) == ["dev-a", "dev-b"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b,1\nc,d,oops\n")
+    with pytest.raises(OSError, match=r"bad.csv' line 2: column 2 \(timestamp\) must be a number, got 'oops'"):
+        gnnkit.read_edge_list(bad, timestamp_column=2)
+    with pytest.raises(OSError, match=r"cannot open"):
+        gnnkit.read_edge_list(tmp_path / "none.csv")
