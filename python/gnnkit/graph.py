@@ -59,6 +59,27 @@ def read_edge_list(path: Union[str, os.PathLike], *, delimiter: str = ",",
                                 -1 if weight_column is None else weight_column, num_threads)
 
 
+def build_graph_file(output: Union[str, os.PathLike], num_nodes: Mapping[str, int],
+                     relations: Mapping[EdgeType, Tuple[Any, Any]], *,
+                     timestamps: Optional[Mapping[EdgeType, Any]] = None,
+                     weights: Optional[Mapping[EdgeType, Any]] = None, add_reverse: bool = False,
+                     keep_edge_ids: bool = True, memory_budget: int = 1 << 30,
+                     num_threads: int = 0) -> dict:
+    """Builds a graph file out of core from raw little-endian edge files (int64 src and dst
+    per relation, optional int64 timestamps and float32 weights), for graphs larger than
+    memory: memory stays near ``memory_budget`` plus 8 bytes per destination node. The file
+    equals ``HeteroGraph.from_edges(...).save(output)`` with the same options. Open it with
+    :meth:`HeteroGraph.load`. Returns ``{"num_edges", "windows", "file_bytes"}``."""
+    rels = []
+    for key, (src_path, dst_path) in relations.items():
+        rels.append((key[0], key[1], key[2], os.fspath(src_path), os.fspath(dst_path),
+                     os.fspath((timestamps or {}).get(key, "")), os.fspath((weights or {}).get(key, ""))))
+    num_edges, windows, size = _core.build_graph_file(os.fspath(output), list(num_nodes.items()), rels,
+                                                      add_reverse, keep_edge_ids, int(memory_budget),
+                                                      num_threads)
+    return {"num_edges": num_edges, "windows": windows, "file_bytes": size}
+
+
 class HeteroGraph:
     """An immutable heterogeneous graph plus mutable feature storage.
 

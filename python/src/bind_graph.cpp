@@ -13,6 +13,7 @@
 #include "gnnkit/graph/hetero_graph.hpp"
 #include "gnnkit/io/edge_list.hpp"
 #include "gnnkit/io/graph_file.hpp"
+#include "gnnkit/io/out_of_core.hpp"
 
 namespace py = pybind11;
 
@@ -188,6 +189,25 @@ void init_graph(py::module_& m) {
       .def("dst_keys", [](const EdgeList& e) { return keys_to_list(e.dst_keys); })
       .def("has_keys", [](const EdgeList& e) { return e.src_keys.size() > 0 || e.dst_keys.size() > 0; })
       .def("__len__", &EdgeList::num_edges);
+  m.def("build_graph_file", [](const std::string& output,
+                               const std::vector<std::pair<std::string, std::int64_t>>& num_nodes,
+                               const std::vector<std::tuple<std::string, std::string, std::string, std::string,
+                                                            std::string, std::string, std::string>>& relations,
+                               bool add_reverse, bool keep_edge_ids, std::size_t memory_budget,
+                               int num_threads) {
+        std::vector<DiskRelation> rels;
+        for (const auto& [s, r, d, sp, dp, tp, wp] : relations) rels.push_back({{s, r, d}, sp, dp, tp, wp});
+        OutOfCoreOptions opt;
+        opt.add_reverse = add_reverse;
+        opt.keep_edge_ids = keep_edge_ids;
+        opt.memory_budget = memory_budget;
+        OutOfCoreReport rep;
+        {
+          py::gil_scoped_release no_gil;
+          rep = build_graph_file(Context::cpu(num_threads), num_nodes, rels, output, opt);
+        }
+        return py::make_tuple(rep.num_edges, rep.windows, rep.file_bytes);
+      });
   m.def("read_edge_list", [](const std::string& path, const std::string& delimiter,
                              const std::string& header, bool string_keys, bool shared_ids,
                              int src_column, int dst_column, int timestamp_column,

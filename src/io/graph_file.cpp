@@ -19,132 +19,18 @@
 #include <string_view>
 #include <vector>
 
+#include "graph_file_format.hpp"
 #include "mapped_file.hpp"
-#include "xxhash64.hpp"
 
 namespace gnnkit {
 namespace {
 
-static_assert(std::endian::native == std::endian::little,
-              "graph files are little-endian; a big-endian reader needs byte swapping");
+using namespace io_detail;
 
-constexpr char kMagic[8] = {'G', 'N', 'N', 'K', 'I', 'T', 'G', 'F'};
-constexpr std::uint64_t kAlign = 64;
-constexpr std::size_t kHeaderBytes = 64;
-constexpr std::size_t kEntryBytes = 128;
-constexpr std::size_t kNameBytes = 80;
 
-struct Header {
-  char magic[8];
-  std::uint32_t version;
-  std::uint32_t flags;
-  std::uint64_t file_bytes;
-  std::uint64_t data_offset;  // where the arrays start (end of header + schema + table)
-  std::uint64_t schema_bytes;
-  std::uint64_t num_arrays;
-  std::uint64_t header_checksum;  // XXH64 of [0, data_offset) with this field zeroed
-  std::uint64_t reserved;
-};
-static_assert(sizeof(Header) == kHeaderBytes);
-
-struct Entry {
-  char name[kNameBytes];
-  std::uint8_t dtype;
-  std::uint8_t ndim;
-  std::uint8_t reserved[6];
-  std::int64_t shape[2];
-  std::uint64_t offset;
-  std::uint64_t nbytes;
-  std::uint64_t checksum;
-};
-static_assert(sizeof(Entry) == kEntryBytes);
-
-std::uint64_t align_up(std::uint64_t x) { return (x + kAlign - 1) / kAlign * kAlign; }
-
-std::string errno_text() { return std::strerror(errno); }
-
-// ---- writing ------------------------------------------------------------------------------
-
-/// An array to write: name, dtype, shape and the bytes.
-struct OutArray {
-  std::string name;
-  DType dtype;
-  int ndim;
-  std::int64_t shape[2];
-  const void* data;
-  std::uint64_t nbytes;
-};
-
-/// Owns the temporary file until commit(): a failure anywhere unlinks it and leaves the
-/// target untouched.
-class AtomicFile {
- public:
-  explicit AtomicFile(std::string path) : path_(std::move(path)) {
-    std::random_device rd;
-    temp_ = path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
-    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-    if (fd_ < 0)
-      throw IoError("save_graph", detail::format("cannot create '{}': {}", temp_, errno_text()));
-  }
-  ~AtomicFile() {
-    if (fd_ >= 0) ::close(fd_);
-    if (!committed_) ::unlink(temp_.c_str());
-  }
-  AtomicFile(const AtomicFile&) = delete;
-  AtomicFile& operator=(const AtomicFile&) = delete;
-
-  void write_at(std::uint64_t offset, const void* data, std::uint64_t bytes) {
-    const auto* p = static_cast<const char*>(data);
-    while (bytes > 0) {
-      const std::size_t chunk = std::size_t(std::min<std::uint64_t>(bytes, std::uint64_t(1) << 30));
-      const ssize_t n = ::pwrite(fd_, p, chunk, off_t(offset));
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0)
-        throw IoError("save_graph", detail::format("writing '{}' failed at byte {}: {}", temp_,
-                                                   offset, n < 0 ? errno_text() : "no progress"));
-      p += n;
-      offset += std::uint64_t(n);
-      bytes -= std::uint64_t(n);
-    }
-  }
-
-  void commit() {
-    if (::fsync(fd_) != 0)
-      throw IoError("save_graph", detail::format("fsync of '{}' failed: {}", temp_, errno_text()));
-    if (::close(fd_) != 0) {
-      fd_ = -1;
-      throw IoError("save_graph", detail::format("closing '{}' failed: {}", temp_, errno_text()));
-    }
-    fd_ = -1;
-    if (::rename(temp_.c_str(), path_.c_str()) != 0)
-      throw IoError("save_graph", detail::format("cannot rename '{}' to '{}': {}", temp_, path_,
-                                                 errno_text()));
-    committed_ = true;
-    // Make the rename itself durable.
-    const auto slash = path_.find_last_of('/');
-    const std::string dir = slash == std::string::npos ? "." : path_.substr(0, slash + 1);
-    const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0) {
-      ::fsync(dfd);
-      ::close(dfd);
-    }
-  }
-
- private:
-  std::string path_, temp_;
-  int fd_ = -1;
-  bool committed_ = false;
-};
-
-void add_array(std::vector<OutArray>& out, std::string name, const HostArray& a,
-               std::int64_t rows = 0) {
+void add_array(std::vector<OutArray>& out, std::string name, const HostArray& a) {
   if (!a.defined()) return;
-  OutArray o{std::move(name), a.dtype(), rows > 0 ? 2 : 1, {a.size(), 0}, a.data(), a.nbytes()};
-  if (rows > 0) {
-    o.shape[0] = rows;
-    o.shape[1] = rows ? a.size() / rows : 0;
-  }
-  out.push_back(std::move(o));
+  out.push_back(OutArray{std::move(name), a.dtype(), 1, {a.size(), 0}, a.data(), a.nbytes()});
 }
 
 std::string kind_name(FeatureStore::Kind kind) {
@@ -185,15 +71,13 @@ void save_graph(const std::string& path, const HeteroGraph& graph, const Feature
                       "keys of '{}' must have {} entries (one per node), got {}", type,
                       graph.schema().num_nodes(type), keys.size());
   const Schema& schema = graph.schema();
-  std::ostringstream text;
+  std::string text;
   for (int t = 0; t < schema.num_node_types(); ++t)
-    text << "node " << schema.node_type(t) << ' ' << schema.num_nodes(t) << '\n';
+    text += node_line(schema.node_type(t), schema.num_nodes(t));
   std::vector<OutArray> arrays;
   for (int r = 0; r < graph.num_relations(); ++r) {
     const Relation& rel = graph.relation(r);
-    text << "relation " << rel.type.src << ' ' << rel.type.rel << ' ' << rel.type.dst
-         << " edges " << rel.num_edges() << " edge_id_bound " << rel.edge_id_bound
-         << " sorted_by_time " << int(rel.sorted_by_time) << '\n';
+    text += relation_line(rel.type, rel.num_edges(), rel.edge_id_bound, rel.sorted_by_time);
     const std::string p = "rel/" + std::to_string(r) + "/";
     add_array(arrays, p + "csc_indptr", rel.csc_indptr);
     add_array(arrays, p + "csc_indices", rel.csc_indices);
@@ -211,8 +95,9 @@ void save_graph(const std::string& path, const HeteroGraph& graph, const Feature
                       "array name '{}' must be shorter than {} bytes", name, kNameBytes);
     const bool matrix = key.kind == FeatureStore::Kind::kNodeFeatures ||
                         key.kind == FeatureStore::Kind::kEdgeFeatures;
-    add_array(arrays, name, m.data, matrix ? std::max<std::int64_t>(m.rows, 1) : 0);
+    add_array(arrays, name, m.data);
     if (matrix) {
+      arrays.back().ndim = 2;
       arrays.back().shape[0] = m.rows;
       arrays.back().shape[1] = m.cols;
     }
@@ -221,51 +106,16 @@ void save_graph(const std::string& path, const HeteroGraph& graph, const Feature
     add_array(arrays, "keys/" + type + "/offsets", keys.offsets);
     add_array(arrays, "keys/" + type + "/bytes", keys.bytes);
   }
-  const std::string schema_text = text.str();
-  const std::uint64_t table_offset = align_up(kHeaderBytes + schema_text.size());
-  std::uint64_t offset = align_up(table_offset + arrays.size() * kEntryBytes);
-  const std::uint64_t data_offset = offset;
-
-  std::vector<Entry> table(arrays.size());
+  Layout layout = plan_layout(std::move(text), arrays);
+  AtomicFile file(path, fn);
   for (std::size_t i = 0; i < arrays.size(); ++i) {
-    Entry& e = table[i];
-    std::memset(&e, 0, sizeof e);
-    std::memcpy(e.name, arrays[i].name.data(), arrays[i].name.size());
-    e.dtype = std::uint8_t(arrays[i].dtype);
-    e.ndim = std::uint8_t(arrays[i].ndim);
-    e.shape[0] = arrays[i].shape[0];
-    e.shape[1] = arrays[i].shape[1];
-    e.offset = offset;
-    e.nbytes = arrays[i].nbytes;
-    offset = align_up(offset + e.nbytes);
+    layout.table[i].checksum = Xxh64::hash(arrays[i].data, arrays[i].nbytes);
+    file.write_at(layout.table[i].offset, arrays[i].data, arrays[i].nbytes);
   }
-  const std::uint64_t file_bytes = offset;
-
-  AtomicFile file(path);
-  for (std::size_t i = 0; i < arrays.size(); ++i) {
-    table[i].checksum = io_detail::Xxh64::hash(arrays[i].data, arrays[i].nbytes);
-    file.write_at(table[i].offset, arrays[i].data, arrays[i].nbytes);
-  }
-  std::vector<char> head(data_offset, 0);
-  Header h{};
-  std::memcpy(h.magic, kMagic, sizeof kMagic);
-  h.version = kGraphFileVersion;
-  h.file_bytes = file_bytes;
-  h.data_offset = data_offset;
-  h.schema_bytes = schema_text.size();
-  h.num_arrays = arrays.size();
-  std::memcpy(head.data(), &h, sizeof h);
-  std::memcpy(head.data() + kHeaderBytes, schema_text.data(), schema_text.size());
-  if (!table.empty()) std::memcpy(head.data() + table_offset, table.data(), table.size() * kEntryBytes);
-  h.header_checksum = io_detail::Xxh64::hash(head.data(), head.size());
-  std::memcpy(head.data(), &h, sizeof h);
-  file.write_at(0, head.data(), head.size());
+  file.write_at(0, encode_head(layout).data(), layout.data_offset);
   // The last array may end before file_bytes (alignment padding): extend to the full size.
-  if (file_bytes > 0) {
-    const char zero = 0;
-    if (arrays.empty() || table.back().offset + table.back().nbytes < file_bytes)
-      file.write_at(file_bytes - 1, &zero, 1);
-  }
+  if (ftruncate(file.fd(), off_t(layout.file_bytes)) != 0)
+    throw IoError(fn, detail::format("cannot size '{}': {}", file.temp_path(), errno_text()));
   file.commit();
 }
 

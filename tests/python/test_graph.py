@@ -250,3 +250,28 @@ def test_read_edge_list_and_from_csv_keep_and_save_keys(tmp_path):
         gnnkit.read_edge_list(bad, timestamp_column=2)
     with pytest.raises(OSError, match=r"cannot open"):
         gnnkit.read_edge_list(tmp_path / "none.csv")
+
+
+def test_build_graph_file_out_of_core_equals_in_memory(tmp_path):
+    src, dst = random_edges(4000, 60000, 8)
+    t = np.arange(60000, dtype=np.int64)[::-1].copy()
+    src.tofile(tmp_path / "s.i64")
+    dst.tofile(tmp_path / "d.i64")
+    t.tofile(tmp_path / "t.i64")
+    key = ("u", "r", "u")
+    report = gnnkit.build_graph_file(tmp_path / "ooc.gnnkit", {"u": 4000},
+                                     {key: (tmp_path / "s.i64", tmp_path / "d.i64")},
+                                     timestamps={key: tmp_path / "t.i64"}, add_reverse=True,
+                                     memory_budget=100_000)
+    assert report["num_edges"] == 120000 and report["windows"] > 10
+    ref = HeteroGraph.from_edges({key: (src, dst)}, {"u": 4000}, timestamps={key: t}, add_reverse=True)
+    ref.save(tmp_path / "ref.gnnkit")
+    assert (tmp_path / "ooc.gnnkit").read_bytes() == (tmp_path / "ref.gnnkit").read_bytes()
+    g = HeteroGraph.load(tmp_path / "ooc.gnnkit", verify=True)
+    np.testing.assert_array_equal(g.degree("rev_r"), np.bincount(src, minlength=4000))
+    bad = dst.copy()
+    bad[5] = 4000
+    bad.tofile(tmp_path / "bad.i64")
+    with pytest.raises(IndexError, match=r"'dst\[5\]' \(file '.*bad.i64'\) must be in \[0, 4000\), got 4000"):
+        gnnkit.build_graph_file(tmp_path / "x.gnnkit", {"u": 4000}, {key: (tmp_path / "s.i64", tmp_path / "bad.i64")})
+    assert not (tmp_path / "x.gnnkit").exists()
