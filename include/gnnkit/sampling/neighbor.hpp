@@ -1,0 +1,445 @@
+#pragma once
+/// @file
+/// Multi-hop neighbour sampling on a HeteroGraph: uniform (exact: every k-subset equally
+/// likely) or weighted, with or without replacement; temporal (each seed carries a time; only
+/// edges not later than it are eligible, for every hop of its subtree; uniform or most-recent
+/// strategy); disjoint subtrees; per-hop fan-outs for all relations or per relation (-1 = all
+/// neighbours). Parallel over destination nodes with counter-based random numbers keyed by
+/// (seed, batch, hop, relation, node): the same inputs give the same MiniBatch for any thread
+/// count. Output: see mini_batch.hpp.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "gnnkit/core/context.hpp"
+#include "gnnkit/core/tensor_view.hpp"
+#include "gnnkit/graph/hetero_graph.hpp"
+#include "gnnkit/sampling/mini_batch.hpp"
+#include "gnnkit/sampling/random.hpp"
+
+namespace gnnkit {
+
+/// @brief Which edges a temporal sampler draws among the eligible ones.
+enum class TemporalStrategy : std::uint8_t {
+  kNone,        ///< not temporal
+  kUniform,     ///< uniformly (or by weight) among edges not later than the node's time
+  kMostRecent,  ///< the k most recent edges not later than the node's time
+};
+
+/// @brief Options of NeighborSampler.
+struct SamplingOptions {
+  /// Fan-out per hop for every relation (-1: all neighbours, 0: none).
+  std::vector<std::int64_t> fanouts;
+  /// Per relation ("src__rel__dst" or an unambiguous "rel") fan-outs per hop; relations not
+  /// listed use `fanouts` (or 0 when `fanouts` is empty). Every list has the same length.
+  std::vector<std::pair<std::string, std::vector<std::int64_t>>> relation_fanouts;
+  bool replace = false;   ///< draw with replacement (k draws even when the degree is smaller)
+  bool weighted = false;  ///< draw proportionally to edge weights (relations need weights)
+  TemporalStrategy temporal = TemporalStrategy::kNone;
+  bool strict_time = false;  ///< temporal: only edges strictly earlier than the time
+  bool disjoint = false;     ///< every seed gets its own subtree (required for temporal)
+};
+
+class NeighborSampler {
+ public:
+  /// @brief Validates the options against the graph and prepares per-relation tables
+  /// (weights' prefix sums when weighted).
+  /// @throws InvalidArgument naming the bad option (negative fan-outs other than -1, lists of
+  ///         different lengths, unknown relations, temporal without timestamps or without
+  ///         sorted neighbour lists, weighted without weights, temporal without disjoint)
+  NeighborSampler(HeteroGraph graph, SamplingOptions options);
+
+  int num_hops() const noexcept { return num_hops_; }
+  const HeteroGraph& graph() const noexcept { return graph_; }
+  /// @brief Fan-out of relation r at hop h.
+  std::int64_t fanout(int r, int h) const { return fanouts_.at(std::size_t(r)).at(std::size_t(h)); }
+
+  /// @brief Samples the num_hops()-hop neighbourhood of `seeds` (int64 ids of `seed_type`).
+  /// @param seed_times int64, one per seed: required for temporal sampling
+  /// @param batch batch index: keys the random streams (with ctx.seed())
+  /// @throws InvalidArgument / OutOfRange naming the argument and first bad index
+  MiniBatch sample(const Context& ctx, std::string_view seed_type, const TensorView& seeds,
+                   const std::optional<TensorView>& seed_times = std::nullopt,
+                   std::uint64_t batch = 0) const;
+
+ private:
+  HeteroGraph graph_;
+  SamplingOptions opt_;
+  int num_hops_ = 0;
+  std::vector<std::vector<std::int64_t>> fanouts_;  // [relation][hop]
+  std::vector<std::vector<double>> weight_prefix_;  // [relation][csc position + 1]
+  std::vector<std::vector<std::int64_t>> positive_prefix_;  // count of weights > 0
+};
+
+// ---- implementation ------------------------------------------------------------------------
+
+namespace sampling_detail {
+
+/// (global id, subtree) -> local id, open addressing; sized by the batch, not the graph.
+class LocalIndex {
+ public:
+  explicit LocalIndex(std::size_t expected = 1024) {
+    std::size_t cap = 64;
+    while (cap < expected * 2) cap *= 2;
+    slots_.assign(cap, Slot{});
+  }
+  /// Returns (local id, inserted).
+  std::pair<std::int32_t, bool> insert(std::int64_t id, std::int32_t subtree, std::int32_t next) {
+    if (std::size_t(size_ + 1) * 2 > slots_.size()) grow();
+    const std::size_t mask = slots_.size() - 1;
+    for (std::size_t i = hash(id, subtree) & mask;; i = (i + 1) & mask) {
+      Slot& s = slots_[i];
+      if (s.local < 0) {
+        s = {id, subtree, next};
+        ++size_;
+        return {next, true};
+      }
+      if (s.id == id && s.subtree == subtree) return {s.local, false};
+    }
+  }
+
+ private:
+  struct Slot {
+    std::int64_t id = 0;
+    std::int32_t subtree = 0;
+    std::int32_t local = -1;
+  };
+  static std::size_t hash(std::int64_t id, std::int32_t subtree) {
+    return std::size_t(mix64(std::uint64_t(id) ^ (std::uint64_t(std::uint32_t(subtree)) << 40)));
+  }
+  void grow() {
+    std::vector<Slot> old(slots_.size() * 2);
+    old.swap(slots_);
+    const std::size_t mask = slots_.size() - 1;
+    for (const Slot& s : old) {
+      if (s.local < 0) continue;
+      std::size_t i = hash(s.id, s.subtree) & mask;
+      while (slots_[i].local >= 0) i = (i + 1) & mask;
+      slots_[i] = s;
+    }
+  }
+  std::vector<Slot> slots_;
+  std::int64_t size_ = 0;
+};
+
+/// k distinct positions of [0, n), uniformly over k-subsets: Floyd's algorithm for small k,
+/// selection sampling (Knuth's algorithm S) when k is a large part of n.
+template <typename Out>
+void choose_uniform(CounterRng& rng, std::int64_t n, std::int64_t k, Out out) {
+  if (k >= n) {
+    for (std::int64_t i = 0; i < n; ++i) out(i);
+    return;
+  }
+  if (k <= 32 && k * 4 <= n) {
+    std::int64_t chosen[32];
+    int m = 0;
+    for (std::int64_t j = n - k; j < n; ++j) {
+      std::int64_t t = std::int64_t(rng.below(std::uint64_t(j + 1)));
+      for (int q = 0; q < m; ++q)
+        if (chosen[q] == t) {
+          t = j;
+          break;
+        }
+      chosen[m++] = t;
+      out(t);
+    }
+    return;
+  }
+  std::int64_t need = k;
+  for (std::int64_t i = 0; i < n && need > 0; ++i)
+    if (rng.uniform() * double(n - i) < double(need)) {
+      out(i);
+      --need;
+    }
+}
+
+}  // namespace sampling_detail
+
+inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions options)
+    : graph_(std::move(graph)), opt_(std::move(options)) {
+  constexpr const char* fn = "NeighborSampler";
+  const Schema& schema = graph_.schema();
+  const int num_rel = schema.num_relations();
+  num_hops_ = int(opt_.fanouts.size());
+  for (const auto& [name, list] : opt_.relation_fanouts) {
+    schema.relation_id(name);  // throws for unknown relations
+    if (num_hops_ == 0 && opt_.fanouts.empty()) num_hops_ = int(list.size());
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, int(list.size()) == num_hops_,
+                      "'relation_fanouts[{}]' must have {} entries (one per hop), got {}", name,
+                      num_hops_, list.size());
+  }
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, num_hops_ > 0,
+                    "'fanouts' must list at least one hop, got none");
+  fanouts_.assign(std::size_t(num_rel), opt_.fanouts.empty() ? std::vector<std::int64_t>(std::size_t(num_hops_), 0)
+                                                             : opt_.fanouts);
+  for (const auto& [name, list] : opt_.relation_fanouts) fanouts_[std::size_t(schema.relation_id(name))] = list;
+  for (int r = 0; r < num_rel; ++r)
+    for (int h = 0; h < num_hops_; ++h) {
+      const std::int64_t f = fanouts_[std::size_t(r)][std::size_t(h)];
+      GNNKIT_EXPECTS_AS(InvalidArgument, fn, f >= -1,
+                        "fan-out of relation '{}' at hop {} must be >= 0 or -1 (all), got {}",
+                        schema.relation(r).str(), h, f);
+    }
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn,
+                    !(opt_.weighted && opt_.temporal == TemporalStrategy::kMostRecent),
+                    "'weighted' cannot be combined with the most-recent temporal strategy (it "
+                    "takes the latest edges, not a weighted draw)");
+  if (opt_.temporal != TemporalStrategy::kNone)
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, opt_.disjoint,
+                      "'temporal' sampling needs 'disjoint' = true (each seed's subtree carries "
+                      "its own time), got disjoint = false");
+  weight_prefix_.resize(std::size_t(num_rel));
+  positive_prefix_.resize(std::size_t(num_rel));
+  for (int r = 0; r < num_rel; ++r) {
+    bool used = false;
+    for (int h = 0; h < num_hops_; ++h) used = used || fanouts_[std::size_t(r)][std::size_t(h)] != 0;
+    if (!used) continue;
+    const Relation& rel = graph_.relation(r);
+    if (opt_.temporal != TemporalStrategy::kNone) {
+      GNNKIT_EXPECTS_AS(InvalidArgument, fn, rel.has_timestamps(),
+                        "'temporal' sampling needs timestamps on relation '{}', which has none",
+                        rel.type.str());
+      GNNKIT_EXPECTS_AS(InvalidArgument, fn, rel.sorted_by_time,
+                        "'temporal' sampling needs relation '{}' built with sort_by_time",
+                        rel.type.str());
+    }
+    if (opt_.weighted) {
+      GNNKIT_EXPECTS_AS(InvalidArgument, fn, rel.has_weights(),
+                        "'weighted' sampling needs weights on relation '{}', which has none",
+                        rel.type.str());
+      const auto w = rel.weights.as<float>();
+      auto& prefix = weight_prefix_[std::size_t(r)];
+      auto& positive = positive_prefix_[std::size_t(r)];
+      prefix.resize(w.size() + 1);
+      positive.resize(w.size() + 1);
+      prefix[0] = 0;
+      positive[0] = 0;
+      for (std::size_t i = 0; i < w.size(); ++i) {
+        GNNKIT_EXPECTS_AS(InvalidArgument, fn, w[i] >= 0,
+                          "'weighted' sampling needs weights >= 0; relation '{}' has {} at CSC "
+                          "position {}", rel.type.str(), w[i], i);
+        prefix[i + 1] = prefix[i] + double(w[i]);
+        positive[i + 1] = positive[i] + (w[i] > 0);
+      }
+    }
+  }
+}
+
+inline MiniBatch NeighborSampler::sample(const Context& ctx, std::string_view seed_type,
+                                         const TensorView& seeds,
+                                         const std::optional<TensorView>& seed_times,
+                                         std::uint64_t batch) const {
+  constexpr const char* fn = "NeighborSampler::sample";
+  const Schema& schema = graph_.schema();
+  const int seed_t = schema.node_type_id(seed_type);
+  check::dtype_and_device(fn, "seeds", seeds, DType::kInt64, Device::cpu());
+  check::ndim(fn, "seeds", seeds, 1);
+  const std::int64_t num_seeds = seeds.size(0);
+  const std::int64_t n_seed_type = schema.num_nodes(seed_t);
+  const auto* seed_ids = static_cast<const std::int64_t*>(seeds.data());
+  const std::int64_t seed_stride = seeds.stride(0);
+  for (std::int64_t i = 0; i < num_seeds; ++i) {
+    const std::int64_t s = seed_ids[i * seed_stride];
+    GNNKIT_EXPECTS_AS(OutOfRange, fn, s >= 0 && s < n_seed_type,
+                      "'seeds[{}]' must be in [0, {}) (nodes of '{}'), got {}", i, n_seed_type,
+                      seed_type, s);
+  }
+  const bool temporal = opt_.temporal != TemporalStrategy::kNone;
+  const std::int64_t* times = nullptr;
+  std::int64_t time_stride = 0;
+  if (temporal) {
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, seed_times.has_value(),
+                      "'seed_times' must be given for temporal sampling");
+    check::dtype_and_device(fn, "seed_times", *seed_times, DType::kInt64, Device::cpu());
+    GNNKIT_EXPECTS_AS(ShapeMismatch, fn, seed_times->ndim() == 1 && seed_times->size(0) == num_seeds,
+                      "'seed_times' must be int64[{}] (one per seed), got {}", num_seeds,
+                      seed_times->str());
+    times = static_cast<const std::int64_t*>(seed_times->data());
+    time_stride = seed_times->stride(0);
+  }
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, num_seeds < (std::int64_t(1) << 30),
+                    "'seeds' must hold fewer than 2^30 ids, got {}", num_seeds);
+
+  const int num_types = schema.num_node_types();
+  const int num_rel = schema.num_relations();
+  MiniBatch mb;
+  mb.seed_type = seed_t;
+  mb.nodes.resize(std::size_t(num_types));
+  if (temporal) mb.node_times.resize(std::size_t(num_types));
+  if (opt_.disjoint) mb.node_seed.resize(std::size_t(num_types));
+  mb.relations.resize(std::size_t(num_rel));
+  for (int r = 0; r < num_rel; ++r) {
+    const EdgeType& t = schema.relation(r);
+    mb.relations[std::size_t(r)].relation = r;
+    mb.relations[std::size_t(r)].src_type = schema.node_type_id(t.src);
+    mb.relations[std::size_t(r)].dst_type = schema.node_type_id(t.dst);
+  }
+  std::vector<sampling_detail::LocalIndex> index;
+  index.reserve(std::size_t(num_types));
+  for (int t = 0; t < num_types; ++t) index.emplace_back(t == seed_t ? std::size_t(num_seeds) * 4 : 1024);
+  auto add_node = [&](int type, std::int64_t id, std::int32_t subtree, std::int64_t time) {
+    auto& nodes = mb.nodes[std::size_t(type)];
+    const auto [local, inserted] = index[std::size_t(type)].insert(id, subtree, std::int32_t(nodes.size()));
+    if (inserted) {
+      nodes.push_back(id);
+      if (temporal) mb.node_times[std::size_t(type)].push_back(time);
+      if (opt_.disjoint) mb.node_seed[std::size_t(type)].push_back(subtree);
+    }
+    return local;
+  };
+  mb.seed_local.resize(std::size_t(num_seeds));
+  for (std::int64_t i = 0; i < num_seeds; ++i)
+    mb.seed_local[std::size_t(i)] = add_node(seed_t, seed_ids[i * seed_stride],
+                                             opt_.disjoint ? std::int32_t(i) : 0,
+                                             temporal ? times[i * time_stride] : 0);
+
+  std::vector<std::int64_t> frontier_begin(static_cast<std::size_t>(num_types), 0);
+  std::vector<std::int64_t> frontier_end(static_cast<std::size_t>(num_types), 0);
+  for (int t = 0; t < num_types; ++t) frontier_end[std::size_t(t)] = mb.num_nodes(t);
+  std::vector<std::int64_t> count, global_src;
+  const std::uint64_t base = ctx.seed();
+  for (int h = 0; h < num_hops_; ++h) {
+    Block block;
+    block.dst_begin = frontier_begin;
+    block.dst_end = frontier_end;
+    for (int r = 0; r < num_rel; ++r) {
+      SampledRelation& out = mb.relations[std::size_t(r)];
+      const Relation& rel = graph_.relation(r);
+      const int dt = out.dst_type, st = out.src_type;
+      const std::int64_t fb = frontier_begin[std::size_t(dt)], fe = frontier_end[std::size_t(dt)];
+      const std::int64_t rows = fe - fb;
+      const std::int64_t f = fanouts_[std::size_t(r)][std::size_t(h)];
+      const std::int64_t first_edge = out.num_edges();
+      const std::vector<std::int64_t>& dst_nodes = mb.nodes[std::size_t(dt)];
+      const std::int64_t* csc_ptr = rel.csc_indptr.as<std::int64_t>().data();
+      const std::int64_t* ts = rel.has_timestamps() ? rel.timestamps.as<std::int64_t>().data() : nullptr;
+      const double* wpre = opt_.weighted && f != 0 ? weight_prefix_[std::size_t(r)].data() : nullptr;
+      const std::int64_t* ppre = opt_.weighted && f != 0 ? positive_prefix_[std::size_t(r)].data() : nullptr;
+      // Eligible range of each row: [begin, begin + n). Temporal lists are sorted by time,
+      // so the eligible edges are a prefix found by binary search.
+      auto eligible = [&](std::int64_t row) -> std::pair<std::int64_t, std::int64_t> {
+        const std::int64_t v = dst_nodes[std::size_t(row)];
+        const std::int64_t b = csc_ptr[v], e = csc_ptr[v + 1];
+        if (!temporal) return {b, e - b};
+        const std::int64_t t = mb.node_times[std::size_t(dt)][std::size_t(row)];
+        const std::int64_t* cut = opt_.strict_time ? std::lower_bound(ts + b, ts + e, t)
+                                                   : std::upper_bound(ts + b, ts + e, t);
+        return {b, cut - (ts + b)};
+      };
+      count.assign(std::size_t(rows) + 1, 0);
+      const int threads = rows * std::max<std::int64_t>(f, 1) > 4096 ? ctx.num_threads() : 1;
+      if (f != 0 && rel.num_edges() > 0) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
+        for (std::int64_t i = 0; i < rows; ++i) {
+          auto [b, n] = eligible(fb + i);
+          if (wpre) n = ppre[b + n] - ppre[b];  // zero-weight edges are never drawn
+          count[std::size_t(i) + 1] = f < 0 ? n : opt_.replace ? (n > 0 ? f : 0) : std::min(f, n);
+        }
+      }
+      for (std::int64_t i = 0; i < rows; ++i) count[std::size_t(i) + 1] += count[std::size_t(i)];
+      const std::int64_t sampled = count[std::size_t(rows)];
+      global_src.resize(std::size_t(sampled));
+      out.edge_ids.resize(std::size_t(first_edge + sampled));
+      std::int64_t* eids = out.edge_ids.data() + first_edge;
+      const std::int64_t* rel_eids = rel.has_edge_ids() ? rel.edge_ids.as<std::int64_t>().data() : nullptr;
+      const bool narrow = rel.index_dtype() == DType::kInt32;
+      const std::int32_t* idx32 = narrow ? rel.csc_indices.as<std::int32_t>().data() : nullptr;
+      const std::int64_t* idx64 = narrow ? nullptr : rel.csc_indices.as<std::int64_t>().data();
+      if (sampled > 0) {
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
+        for (std::int64_t i = 0; i < rows; ++i) {
+          std::int64_t pos = count[std::size_t(i)];
+          const std::int64_t k = count[std::size_t(i) + 1] - pos;
+          if (k == 0) continue;
+          auto [b, n] = eligible(fb + i);
+          auto emit = [&](std::int64_t p) {  // p: CSC position
+            global_src[std::size_t(pos)] = narrow ? idx32[p] : idx64[p];
+            eids[pos] = rel_eids ? rel_eids[p] : p;
+            ++pos;
+          };
+          // The stream of this row: keyed by what identifies it in any run.
+          const std::int64_t subtree = opt_.disjoint ? mb.node_seed[std::size_t(dt)][std::size_t(fb + i)] : 0;
+          CounterRng rng(base, batch, (std::uint64_t(h) << 32) | std::uint64_t(r),
+                         std::uint64_t(dst_nodes[std::size_t(fb + i)]) ^ (std::uint64_t(subtree) << 42));
+          if (f < 0 && !wpre) {
+            for (std::int64_t q = 0; q < n; ++q) emit(b + q);
+          } else if (opt_.temporal == TemporalStrategy::kMostRecent) {
+            for (std::int64_t q = n - k; q < n; ++q) emit(b + q);
+          } else if (wpre) {
+            const double lo = wpre[b], hi = wpre[b + n];
+            auto draw = [&]() {
+              const double u = lo + rng.uniform() * (hi - lo);
+              // The first position whose cumulative weight exceeds u (zero weights skipped).
+              std::int64_t p = std::int64_t(std::upper_bound(wpre + b + 1, wpre + b + n + 1, u) - wpre) - 1;
+              return std::min(p, b + n - 1);
+            };
+            if (opt_.replace) {
+              for (std::int64_t q = 0; q < k; ++q) emit(draw());
+            } else if (k == ppre[b + n] - ppre[b]) {
+              for (std::int64_t p = b; p < b + n; ++p)
+                if (wpre[p + 1] > wpre[p]) emit(p);
+            } else {
+              // Successive sampling by rejection of repeats is exactly PPSWOR; give up on
+              // rejection after many repeats (heavy weights) and finish with Efraimidis-Spirakis keys.
+              std::vector<std::int64_t> chosen;
+              chosen.reserve(std::size_t(k));
+              int tries = 0;
+              while (std::int64_t(chosen.size()) < k && tries < 16 * int(k) + 64) {
+                ++tries;
+                const std::int64_t p = draw();
+                if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) chosen.push_back(p);
+              }
+              if (std::int64_t(chosen.size()) < k) {
+                // Exact fallback: the remaining picks are PPSWOR among the unchosen edges,
+                // drawn with Efraimidis-Spirakis keys log(u) / w.
+                std::vector<std::pair<double, std::int64_t>> keys;
+                for (std::int64_t p = b; p < b + n; ++p) {
+                  const double w = wpre[p + 1] - wpre[p];
+                  if (w <= 0 || std::find(chosen.begin(), chosen.end(), p) != chosen.end()) continue;
+                  keys.emplace_back(std::log(std::max(rng.uniform(), 1e-300)) / w, p);
+                }
+                const std::size_t need = std::size_t(k) - chosen.size();
+                std::partial_sort(keys.begin(), keys.begin() + std::ptrdiff_t(need), keys.end(),
+                                  [](const auto& x, const auto& y) { return x.first > y.first; });
+                for (std::size_t q = 0; q < need; ++q) chosen.push_back(keys[q].second);
+              }
+              for (std::int64_t p : chosen) emit(p);
+            }
+          } else if (opt_.replace) {
+            for (std::int64_t q = 0; q < k; ++q) emit(b + std::int64_t(rng.below(std::uint64_t(n))));
+          } else {
+            sampling_detail::choose_uniform(rng, n, k, [&](std::int64_t q) { emit(b + q); });
+          }
+        }
+      }
+      // Relabel in order (relation, row, draw): discovery order is the same in every run.
+      out.indices.resize(std::size_t(first_edge + sampled));
+      std::int32_t* local = out.indices.data() + first_edge;
+      for (std::int64_t i = 0; i < rows; ++i) {
+        const std::int64_t row = fb + i;
+        const std::int32_t subtree = opt_.disjoint ? mb.node_seed[std::size_t(dt)][std::size_t(row)] : 0;
+        const std::int64_t time = temporal ? mb.node_times[std::size_t(dt)][std::size_t(row)] : 0;
+        for (std::int64_t q = count[std::size_t(i)]; q < count[std::size_t(i) + 1]; ++q)
+          local[q] = add_node(st, global_src[std::size_t(q)], subtree, time);
+        out.indptr.push_back(first_edge + count[std::size_t(i) + 1]);
+      }
+      block.num_edges += sampled;
+    }
+    for (int t = 0; t < num_types; ++t) {
+      frontier_begin[std::size_t(t)] = frontier_end[std::size_t(t)];
+      frontier_end[std::size_t(t)] = mb.num_nodes(t);
+    }
+    block.num_src = frontier_end;
+    mb.blocks.push_back(std::move(block));
+  }
+  return mb;
+}
+
+}  // namespace gnnkit

@@ -1,0 +1,324 @@
+#include <catch2/catch.hpp>
+
+#include <map>
+#include <set>
+
+#include "gnnkit/sampling/neighbor.hpp"
+#include "support/reference_graph.hpp"
+
+using namespace gnnkit;
+
+namespace {
+
+template <typename T>
+TensorView view_of(const std::vector<T>& v) {
+  const std::int64_t shape[] = {std::int64_t(v.size())};
+  return TensorView(const_cast<T*>(v.data()), dtype_of<T>, Device::cpu(), shape);
+}
+
+struct Coo {
+  std::vector<std::int64_t> src, dst, ts;
+  std::vector<float> w;
+};
+
+/// Checks every structural invariant of a MiniBatch against the input edges of each relation.
+void check_invariants(const HeteroGraph& g, const NeighborSampler& s, const MiniBatch& mb,
+                      const std::vector<const Coo*>& inputs, bool replace) {
+  const Schema& schema = g.schema();
+  for (int t = 0; t < schema.num_node_types(); ++t)
+    for (std::int64_t id : mb.nodes[std::size_t(t)]) REQUIRE((id >= 0 && id < schema.num_nodes(t)));
+  for (int r = 0; r < schema.num_relations(); ++r) {
+    const SampledRelation& sr = mb.relations[std::size_t(r)];
+    const Coo& in = *inputs[std::size_t(r)];
+    REQUIRE(sr.indptr.front() == 0);
+    REQUIRE(sr.indptr.back() == sr.num_edges());
+    for (std::size_t v = 0; v + 1 < sr.indptr.size(); ++v) {
+      std::set<std::int64_t> seen;
+      for (std::int64_t p = sr.indptr[v]; p < sr.indptr[v + 1]; ++p) {
+        const std::int64_t e = sr.edge_ids[std::size_t(p)];
+        // The edge exists, from this src to this dst.
+        REQUIRE(in.src[std::size_t(e)] == mb.nodes[std::size_t(sr.src_type)][std::size_t(sr.indices[std::size_t(p)])]);
+        REQUIRE(in.dst[std::size_t(e)] == mb.nodes[std::size_t(sr.dst_type)][v]);
+        if (!replace) REQUIRE(seen.insert(e).second);  // no duplicates without replacement
+        if (!mb.node_times.empty()) {
+          REQUIRE(in.ts[std::size_t(e)] <= mb.node_times[std::size_t(sr.dst_type)][v]);
+          // Nodes reached through an edge inherit the time of the node they were reached from.
+          REQUIRE(mb.node_times[std::size_t(sr.src_type)][std::size_t(sr.indices[std::size_t(p)])] ==
+                  mb.node_times[std::size_t(sr.dst_type)][v]);
+        }
+      }
+    }
+    // Fan-out bounds per hop.
+    for (int h = 0; h < s.num_hops(); ++h) {
+      const Block& b = mb.blocks[std::size_t(h)];
+      const std::int64_t f = s.fanout(r, h);
+      for (std::int64_t v = b.dst_begin[std::size_t(sr.dst_type)]; v < b.dst_end[std::size_t(sr.dst_type)]; ++v) {
+        const std::int64_t k = sr.indptr[std::size_t(v) + 1] - sr.indptr[std::size_t(v)];
+        if (f >= 0) REQUIRE(k <= f);
+        if (!replace) REQUIRE(k <= g.relation(r).in_degree(mb.nodes[std::size_t(sr.dst_type)][std::size_t(v)]));
+      }
+    }
+  }
+}
+
+bool same(const MiniBatch& a, const MiniBatch& b) {
+  if (a.nodes != b.nodes || a.node_times != b.node_times || a.node_seed != b.node_seed ||
+      a.seed_local != b.seed_local || a.relations.size() != b.relations.size())
+    return false;
+  for (std::size_t r = 0; r < a.relations.size(); ++r)
+    if (a.relations[r].indptr != b.relations[r].indptr || a.relations[r].indices != b.relations[r].indices ||
+        a.relations[r].edge_ids != b.relations[r].edge_ids)
+      return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("fan-out -1 on a tiny graph: exact nodes, CSC and blocks") {
+  // 0 <- 1, 0 <- 2, 1 <- 3, 2 <- 3, 3 <- 0 ; edges given as src -> dst
+  const Coo c{{1, 2, 3, 3, 0}, {0, 0, 1, 2, 3}, {}, {}};
+  const auto g = HeteroGraph::from_coo(Context::cpu(1), 4, view_of(c.src), view_of(c.dst));
+  SamplingOptions opt;
+  opt.fanouts = {-1, -1};
+  const NeighborSampler s(g, opt);
+  const std::vector<std::int64_t> seeds{0};
+  const MiniBatch mb = s.sample(Context::cpu(1), "node", view_of(seeds));
+  CHECK(mb.nodes[0] == std::vector<std::int64_t>{0, 1, 2, 3});
+  const SampledRelation& r = mb.relations[0];
+  // hop 1 expands 0 (neighbours 1, 2); hop 2 expands 1 (3) and 2 (3).
+  CHECK(r.indptr == std::vector<std::int64_t>{0, 2, 3, 4});
+  CHECK(r.indices == std::vector<std::int32_t>{1, 2, 3, 3});
+  CHECK(r.edge_ids == std::vector<std::int64_t>{0, 1, 2, 3});
+  REQUIRE(mb.blocks.size() == 2);
+  CHECK(mb.blocks[0].dst_begin[0] == 0);
+  CHECK(mb.blocks[0].dst_end[0] == 1);
+  CHECK(mb.blocks[0].num_src[0] == 3);
+  CHECK(mb.blocks[1].dst_begin[0] == 1);
+  CHECK(mb.blocks[1].dst_end[0] == 3);
+  CHECK(mb.blocks[1].num_edges == 2);
+  const auto prefix = mb.csc_prefix(0, 1);
+  CHECK(prefix.num_edges() == 2);
+  CHECK(mb.seed_local == std::vector<std::int32_t>{0});
+}
+
+TEST_CASE("invariants on random graphs for every mode, identical for 1, 2, 3 threads") {
+  const auto rc = test::random_coo(2000, 2000, 40000, 21);
+  Coo c{rc.src, rc.dst, rc.ts, rc.w};
+  for (float& w : c.w) w = w * 0.5f + (w > 3 ? 1.f : 0.f);  // some zero weights
+  BuildOptions bo;
+  bo.sort_by_time = true;
+  const auto g = HeteroGraph::from_coo(Context::cpu(2), 2000, view_of(c.src), view_of(c.dst), bo,
+                                       view_of(c.ts), view_of(c.w));
+  std::vector<std::int64_t> seeds, times;
+  for (int i = 0; i < 300; ++i) {
+    seeds.push_back((i * 7919) % 2000);
+    times.push_back(i * 3);
+  }
+  seeds.push_back(seeds[0]);  // a repeated seed
+  times.push_back(500);
+  for (int mode = 0; mode < 7; ++mode) {
+    SamplingOptions opt;
+    opt.fanouts = {10, 5, 3};
+    opt.replace = mode == 1 || mode == 3;
+    opt.weighted = mode == 2 || mode == 3;
+    opt.disjoint = mode >= 4;
+    if (mode == 5) opt.temporal = TemporalStrategy::kUniform;
+    if (mode == 6) opt.temporal = TemporalStrategy::kMostRecent;
+    if (mode == 4) opt.fanouts = {-1, 4};
+    CAPTURE(mode);
+    const NeighborSampler s(g, opt);
+    std::optional<TensorView> t;
+    if (opt.temporal != TemporalStrategy::kNone) t = view_of(times);
+    const MiniBatch first = s.sample(Context::cpu(1, 5), "node", view_of(seeds), t, 3);
+    check_invariants(g, s, first, {&c}, opt.replace);
+    CHECK(first.num_edges() > 0);
+    for (int threads : {2, 3}) CHECK(same(first, s.sample(Context::cpu(threads, 5), "node", view_of(seeds), t, 3)));
+    if (opt.temporal != TemporalStrategy::kMostRecent)  // most-recent draws nothing at random
+      CHECK_FALSE(same(first, s.sample(Context::cpu(1, 5), "node", view_of(seeds), t, 4)));
+    if (opt.disjoint) {
+      // Every seed has its own subtree, so repeated seeds are separate nodes.
+      CHECK(first.nodes[0].size() >= seeds.size());
+      CHECK(first.seed_local.back() == std::int32_t(seeds.size() - 1));
+    } else {
+      CHECK(first.seed_local.back() == first.seed_local.front());
+    }
+  }
+}
+
+TEST_CASE("uniform without replacement: every k-subset equally likely (chi-square)") {
+  // One destination with 8 in-neighbours; fan-out 3: C(8,3) = 56 subsets.
+  Coo c;
+  for (int i = 1; i <= 8; ++i) {
+    c.src.push_back(i);
+    c.dst.push_back(0);
+  }
+  const auto g = HeteroGraph::from_coo(Context::cpu(1), 9, view_of(c.src), view_of(c.dst));
+  SamplingOptions opt;
+  opt.fanouts = {3};
+  const NeighborSampler s(g, opt);
+  const std::vector<std::int64_t> seeds{0};
+  std::map<std::set<std::int64_t>, int> subsets;
+  const int draws = 11200;  // 200 per subset expected
+  for (int b = 0; b < draws; ++b) {
+    const MiniBatch mb = s.sample(Context::cpu(1, 77), "node", view_of(seeds), std::nullopt, std::uint64_t(b));
+    std::set<std::int64_t> subset(mb.relations[0].edge_ids.begin(), mb.relations[0].edge_ids.end());
+    REQUIRE(subset.size() == 3);
+    ++subsets[subset];
+  }
+  REQUIRE(subsets.size() == 56);
+  double chi2 = 0;
+  for (const auto& [k, n] : subsets) chi2 += (n - 200.0) * (n - 200.0) / 200.0;
+  CHECK(chi2 < 99.6);  // 55 degrees of freedom, p = 0.001
+}
+
+TEST_CASE("weighted draws are proportional to weights, with and without replacement") {
+  Coo c;
+  for (int i = 1; i <= 5; ++i) {
+    c.src.push_back(i);
+    c.dst.push_back(0);
+    c.w.push_back(float(i));  // weights 1..5, total 15
+  }
+  c.src.push_back(6);  // a zero-weight edge is never drawn
+  c.dst.push_back(0);
+  c.w.push_back(0.f);
+  const auto g = HeteroGraph::from_coo(Context::cpu(1), 7, view_of(c.src), view_of(c.dst), {},
+                                       std::nullopt, view_of(c.w));
+  const std::vector<std::int64_t> seeds{0};
+  for (bool replace : {true, false}) {
+    SamplingOptions opt;
+    opt.fanouts = {1};
+    opt.weighted = true;
+    opt.replace = replace;
+    const NeighborSampler s(g, opt);
+    std::vector<int> hits(7, 0);
+    const int draws = 15000;
+    for (int b = 0; b < draws; ++b) {
+      const MiniBatch mb = s.sample(Context::cpu(1, 3), "node", view_of(seeds), std::nullopt, std::uint64_t(b));
+      REQUIRE(mb.relations[0].edge_ids.size() == 1);
+      ++hits[std::size_t(mb.relations[0].edge_ids[0])];
+    }
+    CHECK(hits[5] == 0);
+    double chi2 = 0;
+    for (int i = 0; i < 5; ++i) {
+      const double expected = draws * (i + 1) / 15.0;
+      chi2 += (hits[std::size_t(i)] - expected) * (hits[std::size_t(i)] - expected) / expected;
+    }
+    CHECK(chi2 < 18.47);  // 4 degrees of freedom, p = 0.001
+    // k equal to the number of positive weights takes exactly those.
+    opt.fanouts = {5};
+    const MiniBatch all = NeighborSampler(g, opt).sample(Context::cpu(1), "node", view_of(seeds));
+    if (!replace)
+      CHECK(std::set<std::int64_t>(all.relations[0].edge_ids.begin(), all.relations[0].edge_ids.end()) ==
+            std::set<std::int64_t>{0, 1, 2, 3, 4});
+  }
+}
+
+TEST_CASE("temporal: no sampled edge is later than its seed's time, over thousands of seeds") {
+  const auto rc = test::random_coo(5000, 5000, 100000, 8);
+  const Coo c{rc.src, rc.dst, rc.ts, {}};
+  BuildOptions bo;
+  bo.sort_by_time = true;
+  const auto g = HeteroGraph::from_coo(Context::cpu(2), 5000, view_of(c.src), view_of(c.dst), bo, view_of(c.ts));
+  std::vector<std::int64_t> seeds, times;
+  for (int i = 0; i < 4000; ++i) {
+    seeds.push_back((i * 104729) % 5000);
+    times.push_back((i * 37) % 1000);
+  }
+  std::int64_t checked = 0;
+  for (auto strategy : {TemporalStrategy::kUniform, TemporalStrategy::kMostRecent}) {
+    for (bool strict : {false, true}) {
+      SamplingOptions opt;
+      opt.fanouts = {8, 4};
+      opt.temporal = strategy;
+      opt.strict_time = strict;
+      opt.disjoint = true;
+      const MiniBatch mb = NeighborSampler(g, opt).sample(Context::cpu(2), "node", view_of(seeds), view_of(times));
+      const SampledRelation& r = mb.relations[0];
+      for (std::size_t v = 0; v + 1 < r.indptr.size(); ++v) {
+        const std::int64_t t = mb.node_times[0][v];
+        REQUIRE(t == times[std::size_t(mb.node_seed[0][v])]);
+        for (std::int64_t p = r.indptr[v]; p < r.indptr[v + 1]; ++p) {
+          const std::int64_t ets = c.ts[std::size_t(r.edge_ids[std::size_t(p)])];
+          REQUIRE((strict ? ets < t : ets <= t));
+          ++checked;
+        }
+        if (strategy == TemporalStrategy::kMostRecent) {
+          // Exactly the latest eligible edges: none left out is later than one taken.
+          std::int64_t min_taken = std::numeric_limits<std::int64_t>::max();
+          for (std::int64_t p = r.indptr[v]; p < r.indptr[v + 1]; ++p)
+            min_taken = std::min(min_taken, c.ts[std::size_t(r.edge_ids[std::size_t(p)])]);
+          const std::int64_t id = mb.nodes[0][v];
+          std::int64_t later_left = 0;
+          for (std::size_t e = 0; e < c.src.size(); ++e)
+            if (c.dst[e] == id && (strict ? c.ts[e] < t : c.ts[e] <= t) && c.ts[e] > min_taken) ++later_left;
+          REQUIRE(later_left <= r.indptr[v + 1] - r.indptr[v]);
+        }
+      }
+    }
+  }
+  CHECK(checked > 100000);
+}
+
+TEST_CASE("heterogeneous: per-relation fan-outs and node types") {
+  Coo owns{{0, 1, 2, 3, 0, 1}, {0, 0, 1, 1, 2, 2}, {}, {}};     // user -> card
+  Coo uses{{0, 1, 2, 0, 1, 2, 2}, {0, 0, 0, 1, 1, 1, 2}, {}, {}};  // card -> device
+  BuildOptions bo;
+  bo.add_reverse = true;
+  const auto g = HeteroGraph::from_coo(
+      Context::cpu(1), {{"user", 4}, {"card", 3}, {"device", 3}},
+      {RelationInput{{"user", "owns", "card"}, view_of(owns.src), view_of(owns.dst)},
+       RelationInput{{"card", "uses", "device"}, view_of(uses.src), view_of(uses.dst)}},
+      bo);
+  Coo rev_owns{owns.dst, owns.src, {}, {}}, rev_uses{uses.dst, uses.src, {}, {}};
+  SamplingOptions opt;
+  opt.fanouts = {1, 1};
+  opt.relation_fanouts = {{"uses", {-1, 0}}, {"rev_owns", {0, 2}}};
+  const NeighborSampler s(g, opt);
+  CHECK(s.fanout(1, 0) == -1);
+  CHECK(s.fanout(2, 1) == 2);
+  CHECK(s.fanout(0, 1) == 1);
+  const std::vector<std::int64_t> seeds{0, 2};
+  const MiniBatch mb = s.sample(Context::cpu(2), "device", view_of(seeds));
+  check_invariants(g, s, mb, {&owns, &uses, &rev_owns, &rev_uses}, false);
+  CHECK(mb.seed_type == 2);
+  // Hop 1 from devices {0, 2} over card->device with fan-out -1: cards {0, 1, 2} (all in-edges).
+  CHECK(mb.relations[1].indptr[1] - mb.relations[1].indptr[0] == 3);
+  CHECK(mb.relations[1].indptr[2] - mb.relations[1].indptr[1] == 1);
+  CHECK(std::set<std::int64_t>(mb.nodes[1].begin(), mb.nodes[1].end()) == std::set<std::int64_t>{0, 1, 2});
+  CHECK(mb.relations[2].num_edges() == 0);  // rev_owns (card -> user) never expands a user
+}
+
+TEST_CASE("bad sampling arguments name the argument; never a hang") {
+  const Coo c{{0, 1}, {1, 0}, {}, {}};
+  const auto g = HeteroGraph::from_coo(Context::cpu(1), 2, view_of(c.src), view_of(c.dst));
+  auto make = [&](SamplingOptions o) { return NeighborSampler(g, o); };
+  SamplingOptions o;
+  o.fanouts = {2, -2};
+  CHECK_THROWS_WITH(make(o), "NeighborSampler: fan-out of relation 'node__to__node' at hop 1 must be >= 0 or -1 (all), got -2");
+  o.fanouts = {};
+  CHECK_THROWS_WITH(make(o), Catch::Contains("'fanouts' must list at least one hop"));
+  o.fanouts = {2, 2};
+  o.relation_fanouts = {{"to", {1}}};
+  CHECK_THROWS_WITH(make(o), Catch::Contains("'relation_fanouts[to]' must have 2 entries (one per hop), got 1"));
+  o.relation_fanouts = {{"pays", {1, 1}}};
+  CHECK_THROWS_WITH(make(o), Catch::Contains("unknown relation 'pays'"));
+  o.relation_fanouts = {};
+  o.temporal = TemporalStrategy::kUniform;
+  CHECK_THROWS_WITH(make(o), Catch::Contains("'temporal' sampling needs 'disjoint' = true"));
+  o.disjoint = true;
+  CHECK_THROWS_WITH(make(o), Catch::Contains("needs timestamps on relation 'node__to__node'"));
+  o.temporal = TemporalStrategy::kNone;
+  o.weighted = true;
+  CHECK_THROWS_WITH(make(o), Catch::Contains("'weighted' sampling needs weights on relation 'node__to__node'"));
+  o.weighted = false;
+  const NeighborSampler s = make(o);
+  const std::vector<std::int64_t> bad{0, 5};
+  CHECK_THROWS_AS(s.sample(Context::cpu(1), "node", view_of(bad)), OutOfRange);
+  CHECK_THROWS_WITH(s.sample(Context::cpu(1), "node", view_of(bad)),
+                    "NeighborSampler::sample: 'seeds[1]' must be in [0, 2) (nodes of 'node'), got 5");
+  const std::vector<std::int32_t> narrow{0};
+  CHECK_THROWS_WITH(s.sample(Context::cpu(1), "node", view_of(narrow)),
+                    "NeighborSampler::sample: 'seeds' must be int64 on cpu, got int32 on cpu");
+  const std::vector<std::int64_t> ok{0};
+  CHECK_THROWS_WITH(s.sample(Context::cpu(1), "user", view_of(ok)), Catch::Contains("unknown node type 'user'"));
+}
