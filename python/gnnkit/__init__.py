@@ -40,6 +40,7 @@ from ._core import (  # noqa: F401  (re-exported)
 
 from .graph import HeteroGraph, build_graph_file, read_edge_list  # noqa: E402
 from . import datasets  # noqa: E402,F401
+from . import sampling  # noqa: E402,F401
 
 __version__: str = _core.__version__
 
@@ -48,7 +49,7 @@ __all__ = [
     "matmul", "build_info", "cuda_compiled", "cuda_device_count", "dense_backend",
     "default_context", "Error", "InvalidArgument", "ShapeMismatch", "DeviceMismatch",
     "OutOfRange", "NotCompiled", "DeviceError", "BackendError", "FormatError", "IoError",
-    "OutOfMemory", "HeteroGraph", "read_edge_list", "build_graph_file", "datasets",
+    "OutOfMemory", "HeteroGraph", "read_edge_list", "build_graph_file", "datasets", "sampling",
 ]
 
 _default_context: Optional[Context] = None

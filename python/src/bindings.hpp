@@ -7,5 +7,6 @@ namespace gnnkit::python {
 void init_errors(pybind11::module_& m);
 void init_core(pybind11::module_& m);
 void init_graph(pybind11::module_& m);
+void init_sampling(pybind11::module_& m);
 
 }  // namespace gnnkit::python

@@ -110,4 +110,5 @@ PYBIND11_MODULE(_core, m) {
   m.def("_throw_error_for_test", &throw_error_for_test);
   gnnkit::python::init_core(m);
   gnnkit::python::init_graph(m);
+  gnnkit::python::init_sampling(m);
 }

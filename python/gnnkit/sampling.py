@@ -1,0 +1,126 @@
+"""gnnkit.sampling: multi-hop neighbour sampling with NumPy outputs.
+
+>>> sampler = gnnkit.sampling.NeighborSampler(graph, [15, 10])
+>>> batch = sampler.sample(seeds)            # seeds: int64 ids of the seed node type
+>>> batch.nodes["node"], batch.csc(("node", "to", "node"))
+
+A MiniBatch lists, per node type, the global ids of its nodes (seeds first, then in the
+order they were reached; the local id of a node is its position), and per relation one CSC
+over local ids holding the edges of every hop: rows are destinations in local-id order,
+``indices`` are local source ids, ``edge_ids`` the edges' ids in the graph (input positions).
+``blocks[h]`` gives, per node type, the destination rows expanded at hop h+1 (blocks[0] is
+the seeds' hop); a K-layer model runs its input layer over rows expanded at hops 1..K and
+its output layer over the seeds' rows only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from . import _core
+from .graph import HeteroGraph, _relation_name
+
+__all__ = ["NeighborSampler", "MiniBatch", "Block"]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One hop: per node type, the local destination rows [dst_begin, dst_end) expanded at
+    this hop, and num_src, the number of nodes reached by its end."""
+    dst_begin: Dict[str, int]
+    dst_end: Dict[str, int]
+    num_src: Dict[str, int]
+    num_edges: int
+
+
+@dataclass(frozen=True)
+class SampledRelation:
+    """The sampled edges of one relation: CSC over local ids (read-only NumPy views)."""
+    indptr: np.ndarray
+    indices: np.ndarray
+    edge_ids: np.ndarray
+    src_type: str
+    dst_type: str
+
+
+class MiniBatch:
+    """Nodes, per-relation CSCs and per-hop blocks of one sample (views, no copies)."""
+
+    def __init__(self, raw: "_core.MiniBatch", graph: HeteroGraph):
+        self._raw = raw
+        types = graph.node_types
+        self._types = types
+        self.seed_type: str = types[raw.seed_type]
+        self.nodes: Dict[str, np.ndarray] = {t: raw.nodes(i) for i, t in enumerate(types)}
+        times = [raw.node_times(i) for i in range(len(types))]
+        self.node_times: Optional[Dict[str, np.ndarray]] = (
+            None if times[0] is None else dict(zip(types, times)))
+        subtrees = [raw.node_seed(i) for i in range(len(types))]
+        self.node_seed: Optional[Dict[str, np.ndarray]] = (
+            None if subtrees[0] is None else dict(zip(types, subtrees)))
+        #: Local id (in nodes[seed_type]) of each seed, in the order given.
+        self.seed_local: np.ndarray = raw.seed_local
+        self.relations: Dict[Tuple[str, str, str], SampledRelation] = {}
+        for r, key in enumerate(graph.relations):
+            indptr, indices, edge_ids, s, d = raw.relation(r)
+            self.relations[key] = SampledRelation(indptr, indices, edge_ids, types[s], types[d])
+        self.blocks: List[Block] = [
+            Block(dict(zip(types, b)), dict(zip(types, e)), dict(zip(types, n)), int(k))
+            for b, e, n, k in raw.blocks]
+
+    def csc(self, relation) -> SampledRelation:
+        key = relation if isinstance(relation, tuple) else next(
+            (k for k in self.relations if "__".join(k) == relation or k[1] == relation), None)
+        if key not in self.relations:
+            raise ValueError(f"unknown relation {relation!r} (known: {list(self.relations)})")
+        return self.relations[key]
+
+    @property
+    def num_edges(self) -> int:
+        return self._raw.num_edges()
+
+    def __repr__(self) -> str:
+        nodes = ", ".join(f"{t}={len(v)}" for t, v in self.nodes.items())
+        return f"MiniBatch(seed_type={self.seed_type!r}, nodes: {nodes}, edges={self.num_edges}, hops={len(self.blocks)})"
+
+
+class NeighborSampler:
+    """Multi-hop neighbour sampler over a HeteroGraph.
+
+    fanouts: per hop, for every relation (-1: all neighbours, 0: none).
+    relation_fanouts: ``{relation: [per hop]}`` overriding ``fanouts`` for some relations
+        (relation as (src, rel, dst) or a name).
+    replace: draw with replacement. weighted: draw by edge weight (the graph needs weights).
+    temporal: None, "uniform" (among edges not later than the node's time) or "recent"
+        (the most recent ones); needs timestamps, a graph built with ``sort_by_time=True``
+        and ``disjoint=True``. strict_time: only edges strictly earlier than the time.
+    disjoint: every seed gets its own subtree (repeated nodes are kept apart).
+    The same (seeds, batch, seed) give the same MiniBatch for any ``num_threads``.
+    """
+
+    def __init__(self, graph: HeteroGraph, fanouts: Sequence[int] = (), *,
+                 relation_fanouts: Optional[Mapping[Any, Sequence[int]]] = None,
+                 replace: bool = False, weighted: bool = False, temporal: Optional[str] = None,
+                 strict_time: bool = False, disjoint: bool = False):
+        self.graph = graph
+        per_rel = [(_relation_name(k), [int(x) for x in v]) for k, v in (relation_fanouts or {}).items()]
+        self._s = _core.NeighborSampler(graph._g, [int(f) for f in fanouts], per_rel, replace,
+                                        weighted, temporal, strict_time, disjoint)
+
+    @property
+    def num_hops(self) -> int:
+        return self._s.num_hops
+
+    def sample(self, seeds: Any, seed_type: Optional[str] = None, *, seed_times: Any = None,
+               batch: int = 0, seed: int = 0, num_threads: int = 0) -> MiniBatch:
+        """Samples the neighbourhood of ``seeds`` (int64 ids of ``seed_type``; the only node
+        type by default). ``batch`` and ``seed`` key the random streams."""
+        if seed_type is None:
+            types = self.graph.node_types
+            if len(types) != 1:
+                raise ValueError(f"seed_type must be given for a graph with node types {types}")
+            seed_type = types[0]
+        raw = self._s.sample(seed_type, seeds, seed_times, batch, seed, num_threads)
+        return MiniBatch(raw, self.graph)

@@ -1,0 +1,111 @@
+// Neighbour sampling: NeighborSampler and MiniBatch, whose arrays reach Python as NumPy
+// views of the C++ vectors (the MiniBatch stays alive while any view does).
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+
+#include "bindings.hpp"
+#include "convert.hpp"
+#include "gnnkit/io/graph_file.hpp"
+#include "gnnkit/sampling/neighbor.hpp"
+
+namespace py = pybind11;
+
+namespace gnnkit::python {
+namespace {
+
+using MiniBatchPtr = std::shared_ptr<MiniBatch>;
+
+/// A read-only NumPy view of a vector owned by the MiniBatch held in `owner`.
+template <typename T>
+py::array view(const std::vector<T>& v, const py::object& owner) {
+  py::array a(py::dtype::of<T>(), {py::ssize_t(v.size())}, {py::ssize_t(sizeof(T))}, v.data(), owner);
+  a.attr("setflags")(py::arg("write") = false);
+  return a;
+}
+
+TemporalStrategy parse_temporal(const py::object& t) {
+  if (t.is_none()) return TemporalStrategy::kNone;
+  const std::string s = py::str(t);
+  if (s == "uniform") return TemporalStrategy::kUniform;
+  if (s == "recent" || s == "most_recent") return TemporalStrategy::kMostRecent;
+  throw InvalidArgument("NeighborSampler", detail::format("'temporal' must be None, 'uniform' or 'recent', got '{}'", s));
+}
+
+}  // namespace
+
+void init_sampling(py::module_& m) {
+  py::class_<MiniBatch, MiniBatchPtr>(m, "MiniBatch", "Output of a sampler (see gnnkit.sampling).")
+      .def_property_readonly("seed_type", [](const MiniBatch& b) { return b.seed_type; })
+      .def("nodes", [](py::object self, int t) { return view(self.cast<const MiniBatch&>().nodes.at(std::size_t(t)), self); })
+      .def("node_times", [](py::object self, int t) -> py::object {
+        const auto& b = self.cast<const MiniBatch&>();
+        if (b.node_times.empty()) return py::none();
+        return view(b.node_times.at(std::size_t(t)), self);
+      })
+      .def("node_seed", [](py::object self, int t) -> py::object {
+        const auto& b = self.cast<const MiniBatch&>();
+        if (b.node_seed.empty()) return py::none();
+        return view(b.node_seed.at(std::size_t(t)), self);
+      })
+      .def_property_readonly("seed_local", [](py::object self) { return view(self.cast<const MiniBatch&>().seed_local, self); })
+      .def_property_readonly("num_relations", [](const MiniBatch& b) { return b.relations.size(); })
+      .def("relation", [](py::object self, int r) {
+        const SampledRelation& s = self.cast<const MiniBatch&>().relations.at(std::size_t(r));
+        return py::make_tuple(view(s.indptr, self), view(s.indices, self), view(s.edge_ids, self),
+                              s.src_type, s.dst_type);
+      })
+      .def_property_readonly("blocks", [](const MiniBatch& b) {
+        py::list out;
+        for (const Block& k : b.blocks)
+          out.append(py::make_tuple(k.dst_begin, k.dst_end, k.num_src, k.num_edges));
+        return out;
+      })
+      .def("num_edges", &MiniBatch::num_edges);
+
+  py::class_<NeighborSampler, std::shared_ptr<NeighborSampler>>(m, "NeighborSampler")
+      .def(py::init([](const GraphFile& g, const std::vector<std::int64_t>& fanouts,
+                       const std::vector<std::pair<std::string, std::vector<std::int64_t>>>& relation_fanouts,
+                       bool replace, bool weighted, const py::object& temporal, bool strict_time,
+                       bool disjoint) {
+             SamplingOptions o;
+             o.fanouts = fanouts;
+             o.relation_fanouts = relation_fanouts;
+             o.replace = replace;
+             o.weighted = weighted;
+             o.temporal = parse_temporal(temporal);
+             o.strict_time = strict_time;
+             o.disjoint = disjoint;
+             return std::make_shared<NeighborSampler>(g.graph, std::move(o));
+           }),
+           py::arg("graph"), py::arg("fanouts"), py::arg("relation_fanouts"), py::arg("replace"),
+           py::arg("weighted"), py::arg("temporal"), py::arg("strict_time"), py::arg("disjoint"))
+      .def_property_readonly("num_hops", &NeighborSampler::num_hops)
+      .def("fanout", &NeighborSampler::fanout)
+      .def("sample", [](const NeighborSampler& s, const std::string& seed_type, const py::object& seeds,
+                        const py::object& seed_times, std::uint64_t batch, std::uint64_t seed,
+                        int num_threads) {
+        auto ids = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(seeds);
+        if (!ids) throw InvalidArgument("NeighborSampler.sample", "'seeds' must be an array of int64 ids");
+        const Tensor tid = as_tensor(ids, "seeds");
+        std::optional<Tensor> ttimes;
+        if (!seed_times.is_none()) {
+          auto t = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(seed_times);
+          if (!t) throw InvalidArgument("NeighborSampler.sample", "'seed_times' must be an array of int64");
+          ttimes = as_tensor(t, "seed_times");
+        }
+        std::optional<TensorView> tv;
+        if (ttimes) tv = ttimes->view();
+        MiniBatchPtr out;
+        {
+          py::gil_scoped_release no_gil;
+          out = std::make_shared<MiniBatch>(s.sample(Context::cpu(num_threads, seed), seed_type, tid, tv, batch));
+        }
+        return out;
+      }, py::arg("seed_type"), py::arg("seeds"), py::arg("seed_times") = py::none(),
+         py::arg("batch") = 0, py::arg("seed") = 0, py::arg("num_threads") = 0);
+}
+
+}  // namespace gnnkit::python

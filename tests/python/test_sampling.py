@@ -1,0 +1,98 @@
+"""gnnkit.sampling from Python: invariants against the input edges, determinism, temporal
+safety and bad input."""
+import numpy as np
+import pytest
+
+import gnnkit
+from gnnkit import HeteroGraph
+from gnnkit.sampling import NeighborSampler
+
+
+def graph(n=3000, e=60000, seed=0, **opts):
+    rng = np.random.default_rng(seed)
+    src = rng.integers(0, n, e)
+    dst = (rng.random(e) ** 2 * n).astype(np.int64)
+    ts = rng.integers(0, 1000, e)
+    w = rng.random(e).astype(np.float32)
+    key = ("n", "to", "n")
+    g = HeteroGraph.from_edges({key: (src, dst)}, {"n": n}, timestamps={key: ts}, weights={key: w}, **opts)
+    return g, src, dst, ts
+
+
+def check(mb, src, dst, fanouts, ts=None):
+    rel = mb.csc("to")
+    nodes = mb.nodes["n"]
+    rows = len(rel.indptr) - 1
+    dst_of_edge = np.repeat(np.arange(rows), np.diff(rel.indptr))
+    np.testing.assert_array_equal(src[rel.edge_ids], nodes[rel.indices])
+    np.testing.assert_array_equal(dst[rel.edge_ids], nodes[dst_of_edge])
+    for h, block in enumerate(mb.blocks):
+        deg = np.diff(rel.indptr)[block.dst_begin["n"]:block.dst_end["n"]]
+        if fanouts[h] >= 0:
+            assert deg.max(initial=0) <= fanouts[h]
+    if ts is not None:
+        assert np.all(ts[rel.edge_ids] <= mb.node_times["n"][dst_of_edge])
+
+
+def test_uniform_sampling_invariants_and_determinism():
+    g, src, dst, _ = graph()
+    s = NeighborSampler(g, [10, 5])
+    seeds = np.arange(0, 3000, 7)
+    a = s.sample(seeds, batch=1, seed=9, num_threads=1)
+    b = s.sample(seeds, batch=1, seed=9, num_threads=2)
+    check(a, src, dst, [10, 5])
+    for x, y in zip((a.nodes["n"], a.csc("to").indptr, a.csc("to").indices, a.csc("to").edge_ids),
+                    (b.nodes["n"], b.csc("to").indptr, b.csc("to").indices, b.csc("to").edge_ids)):
+        np.testing.assert_array_equal(x, y)
+    c = s.sample(seeds, batch=2, seed=9)
+    assert not np.array_equal(a.csc("to").edge_ids, c.csc("to").edge_ids)
+    np.testing.assert_array_equal(a.nodes["n"][a.seed_local], seeds)
+    assert a.blocks[0].dst_end["n"] == len(seeds) and "MiniBatch(seed_type='n'" in repr(a)
+    assert not a.nodes["n"].flags.writeable
+
+
+def test_full_neighbourhood_matches_numpy():
+    g, src, dst, _ = graph(n=500, e=5000, seed=1)
+    mb = NeighborSampler(g, [-1]).sample(np.array([3, 10]))
+    rel = mb.csc("to")
+    for row, v in enumerate([3, 10]):
+        got = np.sort(rel.edge_ids[rel.indptr[row]:rel.indptr[row + 1]])
+        np.testing.assert_array_equal(got, np.flatnonzero(dst == v))
+
+
+def test_weighted_and_replacement_modes():
+    g, src, dst, _ = graph(seed=2)
+    for opts in ({"replace": True}, {"weighted": True}, {"weighted": True, "replace": True}):
+        mb = NeighborSampler(g, [6, 3], **opts).sample(np.arange(100), seed=1)
+        check(mb, src, dst, [6, 3])
+
+
+def test_temporal_never_samples_the_future():
+    g, src, dst, ts = graph(seed=3, sort_by_time=True)
+    rng = np.random.default_rng(4)
+    seeds = rng.integers(0, 3000, 2000)
+    times = rng.integers(0, 1000, 2000)
+    for strategy in ("uniform", "recent"):
+        mb = NeighborSampler(g, [10, 5], temporal=strategy, disjoint=True).sample(seeds, seed_times=times)
+        check(mb, src, dst, [10, 5], ts)
+        np.testing.assert_array_equal(mb.node_times["n"], times[mb.node_seed["n"]])
+
+
+def test_bad_sampling_arguments():
+    g, *_ = graph(n=100, e=500)
+    with pytest.raises(ValueError, match=r"fan-out of relation 'n__to__n' at hop 0 must be >= 0 or -1 \(all\), got -3"):
+        NeighborSampler(g, [-3])
+    with pytest.raises(ValueError, match=r"'temporal' must be None, 'uniform' or 'recent', got 'later'"):
+        NeighborSampler(g, [2], temporal="later", disjoint=True)
+    with pytest.raises(ValueError, match=r"needs relation 'n__to__n' built with sort_by_time"):
+        NeighborSampler(g, [2], temporal="uniform", disjoint=True)
+    with pytest.raises(ValueError, match=r"unknown relation 'pays'"):
+        NeighborSampler(g, [2], relation_fanouts={"pays": [1]})
+    s = NeighborSampler(g, [2])
+    with pytest.raises(IndexError, match=r"'seeds\[1\]' must be in \[0, 100\) \(nodes of 'n'\), got 100"):
+        s.sample([1, 100])
+    with pytest.raises(ValueError, match=r"unknown node type 'user'"):
+        s.sample([1], seed_type="user")
+    h = HeteroGraph.from_edges((np.array([0]), np.array([1])), 2)
+    with pytest.raises(ValueError, match=r"'weighted' sampling needs weights on relation 'node__to__node'"):
+        NeighborSampler(h, [1], weighted=True)
