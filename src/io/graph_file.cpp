@@ -143,7 +143,7 @@ class Reader {
   void map_file() {
     // Private and writable: pages are copied on write, so callers may modify loaded feature
     // arrays (e.g. a NumPy view) without ever touching the file or faulting.
-    mapping_ = io_detail::map_file(path_, "load_graph", /*writable=*/true);
+    mapping_ = io_detail::map_file(path_, "load_graph", /*writable=*/true, options_.populate);
     base_ = mapping_->data;
     size_ = mapping_->size;
   }

@@ -25,7 +25,7 @@ struct MappedFile {
 /// Maps `path`. Copy-on-write private pages when `writable` (callers may modify them without
 /// touching the file). @throws IoError naming `function`, the path and the OS error
 inline std::shared_ptr<MappedFile> map_file(const std::string& path, const char* function,
-                                            bool writable = false) {
+                                            bool writable = false, bool populate = false) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     throw IoError(function, detail::format("cannot open '{}': {}", path, std::strerror(errno)));
@@ -39,7 +39,7 @@ inline std::shared_ptr<MappedFile> map_file(const std::string& path, const char*
   mapped->size = std::size_t(st.st_size);
   if (mapped->size > 0) {
     void* p = ::mmap(nullptr, mapped->size, writable ? PROT_READ | PROT_WRITE : PROT_READ,
-                     MAP_PRIVATE, fd, 0);
+                     MAP_PRIVATE | (populate ? MAP_POPULATE : 0), fd, 0);
     if (p == MAP_FAILED) {
       const int err = errno;
       ::close(fd);

@@ -34,6 +34,9 @@ struct LoadOptions {
   /// consistent, ids below their bounds, feature rows matching node counts). O(file size).
   /// Without it only the header, schema and array table are checked (O(1) in the data).
   bool verify = false;
+  /// Map every page now (MAP_POPULATE): opening reads the whole file, but the first batches
+  /// then take no page faults. For servers and benchmarks that want steady-state latency.
+  bool populate = false;
 };
 
 /// @brief Writes graph (+ features) to path atomically (temp file, fsync, rename).

@@ -12,6 +12,8 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -47,6 +49,10 @@ struct SamplingOptions {
   bool disjoint = false;     ///< every seed gets its own subtree (required for temporal)
 };
 
+namespace sampling_detail {
+class WorkspacePool;
+}
+
 class NeighborSampler {
  public:
   /// @brief Validates the options against the graph and prepares per-relation tables
@@ -67,7 +73,18 @@ class NeighborSampler {
   /// @throws InvalidArgument / OutOfRange naming the argument and first bad index
   MiniBatch sample(const Context& ctx, std::string_view seed_type, const TensorView& seeds,
                    const std::optional<TensorView>& seed_times = std::nullopt,
-                   std::uint64_t batch = 0) const;
+                   std::uint64_t batch = 0) const {
+    MiniBatch out;
+    sample_into(ctx, seed_type, seeds, seed_times, batch, out);
+    return out;
+  }
+
+  /// @brief Like sample(), writing into `out` and reusing its memory (a loader recycling
+  /// MiniBatches allocates nothing in steady state). Thread-safe: concurrent calls use
+  /// separate workspaces.
+  void sample_into(const Context& ctx, std::string_view seed_type, const TensorView& seeds,
+                   const std::optional<TensorView>& seed_times, std::uint64_t batch,
+                   MiniBatch& out) const;
 
  private:
   HeteroGraph graph_;
@@ -76,6 +93,7 @@ class NeighborSampler {
   std::vector<std::vector<std::int64_t>> fanouts_;  // [relation][hop]
   std::vector<std::vector<double>> weight_prefix_;  // [relation][csc position + 1]
   std::vector<std::vector<std::int64_t>> positive_prefix_;  // count of weights > 0
+  std::shared_ptr<sampling_detail::WorkspacePool> pool_;
 };
 
 // ---- implementation ------------------------------------------------------------------------
@@ -83,50 +101,92 @@ class NeighborSampler {
 namespace sampling_detail {
 
 /// (global id, subtree) -> local id, open addressing; sized by the batch, not the graph.
+/// A slot is 16 bytes (four per cache line): the key packs the id (< 2^40) and the subtree
+/// (< 2^24). reset() starts a new batch in O(1): slots carry the generation that wrote them,
+/// so the table is never cleared.
 class LocalIndex {
  public:
-  explicit LocalIndex(std::size_t expected = 1024) {
-    std::size_t cap = 64;
+  static constexpr int kIdBits = 40;
+  /// Empties the table for a new batch and makes room for about `expected` entries.
+  void reset(std::size_t expected) {
+    std::size_t cap = std::max<std::size_t>(slots_.size(), 64);
     while (cap < expected * 2) cap *= 2;
-    slots_.assign(cap, Slot{});
+    if (cap != slots_.size()) {
+      slots_.assign(cap, Slot{});
+      generation_ = 0;
+    }
+    ++generation_;
+    size_ = 0;
   }
+  static std::uint64_t key(std::int64_t id, std::int32_t subtree) {
+    return std::uint64_t(id) | (std::uint64_t(std::uint32_t(subtree)) << kIdBits);
+  }
+  /// Starts loading the slot of key: called a few inserts ahead.
+  void prefetch(std::uint64_t k) const { __builtin_prefetch(&slots_[mix64(k) & (slots_.size() - 1)]); }
   /// Returns (local id, inserted).
-  std::pair<std::int32_t, bool> insert(std::int64_t id, std::int32_t subtree, std::int32_t next) {
+  std::pair<std::int32_t, bool> insert(std::uint64_t k, std::int32_t next) {
     if (std::size_t(size_ + 1) * 2 > slots_.size()) grow();
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = hash(id, subtree) & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = mix64(k) & mask;; i = (i + 1) & mask) {
       Slot& s = slots_[i];
-      if (s.local < 0) {
-        s = {id, subtree, next};
+      if (s.generation != generation_) {
+        s = {k, next, generation_};
         ++size_;
         return {next, true};
       }
-      if (s.id == id && s.subtree == subtree) return {s.local, false};
+      if (s.key == k) return {s.local, false};
     }
   }
 
  private:
   struct Slot {
-    std::int64_t id = 0;
-    std::int32_t subtree = 0;
+    std::uint64_t key = 0;
     std::int32_t local = -1;
+    std::uint32_t generation = 0;
   };
-  static std::size_t hash(std::int64_t id, std::int32_t subtree) {
-    return std::size_t(mix64(std::uint64_t(id) ^ (std::uint64_t(std::uint32_t(subtree)) << 40)));
-  }
   void grow() {
     std::vector<Slot> old(slots_.size() * 2);
     old.swap(slots_);
     const std::size_t mask = slots_.size() - 1;
+    const std::uint32_t gen = generation_;
+    generation_ = 1;
     for (const Slot& s : old) {
-      if (s.local < 0) continue;
-      std::size_t i = hash(s.id, s.subtree) & mask;
-      while (slots_[i].local >= 0) i = (i + 1) & mask;
-      slots_[i] = s;
+      if (s.generation != gen) continue;
+      std::size_t i = mix64(s.key) & mask;
+      while (slots_[i].generation == 1) i = (i + 1) & mask;
+      slots_[i] = {s.key, s.local, 1};
     }
   }
   std::vector<Slot> slots_;
   std::int64_t size_ = 0;
+  std::uint32_t generation_ = 0;
+};
+
+/// Scratch memory of one sample() call, kept by the sampler between calls so that steady-state
+/// batches allocate (and page-fault) nothing but their outputs.
+struct Workspace {
+  std::vector<LocalIndex> index;
+  std::vector<std::int64_t> begin, avail, positions, count, global_src;
+};
+
+/// A lock-protected stack of workspaces: taken once per call, never in the hot loop.
+class WorkspacePool {
+ public:
+  std::unique_ptr<Workspace> take() {
+    std::lock_guard lock(mutex_);
+    if (free_.empty()) return std::make_unique<Workspace>();
+    auto w = std::move(free_.back());
+    free_.pop_back();
+    return w;
+  }
+  void give(std::unique_ptr<Workspace> w) {
+    std::lock_guard lock(mutex_);
+    free_.push_back(std::move(w));
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::unique_ptr<Workspace>> free_;
 };
 
 /// k distinct positions of [0, n), uniformly over k-subsets: Floyd's algorithm for small k,
@@ -163,7 +223,9 @@ void choose_uniform(CounterRng& rng, std::int64_t n, std::int64_t k, Out out) {
 }  // namespace sampling_detail
 
 inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions options)
-    : graph_(std::move(graph)), opt_(std::move(options)) {
+    : graph_(std::move(graph)),
+      opt_(std::move(options)),
+      pool_(std::make_shared<sampling_detail::WorkspacePool>()) {
   constexpr const char* fn = "NeighborSampler";
   const Schema& schema = graph_.schema();
   const int num_rel = schema.num_relations();
@@ -177,6 +239,10 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
   }
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, num_hops_ > 0,
                     "'fanouts' must list at least one hop, got none");
+  for (int t = 0; t < schema.num_node_types(); ++t)
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, schema.num_nodes(t) < (std::int64_t(1) << sampling_detail::LocalIndex::kIdBits),
+                      "node type '{}' has {} nodes; the sampler supports fewer than 2^40",
+                      schema.node_type(t), schema.num_nodes(t));
   fanouts_.assign(std::size_t(num_rel), opt_.fanouts.empty() ? std::vector<std::int64_t>(std::size_t(num_hops_), 0)
                                                              : opt_.fanouts);
   for (const auto& [name, list] : opt_.relation_fanouts) fanouts_[std::size_t(schema.relation_id(name))] = list;
@@ -232,10 +298,10 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
   }
 }
 
-inline MiniBatch NeighborSampler::sample(const Context& ctx, std::string_view seed_type,
+inline void NeighborSampler::sample_into(const Context& ctx, std::string_view seed_type,
                                          const TensorView& seeds,
                                          const std::optional<TensorView>& seed_times,
-                                         std::uint64_t batch) const {
+                                         std::uint64_t batch, MiniBatch& mb) const {
   constexpr const char* fn = "NeighborSampler::sample";
   const Schema& schema = graph_.schema();
   const int seed_t = schema.node_type_id(seed_type);
@@ -264,29 +330,46 @@ inline MiniBatch NeighborSampler::sample(const Context& ctx, std::string_view se
     times = static_cast<const std::int64_t*>(seed_times->data());
     time_stride = seed_times->stride(0);
   }
-  GNNKIT_EXPECTS_AS(InvalidArgument, fn, num_seeds < (std::int64_t(1) << 30),
-                    "'seeds' must hold fewer than 2^30 ids, got {}", num_seeds);
+  // Local ids are int32; the relabel table packs ids in 40 bits and subtrees in 24.
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, num_seeds < (std::int64_t(1) << 24),
+                    "'seeds' must hold fewer than 2^24 ids, got {}", num_seeds);
 
   const int num_types = schema.num_node_types();
   const int num_rel = schema.num_relations();
-  MiniBatch mb;
+  // Reuse out's memory: clear, never shrink.
   mb.seed_type = seed_t;
   mb.nodes.resize(std::size_t(num_types));
-  if (temporal) mb.node_times.resize(std::size_t(num_types));
-  if (opt_.disjoint) mb.node_seed.resize(std::size_t(num_types));
+  for (auto& v : mb.nodes) v.clear();
+  mb.node_times.resize(temporal ? std::size_t(num_types) : 0);
+  for (auto& v : mb.node_times) v.clear();
+  mb.node_seed.resize(opt_.disjoint ? std::size_t(num_types) : 0);
+  for (auto& v : mb.node_seed) v.clear();
+  mb.blocks.clear();
   mb.relations.resize(std::size_t(num_rel));
   for (int r = 0; r < num_rel; ++r) {
     const EdgeType& t = schema.relation(r);
+    SampledRelation& sr = mb.relations[std::size_t(r)];
+    sr.indptr.assign(1, 0);
+    sr.indices.clear();
+    sr.edge_ids.clear();
     mb.relations[std::size_t(r)].relation = r;
     mb.relations[std::size_t(r)].src_type = schema.node_type_id(t.src);
     mb.relations[std::size_t(r)].dst_type = schema.node_type_id(t.dst);
   }
-  std::vector<sampling_detail::LocalIndex> index;
-  index.reserve(std::size_t(num_types));
-  for (int t = 0; t < num_types; ++t) index.emplace_back(t == seed_t ? std::size_t(num_seeds) * 4 : 1024);
+  std::unique_ptr<sampling_detail::Workspace> workspace = pool_->take();
+  struct GiveBack {  // returns the workspace on every exit, exceptions included
+    sampling_detail::WorkspacePool& pool;
+    std::unique_ptr<sampling_detail::Workspace>& w;
+    ~GiveBack() { pool.give(std::move(w)); }
+  } give_back{*pool_, workspace};
+  sampling_detail::Workspace& ws = *workspace;
+  auto& index = ws.index;
+  index.resize(std::size_t(num_types));
+  for (int t = 0; t < num_types; ++t) index[std::size_t(t)].reset(t == seed_t ? std::size_t(num_seeds) * 4 : 1024);
   auto add_node = [&](int type, std::int64_t id, std::int32_t subtree, std::int64_t time) {
     auto& nodes = mb.nodes[std::size_t(type)];
-    const auto [local, inserted] = index[std::size_t(type)].insert(id, subtree, std::int32_t(nodes.size()));
+    const auto [local, inserted] =
+        index[std::size_t(type)].insert(sampling_detail::LocalIndex::key(id, subtree), std::int32_t(nodes.size()));
     if (inserted) {
       nodes.push_back(id);
       if (temporal) mb.node_times[std::size_t(type)].push_back(time);
@@ -303,8 +386,10 @@ inline MiniBatch NeighborSampler::sample(const Context& ctx, std::string_view se
   std::vector<std::int64_t> frontier_begin(static_cast<std::size_t>(num_types), 0);
   std::vector<std::int64_t> frontier_end(static_cast<std::size_t>(num_types), 0);
   for (int t = 0; t < num_types; ++t) frontier_end[std::size_t(t)] = mb.num_nodes(t);
-  std::vector<std::int64_t> count, global_src;
+  auto& count = ws.count;
+  auto& global_src = ws.global_src;
   const std::uint64_t base = ctx.seed();
+  constexpr std::int64_t kPrefetch = 32;
   for (int h = 0; h < num_hops_; ++h) {
     Block block;
     block.dst_begin = frontier_begin;
@@ -322,48 +407,46 @@ inline MiniBatch NeighborSampler::sample(const Context& ctx, std::string_view se
       const std::int64_t* ts = rel.has_timestamps() ? rel.timestamps.as<std::int64_t>().data() : nullptr;
       const double* wpre = opt_.weighted && f != 0 ? weight_prefix_[std::size_t(r)].data() : nullptr;
       const std::int64_t* ppre = opt_.weighted && f != 0 ? positive_prefix_[std::size_t(r)].data() : nullptr;
-      // Eligible range of each row: [begin, begin + n). Temporal lists are sorted by time,
-      // so the eligible edges are a prefix found by binary search.
-      auto eligible = [&](std::int64_t row) -> std::pair<std::int64_t, std::int64_t> {
-        const std::int64_t v = dst_nodes[std::size_t(row)];
-        const std::int64_t b = csc_ptr[v], e = csc_ptr[v + 1];
-        if (!temporal) return {b, e - b};
-        const std::int64_t t = mb.node_times[std::size_t(dt)][std::size_t(row)];
-        const std::int64_t* cut = opt_.strict_time ? std::lower_bound(ts + b, ts + e, t)
-                                                   : std::upper_bound(ts + b, ts + e, t);
-        return {b, cut - (ts + b)};
-      };
+      out.indptr.reserve(std::size_t(fe) + 1);
+      // Phase A: the eligible range [begin, begin + n) of each row, its draw count, and the
+      // row offsets. Temporal lists are sorted by time, so the eligible edges are a prefix
+      // found by binary search. indptr reads are random: prefetched a few rows ahead.
+      ws.begin.resize(std::size_t(rows));
+      ws.avail.resize(std::size_t(rows));
       count.assign(std::size_t(rows) + 1, 0);
-      const int threads = rows * std::max<std::int64_t>(f, 1) > 4096 ? ctx.num_threads() : 1;
-      if (f != 0 && rel.num_edges() > 0) {
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
+      const bool active = f != 0 && rel.num_edges() > 0;
+      const int threads = rows * std::max<std::int64_t>(f, 1) > 8192 ? ctx.num_threads() : 1;
+      const std::int64_t* time_of = temporal ? mb.node_times[std::size_t(dt)].data() : nullptr;
+      if (active) {
+#pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t i = 0; i < rows; ++i) {
-          auto [b, n] = eligible(fb + i);
+          if (i + kPrefetch < rows) __builtin_prefetch(csc_ptr + dst_nodes[std::size_t(fb + i + kPrefetch)]);
+          const std::int64_t v = dst_nodes[std::size_t(fb + i)];
+          const std::int64_t b = csc_ptr[v];
+          std::int64_t n = csc_ptr[v + 1] - b;
+          if (temporal) {
+            const std::int64_t t = time_of[fb + i];
+            n = (opt_.strict_time ? std::lower_bound(ts + b, ts + b + n, t) : std::upper_bound(ts + b, ts + b + n, t)) - (ts + b);
+          }
+          ws.begin[std::size_t(i)] = b;
+          ws.avail[std::size_t(i)] = n;
           if (wpre) n = ppre[b + n] - ppre[b];  // zero-weight edges are never drawn
           count[std::size_t(i) + 1] = f < 0 ? n : opt_.replace ? (n > 0 ? f : 0) : std::min(f, n);
         }
       }
       for (std::int64_t i = 0; i < rows; ++i) count[std::size_t(i) + 1] += count[std::size_t(i)];
       const std::int64_t sampled = count[std::size_t(rows)];
-      global_src.resize(std::size_t(sampled));
-      out.edge_ids.resize(std::size_t(first_edge + sampled));
-      std::int64_t* eids = out.edge_ids.data() + first_edge;
-      const std::int64_t* rel_eids = rel.has_edge_ids() ? rel.edge_ids.as<std::int64_t>().data() : nullptr;
-      const bool narrow = rel.index_dtype() == DType::kInt32;
-      const std::int32_t* idx32 = narrow ? rel.csc_indices.as<std::int32_t>().data() : nullptr;
-      const std::int64_t* idx64 = narrow ? nullptr : rel.csc_indices.as<std::int64_t>().data();
+      // Phase B: draw CSC positions (no graph memory touched for uniform draws).
+      ws.positions.resize(std::size_t(sampled));
+      std::int64_t* positions = ws.positions.data();
       if (sampled > 0) {
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 256)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 512)
         for (std::int64_t i = 0; i < rows; ++i) {
           std::int64_t pos = count[std::size_t(i)];
           const std::int64_t k = count[std::size_t(i) + 1] - pos;
           if (k == 0) continue;
-          auto [b, n] = eligible(fb + i);
-          auto emit = [&](std::int64_t p) {  // p: CSC position
-            global_src[std::size_t(pos)] = narrow ? idx32[p] : idx64[p];
-            eids[pos] = rel_eids ? rel_eids[p] : p;
-            ++pos;
-          };
+          const std::int64_t b = ws.begin[std::size_t(i)], n = ws.avail[std::size_t(i)];
+          auto emit = [&](std::int64_t p) { positions[pos++] = p; };
           // The stream of this row: keyed by what identifies it in any run.
           const std::int64_t subtree = opt_.disjoint ? mb.node_seed[std::size_t(dt)][std::size_t(fb + i)] : 0;
           CounterRng rng(base, batch, (std::uint64_t(h) << 32) | std::uint64_t(r),
@@ -386,31 +469,30 @@ inline MiniBatch NeighborSampler::sample(const Context& ctx, std::string_view se
               for (std::int64_t p = b; p < b + n; ++p)
                 if (wpre[p + 1] > wpre[p]) emit(p);
             } else {
-              // Successive sampling by rejection of repeats is exactly PPSWOR; give up on
-              // rejection after many repeats (heavy weights) and finish with Efraimidis-Spirakis keys.
-              std::vector<std::int64_t> chosen;
-              chosen.reserve(std::size_t(k));
+              // Successive sampling by rejection of repeats is exactly PPSWOR; after many
+              // repeats (a few heavy weights) finish with Efraimidis-Spirakis keys log(u) / w
+              // over the edges not yet chosen, which continues the same distribution.
+              std::int64_t* chosen = positions + pos;
+              std::int64_t m = 0;
               int tries = 0;
-              while (std::int64_t(chosen.size()) < k && tries < 16 * int(k) + 64) {
+              while (m < k && tries < 16 * int(k) + 64) {
                 ++tries;
                 const std::int64_t p = draw();
-                if (std::find(chosen.begin(), chosen.end(), p) == chosen.end()) chosen.push_back(p);
+                if (std::find(chosen, chosen + m, p) == chosen + m) chosen[m++] = p;
               }
-              if (std::int64_t(chosen.size()) < k) {
-                // Exact fallback: the remaining picks are PPSWOR among the unchosen edges,
-                // drawn with Efraimidis-Spirakis keys log(u) / w.
+              if (m < k) {
                 std::vector<std::pair<double, std::int64_t>> keys;
                 for (std::int64_t p = b; p < b + n; ++p) {
                   const double w = wpre[p + 1] - wpre[p];
-                  if (w <= 0 || std::find(chosen.begin(), chosen.end(), p) != chosen.end()) continue;
+                  if (w <= 0 || std::find(chosen, chosen + m, p) != chosen + m) continue;
                   keys.emplace_back(std::log(std::max(rng.uniform(), 1e-300)) / w, p);
                 }
-                const std::size_t need = std::size_t(k) - chosen.size();
+                const std::size_t need = std::size_t(k - m);
                 std::partial_sort(keys.begin(), keys.begin() + std::ptrdiff_t(need), keys.end(),
                                   [](const auto& x, const auto& y) { return x.first > y.first; });
-                for (std::size_t q = 0; q < need; ++q) chosen.push_back(keys[q].second);
+                for (std::size_t q = 0; q < need; ++q) chosen[m++] = keys[q].second;
               }
-              for (std::int64_t p : chosen) emit(p);
+              pos += k;
             }
           } else if (opt_.replace) {
             for (std::int64_t q = 0; q < k; ++q) emit(b + std::int64_t(rng.below(std::uint64_t(n))));
@@ -419,15 +501,41 @@ inline MiniBatch NeighborSampler::sample(const Context& ctx, std::string_view se
           }
         }
       }
-      // Relabel in order (relation, row, draw): discovery order is the same in every run.
+      // Phase C: gather source ids and edge ids at the drawn positions (random reads,
+      // prefetched ahead so many misses are in flight at once).
+      global_src.resize(std::size_t(sampled));
+      out.edge_ids.resize(std::size_t(first_edge + sampled));
+      std::int64_t* eids = out.edge_ids.data() + first_edge;
+      const std::int64_t* rel_eids = rel.has_edge_ids() ? rel.edge_ids.as<std::int64_t>().data() : nullptr;
+      const bool narrow = rel.index_dtype() == DType::kInt32;
+      const std::int32_t* idx32 = narrow ? rel.csc_indices.as<std::int32_t>().data() : nullptr;
+      const std::int64_t* idx64 = narrow ? nullptr : rel.csc_indices.as<std::int64_t>().data();
+#pragma omp parallel for num_threads(threads) schedule(static)
+      for (std::int64_t q = 0; q < sampled; ++q) {
+        if (q + kPrefetch < sampled) {
+          const std::int64_t ahead = positions[q + kPrefetch];
+          __builtin_prefetch(narrow ? static_cast<const void*>(idx32 + ahead) : static_cast<const void*>(idx64 + ahead));
+          if (rel_eids) __builtin_prefetch(rel_eids + ahead);
+        }
+        const std::int64_t p = positions[q];
+        global_src[std::size_t(q)] = narrow ? idx32[p] : idx64[p];
+        eids[q] = rel_eids ? rel_eids[p] : p;
+      }
+      // Phase D: relabel in order (relation, row, draw), so discovery order is the same in
+      // every run.
       out.indices.resize(std::size_t(first_edge + sampled));
       std::int32_t* local = out.indices.data() + first_edge;
+      auto& table = index[std::size_t(st)];
       for (std::int64_t i = 0; i < rows; ++i) {
         const std::int64_t row = fb + i;
         const std::int32_t subtree = opt_.disjoint ? mb.node_seed[std::size_t(dt)][std::size_t(row)] : 0;
+        // Read through the vector: inserts into a same-typed node list may reallocate it.
         const std::int64_t time = temporal ? mb.node_times[std::size_t(dt)][std::size_t(row)] : 0;
-        for (std::int64_t q = count[std::size_t(i)]; q < count[std::size_t(i) + 1]; ++q)
+        for (std::int64_t q = count[std::size_t(i)]; q < count[std::size_t(i) + 1]; ++q) {
+          if (q + kPrefetch < sampled)
+            table.prefetch(sampling_detail::LocalIndex::key(global_src[std::size_t(q + kPrefetch)], subtree));
           local[q] = add_node(st, global_src[std::size_t(q)], subtree, time);
+        }
         out.indptr.push_back(first_edge + count[std::size_t(i) + 1]);
       }
       block.num_edges += sampled;
@@ -439,7 +547,6 @@ inline MiniBatch NeighborSampler::sample(const Context& ctx, std::string_view se
     block.num_src = frontier_end;
     mb.blocks.push_back(std::move(block));
   }
-  return mb;
 }
 
 }  // namespace gnnkit
