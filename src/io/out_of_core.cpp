@@ -55,6 +55,23 @@ void release(const void* p, std::size_t bytes) {
   if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_DONTNEED);
 }
 
+/// Calls fn(e) for e in [lo, hi) in blocks of 8M edges, releasing each block's input pages
+/// when done: streaming passes over inputs larger than memory keep a small resident set.
+template <typename Fn>
+void stream_edges(std::int64_t lo, std::int64_t hi, const std::int64_t* src, const std::int64_t* dst,
+                  const std::int64_t* ts, const float* w, Fn&& fn) {
+  constexpr std::int64_t kBlock = std::int64_t(1) << 23;
+  for (std::int64_t b = lo; b < hi; b += kBlock) {
+    const std::int64_t e_end = std::min(hi, b + kBlock);
+    for (std::int64_t e = b; e < e_end; ++e) fn(e);
+    const auto n = std::size_t(e_end - b);
+    release(src + b, n * 8);
+    release(dst + b, n * 8);
+    if (ts) release(ts + b, n * 8);
+    if (w) release(w + b, n * 4);
+  }
+}
+
 template <typename IndexT>
 void build_job(const Context& ctx, const Job& job, char* out, const Layout& layout,
                const OutOfCoreOptions& opt, OutOfCoreReport& report) {
@@ -79,8 +96,9 @@ void build_job(const Context& ctx, const Job& job, char* out, const Layout& layo
 #pragma omp parallel for num_threads(threads) schedule(static, 1)
   for (int c = 0; c < threads; ++c) {
     auto [lo, hi] = chunk(c);
-    for (std::int64_t e = lo; e < hi; ++e)
+    stream_edges(lo, hi, src, dst, nullptr, nullptr, [&](std::int64_t e) {
       std::atomic_ref<std::int64_t>(indptr[dst[e] + 1]).fetch_add(1, std::memory_order_relaxed);
+    });
   }
   for (std::int64_t v = 0; v < job.num_dst; ++v) indptr[v + 1] += indptr[v];
 
@@ -109,8 +127,9 @@ void build_job(const Context& ctx, const Job& job, char* out, const Layout& layo
     for (int c = 0; c < threads; ++c) {
       auto [elo, ehi] = chunk(c);
       std::int64_t* cnt = cursor.data() + std::size_t(c) * std::size_t(n);
-      for (std::int64_t e = elo; e < ehi; ++e)
+      stream_edges(elo, ehi, src, dst, nullptr, nullptr, [&](std::int64_t e) {
         if (dst[e] >= lo && dst[e] < hi) ++cnt[dst[e] - lo];
+      });
     }
     for (std::int64_t v = 0; v < n; ++v) {
       std::int64_t pos = indptr[lo + v];
@@ -125,15 +144,15 @@ void build_job(const Context& ctx, const Job& job, char* out, const Layout& layo
     for (int c = 0; c < threads; ++c) {
       auto [elo, ehi] = chunk(c);
       std::int64_t* pos = cursor.data() + std::size_t(c) * std::size_t(n);
-      for (std::int64_t e = elo; e < ehi; ++e) {
+      stream_edges(elo, ehi, src, dst, ts_in, w_in, [&](std::int64_t e) {
         const std::int64_t d = dst[e];
-        if (d < lo || d >= hi) continue;
+        if (d < lo || d >= hi) return;
         const std::int64_t p = pos[d - lo]++;
         indices[p] = IndexT(src[e]);
         if (ids) ids[p] = e;
         if (ts) ts[p] = ts_in[e];
         if (w) w[p] = w_in[e];
-      }
+      });
     }
     // The window is done: let its output pages go (written back from the page cache).
     const std::int64_t b0 = indptr[lo], b1 = indptr[hi];
@@ -148,12 +167,34 @@ void build_job(const Context& ctx, const Job& job, char* out, const Layout& layo
   report.num_edges += e_total;
 }
 
+/// The first index in [0, n) where bad(i) holds, or n; parallel in streamed blocks whose
+/// pages are released after use (inputs may exceed memory).
+template <typename T, typename Bad>
+std::int64_t first_bad(const Context& ctx, const T* data, std::int64_t n, Bad&& bad) {
+  const int threads = std::max(1, ctx.num_threads());
+  std::int64_t first = n;
+#pragma omp parallel for num_threads(threads) schedule(static, 1) reduction(min : first)
+  for (int c = 0; c < threads; ++c) {
+    constexpr std::int64_t kBlock = std::int64_t(1) << 23;
+    const std::int64_t lo = n * c / threads, hi = n * (c + 1) / threads;
+    std::int64_t mine = n;  // the reduction's private copy starts at INT64_MAX, not n
+    for (std::int64_t b = lo; b < hi && mine == n; b += kBlock) {
+      const std::int64_t end = std::min(hi, b + kBlock);
+      for (std::int64_t i = b; i < end; ++i)
+        if (bad(data[i])) {
+          mine = i;
+          break;
+        }
+      release(data + b, std::size_t(end - b) * sizeof(T));
+    }
+    first = std::min(first, mine);
+  }
+  return first;
+}
+
 void validate(const Context& ctx, const std::string& rel, const std::string& path,
               const std::int64_t* ids, std::int64_t n, std::int64_t bound, const char* what) {
-  std::int64_t first = n;
-#pragma omp parallel for num_threads(ctx.num_threads()) reduction(min : first) schedule(static)
-  for (std::int64_t i = 0; i < n; ++i)
-    if (ids[i] < 0 || ids[i] >= bound) first = std::min(first, i);
+  const std::int64_t first = first_bad(ctx, ids, n, [bound](std::int64_t v) { return v < 0 || v >= bound; });
   if (first < n)
     throw OutOfRange(kFn, detail::format("relation '{}': '{}[{}]' (file '{}') must be in [0, {}), got {}",
                                          rel, what, first, path, bound, ids[first]));
@@ -180,10 +221,7 @@ OutOfCoreReport build_graph_file(const Context& ctx,
     if (!d.weights_path.empty()) {
       in.w = open_array(name, d.weights_path, "weights", 4, in.num_edges);
       const auto* wp = reinterpret_cast<const float*>(in.w->data);
-      std::int64_t first = in.num_edges;
-#pragma omp parallel for num_threads(ctx.num_threads()) reduction(min : first) schedule(static)
-      for (std::int64_t i = 0; i < in.num_edges; ++i)
-        if (!std::isfinite(wp[i])) first = std::min(first, i);
+      const std::int64_t first = first_bad(ctx, wp, in.num_edges, [](float v) { return !std::isfinite(v); });
       GNNKIT_EXPECTS_AS(InvalidArgument, kFn, first == in.num_edges,
                         "relation '{}': 'weights[{}]' (file '{}') must be finite, got {}", name,
                         first, d.weights_path, first < in.num_edges ? wp[first] : 0.f);
