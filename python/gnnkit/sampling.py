@@ -22,7 +22,7 @@ import numpy as np
 from . import _core
 from .graph import HeteroGraph, _relation_name
 
-__all__ = ["NeighborSampler", "MiniBatch", "Block"]
+__all__ = ["NeighborSampler", "NeighborLoader", "MiniBatch", "Block"]
 
 
 @dataclass(frozen=True)
@@ -124,3 +124,81 @@ class NeighborSampler:
             seed_type = types[0]
         raw = self._s.sample(seed_type, seeds, seed_times, batch, seed, num_threads)
         return MiniBatch(raw, self.graph)
+
+
+class NeighborLoader:
+    """Iterates seed nodes in mini-batches, sampling and gathering features for the next
+    ``prefetch`` batches on background threads while the caller trains.
+
+    >>> loader = NeighborLoader(graph, train_ids, [15, 10], batch_size=1024, features=["x"])
+    >>> for batch in tqdm(loader):           # len(loader) batches per epoch
+    ...     x = batch.x["node"]              # float32 [num_nodes, F], rows in local order
+    ...     y = batch.y                      # labels of the seeds (when the graph has labels)
+
+    Each ``iter()`` is a new epoch (reshuffled with ``seed`` and the epoch number). Outputs
+    are NumPy views: ``torch.from_numpy`` shares them without copies. Batches are the same for
+    any ``num_workers``/``threads_per_worker``.
+    features: feature names of the seed node type, or (node_type, name) pairs.
+    Other keyword arguments go to :class:`NeighborSampler` (relation_fanouts, replace,
+    weighted, temporal, strict_time, disjoint).
+    """
+
+    def __init__(self, graph: HeteroGraph, seeds: Any, fanouts: Sequence[int] = (), *,
+                 seed_type: Optional[str] = None, seed_times: Any = None, batch_size: int = 1024,
+                 shuffle: bool = True, drop_last: bool = False, seed: int = 0,
+                 features: Sequence[Any] = (), labels: bool = True, prefetch: int = 2,
+                 num_workers: int = 1, threads_per_worker: int = 1, **sampler_options: Any):
+        if seed_type is None:
+            types = graph.node_types
+            if len(types) != 1:
+                raise ValueError(f"seed_type must be given for a graph with node types {types}")
+            seed_type = types[0]
+        self.graph = graph
+        self.seed_type = seed_type
+        self.sampler = NeighborSampler(graph, fanouts, **sampler_options)
+        pairs = [(f if isinstance(f, tuple) else (seed_type, f)) for f in features]
+        self._feature_keys = pairs
+        seeds = np.ascontiguousarray(seeds, dtype=np.int64).ravel()
+        times = [] if seed_times is None else np.ascontiguousarray(seed_times, dtype=np.int64).ravel().tolist()
+        self._labels = None
+        if labels:
+            try:
+                self._labels = graph.labels(seed_type)
+            except ValueError:
+                self._labels = None
+        self._loader = _core.NeighborLoader(self.sampler._s, graph._g, seed_type, seeds.tolist(), times,
+                                            batch_size, shuffle, drop_last, seed, prefetch,
+                                            num_workers, threads_per_worker, pairs)
+        self._epoch = 0
+
+    def __len__(self) -> int:
+        return self._loader.num_batches()
+
+    def __iter__(self):
+        self._loader.start_epoch(self._epoch)
+        self._epoch += 1
+        while True:
+            raw = self._loader.next()
+            if raw is None:
+                return
+            yield LoaderBatch(raw, self)
+
+
+class LoaderBatch:
+    """A prepared batch: ``mini_batch`` (a MiniBatch), ``seeds``, ``x`` (node type -> features,
+    or ``{(type, name): ...}`` when several names per type), ``y`` (seed labels or None)."""
+
+    def __init__(self, raw: "_core.LoaderBatch", loader: NeighborLoader):
+        self._raw = raw
+        self.index: int = raw.index
+        self.seeds: np.ndarray = raw.seeds
+        self.seed_times = raw.seed_times
+        self.mini_batch = MiniBatch(raw.mini_batch, loader.graph)
+        keys = loader._feature_keys
+        one_per_type = len({t for t, _ in keys}) == len(keys)
+        self.x: Dict[Any, np.ndarray] = {
+            (t if one_per_type else (t, n)): raw.features(i) for i, (t, n) in enumerate(keys)}
+        self.y = None if loader._labels is None else loader._labels[self.seeds]
+
+    def __repr__(self) -> str:
+        return f"LoaderBatch(index={self.index}, seeds={len(self.seeds)}, {self.mini_batch!r})"

@@ -9,6 +9,7 @@
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "gnnkit/io/graph_file.hpp"
+#include "gnnkit/sampling/loader.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
 
 namespace py = pybind11;
@@ -64,6 +65,64 @@ void init_sampling(py::module_& m) {
         return out;
       })
       .def("num_edges", &MiniBatch::num_edges);
+
+  using BatchPtr = std::shared_ptr<LoaderBatch>;
+  py::class_<LoaderBatch, BatchPtr>(m, "LoaderBatch")
+      .def_property_readonly("index", [](const LoaderBatch& b) { return b.index; })
+      .def_property_readonly("seeds", [](py::object self) { return view(self.cast<const LoaderBatch&>().seeds, self); })
+      .def_property_readonly("seed_times", [](py::object self) -> py::object {
+        const auto& b = self.cast<const LoaderBatch&>();
+        if (b.seed_times.empty()) return py::none();
+        return view(b.seed_times, self);
+      })
+      .def_property_readonly("mini_batch", [](const BatchPtr& b) {
+        return MiniBatchPtr(b, &b->mini_batch);  // shares ownership of the whole batch
+      })
+      .def("features", [](py::object self, std::size_t i) {
+        const FeatureMatrix& f = self.cast<const LoaderBatch&>().features.at(i);
+        py::array a(py::dtype::of<float>(), {py::ssize_t(f.rows), py::ssize_t(f.cols)},
+                    {py::ssize_t(f.cols * 4), py::ssize_t(4)}, f.data.data(), self);
+        return a;
+      });
+
+  py::class_<NeighborLoader>(m, "NeighborLoader")
+      .def(py::init([](std::shared_ptr<NeighborSampler> sampler, const GraphFile& g,
+                       const std::string& seed_type, std::vector<std::int64_t> seeds,
+                       std::vector<std::int64_t> seed_times, std::int64_t batch_size, bool shuffle,
+                       bool drop_last, std::uint64_t seed, int prefetch, int num_workers,
+                       int threads_per_worker,
+                       std::vector<std::pair<std::string, std::string>> features) {
+             LoaderOptions o;
+             o.batch_size = batch_size;
+             o.shuffle = shuffle;
+             o.drop_last = drop_last;
+             o.seed = seed;
+             o.prefetch = prefetch;
+             o.num_workers = num_workers;
+             o.threads_per_worker = threads_per_worker;
+             o.features = std::move(features);
+             // The store is copied: the copy shares every array (no feature data is copied).
+             return std::make_unique<NeighborLoader>(std::move(sampler), std::make_shared<FeatureStore>(g.features),
+                                                     seed_type, std::move(seeds), std::move(seed_times), std::move(o));
+           }),
+           py::arg("sampler"), py::arg("graph"), py::arg("seed_type"), py::arg("seeds"),
+           py::arg("seed_times"), py::arg("batch_size"), py::arg("shuffle"), py::arg("drop_last"),
+           py::arg("seed"), py::arg("prefetch"), py::arg("num_workers"),
+           py::arg("threads_per_worker"), py::arg("features"))
+      .def("num_batches", &NeighborLoader::num_batches)
+      .def("start_epoch", [](NeighborLoader& l, std::uint64_t epoch) {
+        py::gil_scoped_release no_gil;
+        l.start_epoch(epoch);
+      })
+      .def("next", [](NeighborLoader& l) -> py::object {
+        std::shared_ptr<const LoaderBatch> b;
+        {
+          py::gil_scoped_release no_gil;
+          b = l.next();
+        }
+        if (!b) return py::none();
+        return py::cast(std::const_pointer_cast<LoaderBatch>(b));
+      });
 
   py::class_<NeighborSampler, std::shared_ptr<NeighborSampler>>(m, "NeighborSampler")
       .def(py::init([](const GraphFile& g, const std::vector<std::int64_t>& fanouts,

@@ -96,3 +96,27 @@ def test_bad_sampling_arguments():
     h = HeteroGraph.from_edges((np.array([0]), np.array([1])), 2)
     with pytest.raises(ValueError, match=r"'weighted' sampling needs weights on relation 'node__to__node'"):
         NeighborSampler(h, [1], weighted=True)
+
+
+def test_loader_covers_every_seed_with_features_and_labels():
+    g, src, dst, _ = graph(n=1000, e=20000, seed=5)
+    x = np.arange(3000, dtype=np.float32).reshape(1000, 3)
+    g.set_features("n", x)
+    g.set_labels("n", np.arange(1000) % 4)
+    seeds = np.arange(0, 1000, 3)
+    loader = gnnkit.sampling.NeighborLoader(g, seeds, [5, 3], batch_size=64, features=["x"], seed=1,
+                                            num_workers=2, prefetch=3)
+    assert len(loader) == (len(seeds) + 63) // 64
+    seen = []
+    for batch in loader:
+        nodes = batch.mini_batch.nodes["n"]
+        np.testing.assert_array_equal(batch.x["n"], x[nodes])
+        np.testing.assert_array_equal(batch.y, batch.seeds % 4)
+        np.testing.assert_array_equal(nodes[batch.mini_batch.seed_local], batch.seeds)
+        check(batch.mini_batch, src, dst, [5, 3])
+        seen.extend(batch.seeds.tolist())
+    assert sorted(seen) == seeds.tolist()
+    first = [b.seeds.copy() for b in loader]  # second epoch: reshuffled
+    assert not all(np.array_equal(a, b) for a, b in zip(first, [seeds[i:i + 64] for i in range(0, len(seeds), 64)]))
+    with pytest.raises(ValueError, match=r"'batch_size' must be > 0, got 0"):
+        gnnkit.sampling.NeighborLoader(g, seeds, [2], batch_size=0)
