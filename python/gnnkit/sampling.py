@@ -22,7 +22,7 @@ import numpy as np
 from . import _core
 from .graph import HeteroGraph, _relation_name
 
-__all__ = ["NeighborSampler", "NeighborLoader", "MiniBatch", "Block"]
+__all__ = ["NeighborSampler", "NeighborLoader", "LinkSampler", "LinkBatch", "MiniBatch", "Block"]
 
 
 @dataclass(frozen=True)
@@ -202,3 +202,52 @@ class LoaderBatch:
 
     def __repr__(self) -> str:
         return f"LoaderBatch(index={self.index}, seeds={len(self.seeds)}, {self.mini_batch!r})"
+
+
+class LinkSampler:
+    """Link sampling for link prediction and recommendation: for positive (src, dst) pairs of
+    ``relation``, draws ``num_negatives`` negative destinations per positive ("uniform" or
+    "degree": by in-degree**0.75), optionally never an existing edge (``exclude_positives``;
+    fastest when the graph was built with ``build_csr=True``), and samples the joint
+    neighbourhood of all endpoints. Other keyword arguments go to :class:`NeighborSampler`.
+    """
+
+    def __init__(self, graph: HeteroGraph, relation: Any, fanouts: Sequence[int] = (), *,
+                 num_negatives: int = 1, negatives: str = "uniform",
+                 exclude_positives: bool = False, max_tries: int = 100, **sampler_options: Any):
+        self.graph = graph
+        self.sampler = NeighborSampler(graph, fanouts, **sampler_options)
+        self._ls = _core.LinkSampler(self.sampler._s, _relation_name(relation), num_negatives,
+                                     negatives, exclude_positives, max_tries)
+        self.num_negatives = num_negatives
+
+    def sample(self, src: Any, dst: Any, *, batch: int = 0, seed: int = 0,
+               num_threads: int = 0) -> "LinkBatch":
+        return LinkBatch(self._ls.sample(src, dst, batch, seed, num_threads), self)
+
+
+class LinkBatch:
+    """``mini_batch``; local ids ``src``, ``dst`` of the positives and ``neg_dst`` [P, k] of
+    the negatives. ``bpr_triplets()`` and ``edge_label_index()`` give training inputs."""
+
+    def __init__(self, raw: "_core.LinkBatch", sampler: LinkSampler):
+        self._raw = raw
+        self.mini_batch = MiniBatch(raw.mini_batch, sampler.graph)
+        self.src: np.ndarray = raw.src
+        self.dst: np.ndarray = raw.dst
+        k = sampler.num_negatives
+        self.neg_dst: np.ndarray = raw.neg_dst.reshape(len(self.src), k)
+        self.neg_dst_global: np.ndarray = raw.neg_dst_global.reshape(len(self.src), k)
+
+    def bpr_triplets(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(src, positive dst, negative dst) local ids, one triplet per negative."""
+        k = self.neg_dst.shape[1]
+        return np.repeat(self.src, k), np.repeat(self.dst, k), self.neg_dst.ravel()
+
+    def edge_label_index(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(src, dst, label) over positives (label 1) then negatives (label 0), local ids."""
+        k = self.neg_dst.shape[1]
+        src = np.concatenate([self.src, np.repeat(self.src, k)])
+        dst = np.concatenate([self.dst, self.neg_dst.ravel()])
+        label = np.concatenate([np.ones(len(self.src), np.float32), np.zeros(len(self.src) * k, np.float32)])
+        return src, dst, label

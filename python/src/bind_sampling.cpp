@@ -9,6 +9,7 @@
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "gnnkit/io/graph_file.hpp"
+#include "gnnkit/sampling/link.hpp"
 #include "gnnkit/sampling/loader.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
 
@@ -123,6 +124,44 @@ void init_sampling(py::module_& m) {
         if (!b) return py::none();
         return py::cast(std::const_pointer_cast<LoaderBatch>(b));
       });
+
+  using LinkPtr = std::shared_ptr<LinkBatch>;
+  py::class_<LinkBatch, LinkPtr>(m, "LinkBatch")
+      .def_property_readonly("mini_batch", [](const LinkPtr& b) { return MiniBatchPtr(b, &b->mini_batch); })
+      .def_property_readonly("src", [](py::object self) { return view(self.cast<const LinkBatch&>().src, self); })
+      .def_property_readonly("dst", [](py::object self) { return view(self.cast<const LinkBatch&>().dst, self); })
+      .def_property_readonly("neg_dst", [](py::object self) { return view(self.cast<const LinkBatch&>().neg_dst, self); })
+      .def_property_readonly("neg_dst_global", [](py::object self) {
+        return view(self.cast<const LinkBatch&>().neg_dst_global, self);
+      });
+
+  py::class_<LinkSampler>(m, "LinkSampler")
+      .def(py::init([](std::shared_ptr<NeighborSampler> sampler, const std::string& relation,
+                       std::int64_t num_negatives, const std::string& negatives, bool exclude, int max_tries) {
+             LinkSamplingOptions o;
+             o.num_negatives = num_negatives;
+             if (negatives == "uniform") o.negatives = NegativeSampling::kUniform;
+             else if (negatives == "degree") o.negatives = NegativeSampling::kDegree;
+             else throw InvalidArgument("LinkSampler", detail::format("'negatives' must be 'uniform' or 'degree', got '{}'", negatives));
+             o.exclude_positives = exclude;
+             o.max_tries = max_tries;
+             return std::make_unique<LinkSampler>(std::move(sampler), relation, o);
+           }),
+           py::arg("sampler"), py::arg("relation"), py::arg("num_negatives"), py::arg("negatives"),
+           py::arg("exclude_positives"), py::arg("max_tries"))
+      .def("sample", [](const LinkSampler& ls, const py::object& src, const py::object& dst,
+                        std::uint64_t batch, std::uint64_t seed, int num_threads) {
+        auto s = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(src);
+        auto d = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(dst);
+        if (!s || !d) throw InvalidArgument("LinkSampler.sample", "'src' and 'dst' must be arrays of int64 ids");
+        const Tensor ts = as_tensor(s, "src"), td = as_tensor(d, "dst");
+        auto out = std::make_shared<LinkBatch>();
+        {
+          py::gil_scoped_release no_gil;
+          ls.sample_into(Context::cpu(num_threads, seed), ts, td, batch, *out);
+        }
+        return out;
+      }, py::arg("src"), py::arg("dst"), py::arg("batch") = 0, py::arg("seed") = 0, py::arg("num_threads") = 0);
 
   py::class_<NeighborSampler, std::shared_ptr<NeighborSampler>>(m, "NeighborSampler")
       .def(py::init([](const GraphFile& g, const std::vector<std::int64_t>& fanouts,

@@ -120,3 +120,28 @@ def test_loader_covers_every_seed_with_features_and_labels():
     assert not all(np.array_equal(a, b) for a, b in zip(first, [seeds[i:i + 64] for i in range(0, len(seeds), 64)]))
     with pytest.raises(ValueError, match=r"'batch_size' must be > 0, got 0"):
         gnnkit.sampling.NeighborLoader(g, seeds, [2], batch_size=0)
+
+
+def test_link_sampler_endpoints_and_excluded_negatives():
+    rng = np.random.default_rng(6)
+    u = rng.integers(0, 200, 3000)
+    i = rng.integers(0, 300, 3000)
+    key = ("user", "buys", "item")
+    g = HeteroGraph.from_edges({key: (u, i)}, {"user": 200, "item": 300}, add_reverse=True, build_csr=True)
+    edges = set(zip(u.tolist(), i.tolist()))
+    ls = gnnkit.sampling.LinkSampler(g, key, [5, 5], num_negatives=3, negatives="degree", exclude_positives=True)
+    pos = rng.integers(0, 3000, 128)
+    lb = ls.sample(u[pos], i[pos], batch=1)
+    users, items = lb.mini_batch.nodes["user"], lb.mini_batch.nodes["item"]
+    np.testing.assert_array_equal(users[lb.src], u[pos])
+    np.testing.assert_array_equal(items[lb.dst], i[pos])
+    assert lb.neg_dst.shape == (128, 3)
+    for row, s in enumerate(u[pos]):
+        for neg in items[lb.neg_dst[row]]:
+            assert (s, neg) not in edges
+    src, dst, label = lb.edge_label_index()
+    assert len(src) == 128 * 4 and label.sum() == 128
+    a, b, c = lb.bpr_triplets()
+    assert len(a) == len(b) == len(c) == 384
+    with pytest.raises(ValueError, match=r"'negatives' must be 'uniform' or 'degree', got 'popular'"):
+        gnnkit.sampling.LinkSampler(g, key, [1], negatives="popular")

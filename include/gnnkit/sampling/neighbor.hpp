@@ -79,6 +79,23 @@ class NeighborSampler {
     return out;
   }
 
+  /// @brief Seeds of one node type for sample_sets (pointers stay valid during the call).
+  struct SeedSet {
+    int type = 0;
+    const std::int64_t* ids = nullptr;
+    std::int64_t count = 0;
+    std::int64_t stride = 1;
+    const std::int64_t* times = nullptr;  ///< temporal only
+    std::int64_t time_stride = 1;
+  };
+
+  /// @brief Samples from seeds of several node types at once (link prediction samples the
+  /// neighbourhoods of both endpoints together). Seeds must be validated by the caller;
+  /// out.seed_local lists the local id of every seed, set after set; out.seed_type is the
+  /// first set's type.
+  void sample_sets(const Context& ctx, const std::vector<SeedSet>& sets, std::uint64_t batch,
+                   MiniBatch& out) const;
+
   /// @brief Like sample(), writing into `out` and reusing its memory (a loader recycling
   /// MiniBatches allocates nothing in steady state). Thread-safe: concurrent calls use
   /// separate workspaces.
@@ -333,7 +350,14 @@ inline void NeighborSampler::sample_into(const Context& ctx, std::string_view se
   // Local ids are int32; the relabel table packs ids in 40 bits and subtrees in 24.
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, num_seeds < (std::int64_t(1) << 24),
                     "'seeds' must hold fewer than 2^24 ids, got {}", num_seeds);
+  sample_sets(ctx, {SeedSet{seed_t, seed_ids, num_seeds, seed_stride, times, time_stride}}, batch, mb);
+}
 
+inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<SeedSet>& sets,
+                                         std::uint64_t batch, MiniBatch& mb) const {
+  const Schema& schema = graph_.schema();
+  const bool temporal = opt_.temporal != TemporalStrategy::kNone;
+  const int seed_t = sets.empty() ? 0 : sets.front().type;
   const int num_types = schema.num_node_types();
   const int num_rel = schema.num_relations();
   // Reuse out's memory: clear, never shrink.
@@ -365,7 +389,12 @@ inline void NeighborSampler::sample_into(const Context& ctx, std::string_view se
   sampling_detail::Workspace& ws = *workspace;
   auto& index = ws.index;
   index.resize(std::size_t(num_types));
-  for (int t = 0; t < num_types; ++t) index[std::size_t(t)].reset(t == seed_t ? std::size_t(num_seeds) * 4 : 1024);
+  for (int t = 0; t < num_types; ++t) {
+    std::int64_t expected = 256;
+    for (const SeedSet& set : sets)
+      if (set.type == t) expected += set.count * 4;
+    index[std::size_t(t)].reset(std::size_t(expected));
+  }
   auto add_node = [&](int type, std::int64_t id, std::int32_t subtree, std::int64_t time) {
     auto& nodes = mb.nodes[std::size_t(type)];
     const auto [local, inserted] =
@@ -377,11 +406,12 @@ inline void NeighborSampler::sample_into(const Context& ctx, std::string_view se
     }
     return local;
   };
-  mb.seed_local.resize(std::size_t(num_seeds));
-  for (std::int64_t i = 0; i < num_seeds; ++i)
-    mb.seed_local[std::size_t(i)] = add_node(seed_t, seed_ids[i * seed_stride],
-                                             opt_.disjoint ? std::int32_t(i) : 0,
-                                             temporal ? times[i * time_stride] : 0);
+  mb.seed_local.clear();
+  std::int32_t subtree = 0;  // disjoint: one subtree per seed, counted over all sets
+  for (const SeedSet& set : sets)
+    for (std::int64_t i = 0; i < set.count; ++i, ++subtree)
+      mb.seed_local.push_back(add_node(set.type, set.ids[i * set.stride], opt_.disjoint ? subtree : 0,
+                                       temporal ? set.times[i * set.time_stride] : 0));
 
   std::vector<std::int64_t> frontier_begin(static_cast<std::size_t>(num_types), 0);
   std::vector<std::int64_t> frontier_end(static_cast<std::size_t>(num_types), 0);
