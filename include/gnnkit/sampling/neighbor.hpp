@@ -108,8 +108,13 @@ class NeighborSampler {
   SamplingOptions opt_;
   int num_hops_ = 0;
   std::vector<std::vector<std::int64_t>> fanouts_;  // [relation][hop]
-  std::vector<std::vector<double>> weight_prefix_;  // [relation][csc position + 1]
+  // Weighted sampling. Temporal: prefix sums over CSC positions (eligible ranges are list
+  // prefixes). Otherwise: one alias table per neighbour list (O(1) per draw).
+  std::vector<std::vector<double>> weight_prefix_;          // [relation][csc position + 1]
   std::vector<std::vector<std::int64_t>> positive_prefix_;  // count of weights > 0
+  std::vector<std::vector<float>> alias_prob_;              // [relation][csc position]
+  std::vector<std::vector<std::int32_t>> alias_index_;      // offset within the list
+  std::vector<std::vector<std::int64_t>> row_positive_;     // [relation][dst]: weights > 0
   std::shared_ptr<sampling_detail::WorkspacePool> pool_;
 };
 
@@ -280,6 +285,9 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
                       "its own time), got disjoint = false");
   weight_prefix_.resize(std::size_t(num_rel));
   positive_prefix_.resize(std::size_t(num_rel));
+  alias_prob_.resize(std::size_t(num_rel));
+  alias_index_.resize(std::size_t(num_rel));
+  row_positive_.resize(std::size_t(num_rel));
   for (int r = 0; r < num_rel; ++r) {
     bool used = false;
     for (int h = 0; h < num_hops_; ++h) used = used || fanouts_[std::size_t(r)][std::size_t(h)] != 0;
@@ -298,18 +306,64 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
                         "'weighted' sampling needs weights on relation '{}', which has none",
                         rel.type.str());
       const auto w = rel.weights.as<float>();
-      auto& prefix = weight_prefix_[std::size_t(r)];
-      auto& positive = positive_prefix_[std::size_t(r)];
-      prefix.resize(w.size() + 1);
-      positive.resize(w.size() + 1);
-      prefix[0] = 0;
-      positive[0] = 0;
-      for (std::size_t i = 0; i < w.size(); ++i) {
+      for (std::size_t i = 0; i < w.size(); ++i)
         GNNKIT_EXPECTS_AS(InvalidArgument, fn, w[i] >= 0,
                           "'weighted' sampling needs weights >= 0; relation '{}' has {} at CSC "
                           "position {}", rel.type.str(), w[i], i);
-        prefix[i + 1] = prefix[i] + double(w[i]);
-        positive[i + 1] = positive[i] + (w[i] > 0);
+      if (opt_.temporal != TemporalStrategy::kNone) {
+        auto& prefix = weight_prefix_[std::size_t(r)];
+        auto& positive = positive_prefix_[std::size_t(r)];
+        prefix.resize(w.size() + 1);
+        positive.resize(w.size() + 1);
+        prefix[0] = 0;
+        positive[0] = 0;
+        for (std::size_t i = 0; i < w.size(); ++i) {
+          prefix[i + 1] = prefix[i] + double(w[i]);
+          positive[i + 1] = positive[i] + (w[i] > 0);
+        }
+      } else {
+        // Vose's alias method per neighbour list, in parallel over lists.
+        auto& prob = alias_prob_[std::size_t(r)];
+        auto& alias = alias_index_[std::size_t(r)];
+        auto& positive = row_positive_[std::size_t(r)];
+        prob.assign(w.size(), 1.f);
+        alias.assign(w.size(), 0);
+        positive.assign(std::size_t(rel.num_dst), 0);
+        const std::int64_t* ptr = rel.csc_indptr.as<std::int64_t>().data();
+#pragma omp parallel for schedule(dynamic, 1024)
+        for (std::int64_t v = 0; v < rel.num_dst; ++v) {
+          const std::int64_t b = ptr[v], n = ptr[v + 1] - b;
+          double total = 0;
+          std::int64_t pos = 0;
+          for (std::int64_t j = 0; j < n; ++j) {
+            total += w[std::size_t(b + j)];
+            pos += w[std::size_t(b + j)] > 0;
+          }
+          positive[std::size_t(v)] = pos;
+          if (n == 0 || total <= 0) continue;
+          std::vector<double> scaled(static_cast<std::size_t>(n));
+          std::vector<std::int32_t> small, large;
+          for (std::int64_t j = 0; j < n; ++j) {
+            scaled[std::size_t(j)] = double(w[std::size_t(b + j)]) * double(n) / total;
+            (scaled[std::size_t(j)] < 1 ? small : large).push_back(std::int32_t(j));
+          }
+          while (!small.empty() && !large.empty()) {
+            const std::int32_t sj = small.back(), lj = large.back();
+            small.pop_back();
+            prob[std::size_t(b + sj)] = float(scaled[std::size_t(sj)]);
+            alias[std::size_t(b + sj)] = lj;
+            scaled[std::size_t(lj)] -= 1 - scaled[std::size_t(sj)];
+            if (scaled[std::size_t(lj)] < 1) {
+              large.pop_back();
+              small.push_back(lj);
+            }
+          }
+          // Leftovers (rounding) keep probability 1 and alias themselves; a zero weight
+          // never ends up here because its column is always drained first.
+          for (std::int32_t j : large) prob[std::size_t(b + j)] = 1.f, alias[std::size_t(b + j)] = j;
+          for (std::int32_t j : small)
+            prob[std::size_t(b + j)] = w[std::size_t(b + j)] > 0 ? 1.f : 0.f, alias[std::size_t(b + j)] = large.empty() ? j : large.back();
+        }
       }
     }
   }
@@ -435,8 +489,13 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       const std::vector<std::int64_t>& dst_nodes = mb.nodes[std::size_t(dt)];
       const std::int64_t* csc_ptr = rel.csc_indptr.as<std::int64_t>().data();
       const std::int64_t* ts = rel.has_timestamps() ? rel.timestamps.as<std::int64_t>().data() : nullptr;
-      const double* wpre = opt_.weighted && f != 0 ? weight_prefix_[std::size_t(r)].data() : nullptr;
-      const std::int64_t* ppre = opt_.weighted && f != 0 ? positive_prefix_[std::size_t(r)].data() : nullptr;
+      const bool weighted = opt_.weighted && f != 0;
+      const double* wpre = weighted && temporal ? weight_prefix_[std::size_t(r)].data() : nullptr;
+      const std::int64_t* ppre = weighted && temporal ? positive_prefix_[std::size_t(r)].data() : nullptr;
+      const float* aprob = weighted && !temporal ? alias_prob_[std::size_t(r)].data() : nullptr;
+      const std::int32_t* aidx = weighted && !temporal ? alias_index_[std::size_t(r)].data() : nullptr;
+      const std::int64_t* rpos = weighted && !temporal ? row_positive_[std::size_t(r)].data() : nullptr;
+      const float* wraw = weighted ? rel.weights.as<float>().data() : nullptr;
       out.indptr.reserve(std::size_t(fe) + 1);
       // Phase A: the eligible range [begin, begin + n) of each row, its draw count, and the
       // row offsets. Temporal lists are sorted by time, so the eligible edges are a prefix
@@ -460,7 +519,9 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
           }
           ws.begin[std::size_t(i)] = b;
           ws.avail[std::size_t(i)] = n;
-          if (wpre) n = ppre[b + n] - ppre[b];  // zero-weight edges are never drawn
+          // Zero-weight edges are never drawn: count the positive ones.
+          if (ppre) n = ppre[b + n] - ppre[b];
+          if (rpos) n = rpos[v];
           count[std::size_t(i) + 1] = f < 0 ? n : opt_.replace ? (n > 0 ? f : 0) : std::min(f, n);
         }
       }
@@ -481,23 +542,28 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
           const std::int64_t subtree = opt_.disjoint ? mb.node_seed[std::size_t(dt)][std::size_t(fb + i)] : 0;
           CounterRng rng(base, batch, (std::uint64_t(h) << 32) | std::uint64_t(r),
                          std::uint64_t(dst_nodes[std::size_t(fb + i)]) ^ (std::uint64_t(subtree) << 42));
-          if (f < 0 && !wpre) {
+          if (f < 0 && !weighted) {
             for (std::int64_t q = 0; q < n; ++q) emit(b + q);
           } else if (opt_.temporal == TemporalStrategy::kMostRecent) {
             for (std::int64_t q = n - k; q < n; ++q) emit(b + q);
-          } else if (wpre) {
-            const double lo = wpre[b], hi = wpre[b + n];
-            auto draw = [&]() {
+          } else if (weighted) {
+            const double lo = wpre ? wpre[b] : 0, hi = wpre ? wpre[b + n] : 0;
+            auto draw = [&]() -> std::int64_t {
+              if (aprob) {  // alias table of the whole list: O(1)
+                const auto j = std::int64_t(rng.below(std::uint64_t(n)));
+                return b + (rng.uniform() < aprob[b + j] ? j : aidx[b + j]);
+              }
               const double u = lo + rng.uniform() * (hi - lo);
               // The first position whose cumulative weight exceeds u (zero weights skipped).
               std::int64_t p = std::int64_t(std::upper_bound(wpre + b + 1, wpre + b + n + 1, u) - wpre) - 1;
               return std::min(p, b + n - 1);
             };
+            const std::int64_t positive = ppre ? ppre[b + n] - ppre[b] : rpos[dst_nodes[std::size_t(fb + i)]];
             if (opt_.replace) {
               for (std::int64_t q = 0; q < k; ++q) emit(draw());
-            } else if (k == ppre[b + n] - ppre[b]) {
+            } else if (k == positive) {
               for (std::int64_t p = b; p < b + n; ++p)
-                if (wpre[p + 1] > wpre[p]) emit(p);
+                if (wraw[p] > 0) emit(p);
             } else {
               // Successive sampling by rejection of repeats is exactly PPSWOR; after many
               // repeats (a few heavy weights) finish with Efraimidis-Spirakis keys log(u) / w
@@ -513,7 +579,7 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
               if (m < k) {
                 std::vector<std::pair<double, std::int64_t>> keys;
                 for (std::int64_t p = b; p < b + n; ++p) {
-                  const double w = wpre[p + 1] - wpre[p];
+                  const double w = wraw[p];
                   if (w <= 0 || std::find(chosen, chosen + m, p) != chosen + m) continue;
                   keys.emplace_back(std::log(std::max(rng.uniform(), 1e-300)) / w, p);
                 }
