@@ -3,17 +3,14 @@
 #include <cmath>
 
 #include "gnnkit/graph/hetero_graph.hpp"
+#include "support/views.hpp"
 #include "support/reference_graph.hpp"
 
 using namespace gnnkit;
+using test::view_of;
 
 namespace {
 
-template <typename T>
-TensorView view_of(const std::vector<T>& v) {
-  const std::int64_t shape[] = {std::int64_t(v.size())};
-  return TensorView(const_cast<T*>(v.data()), dtype_of<T>, Device::cpu(), shape);
-}
 
 /// The relation's CSC as per-destination lists, for comparison with the reference.
 template <typename IndexT>

@@ -9,23 +9,17 @@
 #include <random>
 
 #include "gnnkit/io/graph_file.hpp"
+#include "support/views.hpp"
 #include "support/reference_graph.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace gnnkit;
+using test::read_all;
+using test::view_of;
 
 namespace {
 
-template <typename T>
-TensorView view_of(const std::vector<T>& v) {
-  const std::int64_t shape[] = {std::int64_t(v.size())};
-  return TensorView(const_cast<T*>(v.data()), dtype_of<T>, Device::cpu(), shape);
-}
 
-std::vector<char> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
-}
 void write_all(const std::string& path, const std::vector<char>& bytes) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out.write(bytes.data(), std::streamsize(bytes.size()));

@@ -5,10 +5,13 @@
 
 #include "gnnkit/io/graph_file.hpp"
 #include "gnnkit/io/out_of_core.hpp"
+#include "support/views.hpp"
 #include "support/reference_graph.hpp"
 #include "support/temp_dir.hpp"
 
 using namespace gnnkit;
+using test::read_all;
+using test::view_of;
 
 namespace {
 
@@ -16,15 +19,6 @@ template <typename T>
 void write_raw(const std::string& path, const std::vector<T>& v) {
   std::ofstream(path, std::ios::binary).write(reinterpret_cast<const char*>(v.data()),
                                               std::streamsize(v.size() * sizeof(T)));
-}
-template <typename T>
-TensorView view_of(const std::vector<T>& v) {
-  const std::int64_t shape[] = {std::int64_t(v.size())};
-  return TensorView(const_cast<T*>(v.data()), dtype_of<T>, Device::cpu(), shape);
-}
-std::vector<char> read_all(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
 }
 
 }  // namespace

@@ -3,17 +3,11 @@
 #include <set>
 
 #include "gnnkit/sampling/link.hpp"
+#include "support/views.hpp"
 #include "support/reference_graph.hpp"
 
 using namespace gnnkit;
-
-namespace {
-template <typename T>
-TensorView view_of(const std::vector<T>& v) {
-  const std::int64_t shape[] = {std::int64_t(v.size())};
-  return TensorView(const_cast<T*>(v.data()), dtype_of<T>, Device::cpu(), shape);
-}
-}  // namespace
+using test::view_of;
 
 TEST_CASE("link sampling: endpoints, negatives never edges when excluded, degree-weighted") {
   // users -> items, item i's in-degree grows with i (popular items).

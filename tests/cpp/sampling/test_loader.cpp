@@ -4,16 +4,13 @@
 #include <set>
 
 #include "gnnkit/sampling/loader.hpp"
+#include "support/views.hpp"
 #include "support/reference_graph.hpp"
 
 using namespace gnnkit;
+using test::view_of;
 
 namespace {
-template <typename T>
-TensorView view_of(const std::vector<T>& v) {
-  const std::int64_t shape[] = {std::int64_t(v.size())};
-  return TensorView(const_cast<T*>(v.data()), dtype_of<T>, Device::cpu(), shape);
-}
 
 struct Fixture {
   test::RandomCoo coo = test::random_coo(1000, 1000, 20000, 3);

@@ -4,17 +4,14 @@
 #include <set>
 
 #include "gnnkit/sampling/neighbor.hpp"
+#include "support/views.hpp"
 #include "support/reference_graph.hpp"
 
 using namespace gnnkit;
+using test::view_of;
 
 namespace {
 
-template <typename T>
-TensorView view_of(const std::vector<T>& v) {
-  const std::int64_t shape[] = {std::int64_t(v.size())};
-  return TensorView(const_cast<T*>(v.data()), dtype_of<T>, Device::cpu(), shape);
-}
 
 struct Coo {
   std::vector<std::int64_t> src, dst, ts;
