@@ -119,21 +119,7 @@ class NeighborLoader {
   }
 
  private:
-  struct Pool {
-    std::mutex mutex;
-    std::vector<std::unique_ptr<LoaderBatch>> free;
-    std::unique_ptr<LoaderBatch> take() {
-      std::lock_guard lock(mutex);
-      if (free.empty()) return std::make_unique<LoaderBatch>();
-      auto b = std::move(free.back());
-      free.pop_back();
-      return b;
-    }
-    void give(std::unique_ptr<LoaderBatch> b) {
-      std::lock_guard lock(mutex);
-      if (free.size() < 16) free.push_back(std::move(b));
-    }
-  };
+  using Pool = sampling_detail::RecyclePool<LoaderBatch>;
 
   bool has_ready(std::int64_t index) const {
     return std::any_of(ready_.begin(), ready_.end(), [&](const auto& b) { return b->index == index; });
@@ -217,7 +203,7 @@ class NeighborLoader {
   std::vector<std::int64_t> seeds_, seed_times_, order_;
   LoaderOptions opt_;
   std::uint64_t epoch_ = 0;
-  std::shared_ptr<Pool> pool_ = std::make_shared<Pool>();
+  std::shared_ptr<Pool> pool_ = std::make_shared<Pool>(16);
 
   std::mutex mutex_;
   std::condition_variable ready_cv_, space_cv_;

@@ -191,25 +191,31 @@ struct Workspace {
   std::vector<std::int64_t> begin, avail, positions, count, global_src;
 };
 
-/// A lock-protected stack of workspaces: taken once per call, never in the hot loop.
-class WorkspacePool {
+/// A lock-protected stack of reusable objects (workspaces, loader batches): taken and given
+/// back once per call or batch, never in a hot loop. Keeps at most `capacity` spares.
+template <typename T>
+class RecyclePool {
  public:
-  std::unique_ptr<Workspace> take() {
+  explicit RecyclePool(std::size_t capacity = 64) : capacity_(capacity) {}
+  std::unique_ptr<T> take() {
     std::lock_guard lock(mutex_);
-    if (free_.empty()) return std::make_unique<Workspace>();
-    auto w = std::move(free_.back());
+    if (free_.empty()) return std::make_unique<T>();
+    auto item = std::move(free_.back());
     free_.pop_back();
-    return w;
+    return item;
   }
-  void give(std::unique_ptr<Workspace> w) {
+  void give(std::unique_ptr<T> item) {
     std::lock_guard lock(mutex_);
-    free_.push_back(std::move(w));
+    if (free_.size() < capacity_) free_.push_back(std::move(item));
   }
 
  private:
   std::mutex mutex_;
-  std::vector<std::unique_ptr<Workspace>> free_;
+  std::vector<std::unique_ptr<T>> free_;
+  std::size_t capacity_;
 };
+
+class WorkspacePool : public RecyclePool<Workspace> {};
 
 /// k distinct positions of [0, n), uniformly over k-subsets: Floyd's algorithm for small k,
 /// selection sampling (Knuth's algorithm S) when k is a large part of n.
