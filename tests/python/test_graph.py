@@ -275,3 +275,18 @@ def test_build_graph_file_out_of_core_equals_in_memory(tmp_path):
     with pytest.raises(IndexError, match=r"'dst\[5\]' \(file '.*bad.i64'\) must be in \[0, 4000\), got 4000"):
         gnnkit.build_graph_file(tmp_path / "x.gnnkit", {"u": 4000}, {key: (tmp_path / "s.i64", tmp_path / "bad.i64")})
     assert not (tmp_path / "x.gnnkit").exists()
+
+
+def test_unknown_names_and_future_version_files(tmp_path):
+    g = HeteroGraph.from_edges({("user", "owns", "card"): ([0, 1], [1, 0])}, {"user": 2, "card": 2})
+    with pytest.raises(ValueError, match=r"unknown node type 'device' \(known: user, card\)"):
+        g.set_features("device", np.zeros((2, 1), np.float32))
+    with pytest.raises(ValueError, match=r"unknown relation 'uses'"):
+        g.degree("uses")
+    path = tmp_path / "g.gnnkit"
+    g.save(path)
+    raw = bytearray(path.read_bytes())
+    raw[8] = 9  # format version 9
+    path.write_bytes(raw)
+    with pytest.raises(gnnkit.FormatError, match=r"format version 9 is newer than this gnnkit reads"):
+        HeteroGraph.load(path)
