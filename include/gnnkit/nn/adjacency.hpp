@@ -1,0 +1,164 @@
+#pragma once
+/// @file
+/// Adjacency: the graph operand of a layer — one relation's CSC over local ids (a sampled
+/// block's rows or a whole graph), its transpose for the backward pass, and optional edge
+/// weights. Cheap to copy (shared, immutable); built once per batch (or once per graph for
+/// full-graph training) and reused by every layer and both passes.
+
+#include <cstdint>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "gnnkit/core/error.hpp"
+#include "gnnkit/core/tensor.hpp"
+#include "gnnkit/graph/compressed.hpp"
+#include "gnnkit/kernels/sparse.hpp"
+
+namespace gnnkit::nn {
+
+/// @brief One relation's edges as the layers see them.
+class Adjacency {
+ public:
+  Adjacency() = default;
+
+  /// @brief Calls f(const CompressedView<IndexT>& csc, const Transposed<IndexT>* t) with the
+  /// stored index type (t is null when no transpose was built).
+  /// @throws InvalidArgument on an undefined Adjacency
+  template <typename F>
+  decltype(auto) visit(F&& f) const {
+    if (auto p = std::get_if<std::shared_ptr<Impl<std::int32_t>>>(&impl_))
+      return f((*p)->csc, (*p)->has_transpose ? &(*p)->transposed : nullptr);
+    if (auto p = std::get_if<std::shared_ptr<Impl<std::int64_t>>>(&impl_))
+      return f((*p)->csc, (*p)->has_transpose ? &(*p)->transposed : nullptr);
+    throw InvalidArgument("Adjacency", "the adjacency is undefined (default-constructed)");
+  }
+
+
+  /// @brief Views a CSC (rows = destinations, indices = sources in [0, csc.num_cols)) that
+  /// the caller keeps alive (a MiniBatch or a HeteroGraph relation).
+  /// @param build_transpose false for inference-only use (backward then throws)
+  /// @throws InvalidArgument if indptr does not start at 0
+  template <typename IndexT>
+  static Adjacency view(const CompressedView<IndexT>& csc, int threads,
+                        bool build_transpose = true) {
+    GNNKIT_EXPECTS_AS(InvalidArgument, "Adjacency", csc.num_rows == 0 || csc.indptr[0] == 0,
+                      "'indptr' must start at 0, got {}", csc.num_rows ? csc.indptr[0] : 0);
+    auto impl = std::make_shared<Impl<IndexT>>();
+    impl->csc = csc;
+    if (build_transpose) impl->transposed = kernels::cpu::transpose(csc, threads);
+    impl->has_transpose = build_transpose;
+    Adjacency a;
+    a.impl_ = std::move(impl);
+    return a;
+  }
+
+  /// @brief Owns its arrays: a CSC built from (dst-major) vectors.
+  /// @throws InvalidArgument for a malformed CSC (sizes, monotone indptr, index range)
+  template <typename IndexT>
+  static Adjacency from_csc(std::int64_t num_dst, std::int64_t num_src,
+                            std::vector<std::int64_t> indptr, std::vector<IndexT> indices,
+                            int threads, bool build_transpose = true) {
+    GNNKIT_EXPECTS_AS(InvalidArgument, "Adjacency::from_csc",
+                      std::int64_t(indptr.size()) == num_dst + 1 && indptr[0] == 0 &&
+                          indptr.back() == std::int64_t(indices.size()),
+                      "'indptr' must have num_dst + 1 = {} entries from 0 to {}, got {}",
+                      num_dst + 1, indices.size(), indptr.size());
+    for (std::int64_t v = 0; v < num_dst; ++v)
+      GNNKIT_EXPECTS_AS(InvalidArgument, "Adjacency::from_csc",
+                        indptr[std::size_t(v)] <= indptr[std::size_t(v) + 1],
+                        "'indptr' must not decrease, got {} then {} at row {}",
+                        indptr[std::size_t(v)], indptr[std::size_t(v) + 1], v);
+    for (std::size_t e = 0; e < indices.size(); ++e)
+      GNNKIT_EXPECTS_AS(OutOfRange, "Adjacency::from_csc",
+                        indices[e] >= 0 && std::int64_t(indices[e]) < num_src,
+                        "'indices'[{}] = {} must be in [0, {})", e, std::int64_t(indices[e]),
+                        num_src);
+    auto impl = std::make_shared<Impl<IndexT>>();
+    impl->own_indptr = std::move(indptr);
+    impl->own_indices = std::move(indices);
+    impl->csc = CompressedView<IndexT>{num_dst, num_src, impl->own_indptr.data(),
+                                       impl->own_indices.data(), nullptr};
+    if (build_transpose) impl->transposed = kernels::cpu::transpose(impl->csc, threads);
+    impl->has_transpose = build_transpose;
+    Adjacency a;
+    a.impl_ = std::move(impl);
+    return a;
+  }
+
+  bool defined() const noexcept { return !std::holds_alternative<std::monostate>(impl_); }
+  std::int64_t num_dst() const {
+    return visit([](const auto& csc, const auto*) { return csc.num_rows; });
+  }
+  std::int64_t num_src() const {
+    return visit([](const auto& csc, const auto*) { return csc.num_cols; });
+  }
+  std::int64_t num_edges() const {
+    return visit([](const auto& csc, const auto*) { return csc.num_edges(); });
+  }
+  bool has_transpose() const {
+    return visit([](const auto&, const auto* t) { return t != nullptr; });
+  }
+  /// @brief Whether this adjacency came from with_self_loops().
+  bool self_loops_added() const noexcept { return self_loops_added_; }
+
+  /// @brief Edge weights in CSC order ([num_edges] or [num_edges, heads]); undefined if none.
+  const Tensor& edge_weight() const noexcept { return edge_weight_; }
+  /// @brief A copy carrying per-edge weights (float32/float64, CSC order).
+  /// @throws ShapeMismatch if the weights are not one per edge
+  Adjacency with_edge_weight(Tensor weight) const {
+    GNNKIT_EXPECTS_AS(ShapeMismatch, "Adjacency::with_edge_weight",
+                      weight.ndim() >= 1 && weight.size(0) == num_edges() && weight.is_contiguous(),
+                      "'weight' must be contiguous with {} rows (one per edge), got {}",
+                      num_edges(), weight.str());
+    Adjacency a = *this;
+    a.edge_weight_ = std::move(weight);
+    return a;
+  }
+
+  /// @brief GAT's self-loop rule (PyG's remove_self_loops then add_self_loops): drops every
+  /// edge u -> v with u == v and adds one per destination v < min(num_dst, num_src), as the
+  /// last edge of its row. Edge weights are not carried over.
+  Adjacency with_self_loops(int threads) const {
+    Adjacency out = visit([&](const auto& csc, const auto* t) {
+      using IndexT = std::remove_cv_t<std::remove_reference_t<decltype(*csc.indices)>>;
+      const std::int64_t n = csc.num_rows, loops = std::min(csc.num_rows, csc.num_cols);
+      std::vector<std::int64_t> indptr(std::size_t(n + 1), 0);
+      for (std::int64_t v = 0; v < n; ++v) {
+        std::int64_t kept = 0;
+        for (std::int64_t e = csc.indptr[v]; e < csc.indptr[v + 1]; ++e)
+          kept += std::int64_t(csc.indices[e]) != v;
+        indptr[std::size_t(v) + 1] = indptr[std::size_t(v)] + kept + (v < loops);
+      }
+      std::vector<IndexT> indices(std::size_t(indptr.back()));
+#pragma omp parallel for num_threads(threads) schedule(static) if (n > 4096)
+      for (std::int64_t v = 0; v < n; ++v) {
+        std::int64_t k = indptr[std::size_t(v)];
+        for (std::int64_t e = csc.indptr[v]; e < csc.indptr[v + 1]; ++e)
+          if (std::int64_t(csc.indices[e]) != v) indices[std::size_t(k++)] = csc.indices[e];
+        if (v < loops) indices[std::size_t(k)] = IndexT(v);
+      }
+      return from_csc<IndexT>(n, csc.num_cols, std::move(indptr), std::move(indices), threads,
+                              t != nullptr);
+    });
+    out.self_loops_added_ = true;
+    return out;
+  }
+
+ private:
+  template <typename IndexT>
+  struct Impl {
+    CompressedView<IndexT> csc;
+    kernels::cpu::Transposed<IndexT> transposed;
+    bool has_transpose = false;
+    std::vector<std::int64_t> own_indptr;
+    std::vector<IndexT> own_indices;
+  };
+  std::variant<std::monostate, std::shared_ptr<Impl<std::int32_t>>,
+               std::shared_ptr<Impl<std::int64_t>>>
+      impl_;
+  Tensor edge_weight_;
+  bool self_loops_added_ = false;
+};
+
+}  // namespace gnnkit::nn

@@ -1,0 +1,89 @@
+#pragma once
+/// @file
+/// Validated front-ends of the sparse kernels on tensors: neighbourhood aggregation (SpMM)
+/// forward and backward over an Adjacency, with its optional edge weights.
+
+#include <cstdint>
+#include <vector>
+
+#include "gnnkit/core/context.hpp"
+#include "gnnkit/kernels/sparse.hpp"
+#include "gnnkit/nn/adjacency.hpp"
+#include "gnnkit/nn/functional.hpp"
+
+namespace gnnkit::nn {
+
+using kernels::cpu::Reduce;
+
+/// @brief What aggregate_backward needs from the forward pass.
+struct AggregateCache {
+  Reduce reduce = Reduce::kSum;
+  std::vector<std::int32_t> argmax;  ///< kMax only: winning edge (position in its row)
+};
+
+/// @brief out[v] = reduce over edges (u -> v) of w_e * x[u], for the adjacency's
+/// destinations; w is adj.edge_weight() ([E] or [E, heads], heads dividing F) or 1.
+/// @param x [adj.num_src(), F], float32 or float64
+/// @throws ShapeMismatch when x's rows differ from the adjacency's sources or the weights do
+/// not fit; InvalidArgument for other dtypes or devices
+inline Tensor aggregate_forward(const Context& ctx, const Adjacency& adj, const TensorView& x,
+                                Reduce reduce, AggregateCache* cache = nullptr) {
+  constexpr const char* kFn = "aggregate";
+  check_matrix(kFn, "x", x, adj.num_src(), -1, x.dtype());
+  const std::int64_t F = x.size(1);
+  const Tensor& w = adj.edge_weight();
+  const int heads = w.defined() && w.ndim() == 2 ? int(w.size(1)) : 1;
+  if (w.defined()) {
+    GNNKIT_EXPECTS_AS(InvalidArgument, kFn, w.dtype() == x.dtype(),
+                      "edge weights must have the features' dtype {}, got {}", x.dtype(), w.str());
+    GNNKIT_EXPECTS_AS(ShapeMismatch, kFn, F % heads == 0,
+                      "feature width {} must be a multiple of the weight heads {}", F, heads);
+  }
+  Tensor out = new_matrix(ctx, adj.num_dst(), F, x.dtype());
+  std::vector<std::int32_t> argmax;
+  if (reduce == Reduce::kMax) argmax.resize(std::size_t(adj.num_dst() * F));
+  dispatch_float(x.dtype(), kFn, [&](auto tag) {
+    using T = decltype(tag);
+    adj.visit([&](const auto& csc, const auto*) {
+      kernels::cpu::spmm_forward<T>(csc, static_cast<const T*>(x.data()), x.stride(0), F,
+                                    w.defined() ? w.data_as<T>() : nullptr, heads, reduce,
+                                    out.data_as<T>(), F, argmax.data(), ctx.num_threads());
+    });
+  });
+  if (cache) {
+    cache->reduce = reduce;
+    cache->argmax = std::move(argmax);
+  }
+  return out;
+}
+
+/// @brief Gradient of aggregate_forward w.r.t. x: a new [num_src, F] tensor, or added into
+/// grad_x when it is given.
+/// @throws InvalidArgument if the adjacency was built without its transpose
+inline Tensor aggregate_backward(const Context& ctx, const Adjacency& adj,
+                                 const AggregateCache& cache, const TensorView& grad_out,
+                                 const Tensor& grad_x = Tensor()) {
+  constexpr const char* kFn = "aggregate_backward";
+  check_matrix(kFn, "grad_out", grad_out, adj.num_dst(), -1, grad_out.dtype());
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn, adj.has_transpose(),
+                    "the adjacency was built without its transpose (inference only)");
+  const std::int64_t F = grad_out.size(1);
+  const bool accumulate = grad_x.defined();
+  if (accumulate) check_matrix(kFn, "grad_x", grad_x, adj.num_src(), F, grad_out.dtype());
+  Tensor gx = accumulate ? grad_x : new_matrix(ctx, adj.num_src(), F, grad_out.dtype());
+  const Tensor& w = adj.edge_weight();
+  const int heads = w.defined() && w.ndim() == 2 ? int(w.size(1)) : 1;
+  dispatch_float(grad_out.dtype(), kFn, [&](auto tag) {
+    using T = decltype(tag);
+    adj.visit([&](const auto& csc, const auto* t) {
+      kernels::cpu::spmm_backward_x<T>(csc, *t, static_cast<const T*>(grad_out.data()),
+                                       grad_out.stride(0), F,
+                                       w.defined() ? w.data_as<T>() : nullptr, heads,
+                                       cache.reduce, cache.argmax.data(), gx.data_as<T>(),
+                                       gx.strides()[0], accumulate, ctx.num_threads());
+    });
+  });
+  return gx;
+}
+
+}  // namespace gnnkit::nn

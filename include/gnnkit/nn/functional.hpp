@@ -1,0 +1,378 @@
+#pragma once
+/// @file
+/// Dense building blocks of the layers, forward and backward, on CPU tensors of float32 or
+/// float64: row slices, transposed views, linear (through matmul), activations, dropout,
+/// layer norm, column concatenation and elementwise helpers. Each backward takes what its
+/// forward saved and the gradient of the output; parameter gradients accumulate (+=).
+
+#include <cmath>
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "gnnkit/core/context.hpp"
+#include "gnnkit/core/error.hpp"
+#include "gnnkit/core/tensor.hpp"
+#include "gnnkit/nn/dense.hpp"
+#include "gnnkit/nn/parameter.hpp"
+#include "gnnkit/sampling/random.hpp"
+
+namespace gnnkit::nn {
+
+/// @brief Calls fn(T{}) with T = float or double according to dtype.
+/// @throws InvalidArgument naming `function` for other dtypes
+template <typename Fn>
+decltype(auto) dispatch_float(DType dtype, const char* function, Fn&& fn) {
+  if (dtype == DType::kFloat32) return fn(float{});
+  if (dtype == DType::kFloat64) return fn(double{});
+  throw InvalidArgument(function,
+                        detail::format("features must be float32 or float64, got {}", dtype));
+}
+
+/// @brief Rows [begin, end) of a 2-d tensor, sharing its memory.
+inline Tensor slice_rows(const Tensor& t, std::int64_t begin, std::int64_t end) {
+  GNNKIT_EXPECTS_AS(OutOfRange, "slice_rows", t.ndim() == 2 && 0 <= begin && begin <= end &&
+                                                  end <= t.size(0),
+                    "rows [{}, {}) must lie in {}", begin, end, t.str());
+  const std::int64_t shape[2] = {end - begin, t.size(1)};
+  const std::int64_t strides[2] = {t.strides()[0], t.strides()[1]};
+  char* data = static_cast<char*>(t.data()) + begin * t.strides()[0] * std::int64_t(dtype_size(t.dtype()));
+  return Tensor::wrap(TensorView(data, t.dtype(), t.device(), shape, strides), t.owner());
+}
+
+/// @brief The transpose of a 2-d view (strides swapped, no copy).
+inline TensorView transposed(const TensorView& t) {
+  const std::int64_t shape[2] = {t.size(1), t.size(0)};
+  const std::int64_t strides[2] = {t.stride(1), t.stride(0)};
+  return TensorView(t.data(), t.dtype(), t.device(), shape, strides);
+}
+
+/// @brief Uninitialised contiguous [rows, cols] tensor of dtype on ctx's device.
+inline Tensor new_matrix(const Context& ctx, std::int64_t rows, std::int64_t cols, DType dtype) {
+  return Tensor::empty({rows, cols}, dtype, ctx.device());
+}
+inline Tensor zeros_matrix(const Context& ctx, std::int64_t rows, std::int64_t cols,
+                           DType dtype) {
+  return Tensor::zeros({rows, cols}, dtype, ctx.device());
+}
+
+/// @brief 2-d and rows x cols (cols unchecked when < 0), float on the CPU, contiguous rows.
+/// @throws ShapeMismatch / InvalidArgument naming the layer and the argument
+inline void check_matrix(const char* layer, const char* arg, const TensorView& t,
+                         std::int64_t rows, std::int64_t cols, DType dtype) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.data() != nullptr || t.numel() == 0,
+                    "'{}' must be defined", arg);
+  GNNKIT_EXPECTS_AS(ShapeMismatch, layer, t.ndim() == 2, "'{}' must be 2-d, got {}", arg,
+                    t.str());
+  GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.dtype() == dtype,
+                    "'{}' must be {} (the layer's parameters), got {}", arg, dtype, t.str());
+  GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.device().is_cpu(),
+                    "'{}' must be on cpu, got {} (this op has no CUDA kernel yet)", arg,
+                    t.device());
+  GNNKIT_EXPECTS_AS(ShapeMismatch, layer, rows < 0 || t.size(0) == rows,
+                    "'{}' must have {} rows, got {}", arg, rows, t.str());
+  GNNKIT_EXPECTS_AS(ShapeMismatch, layer, cols < 0 || t.size(1) == cols,
+                    "'{}' must have {} columns, got {}", arg, cols, t.str());
+  GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.size(1) <= 1 || t.stride(1) == 1,
+                    "'{}' must have contiguous rows (column stride 1), got stride {}", arg,
+                    t.stride(1));
+}
+
+/// @brief Throws InvalidArgument naming the layer, argument and position if t has a NaN or
+/// an infinity (the opt-in check_finite of the layers).
+inline void check_finite(const char* layer, const char* arg, const TensorView& t) {
+  dispatch_float(t.dtype(), layer, [&](auto tag) {
+    using T = decltype(tag);
+    for (std::int64_t i = 0; i < t.size(0); ++i) {
+      const T* row = static_cast<const T*>(t.data()) + i * t.stride(0);
+      for (std::int64_t j = 0; j < t.size(1); ++j)
+        if (!std::isfinite(row[j]))
+          throw InvalidArgument(layer, detail::format("'{}' has a non-finite value {} at [{}, {}]",
+                                                      arg, double(row[j]), i, j));
+    }
+  });
+}
+
+/// @brief y = x·W (+ b).
+inline Tensor linear_forward(const Context& ctx, const TensorView& x, const Parameter& weight,
+                             const Parameter* bias) {
+  return matmul(ctx, x, weight.value,
+                bias ? std::optional<TensorView>(bias->value.view()) : std::nullopt);
+}
+
+/// @brief dst += src (same shape, 2-d, row strides honoured).
+inline void add_into(const Context& ctx, const TensorView& dst, const TensorView& src) {
+  dispatch_float(dst.dtype(), "add_into", [&](auto tag) {
+    using T = decltype(tag);
+    const std::int64_t rows = dst.size(0), cols = dst.size(1);
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      T* d = static_cast<T*>(dst.data()) + i * dst.stride(0);
+      const T* s = static_cast<const T*>(src.data()) + i * src.stride(0);
+#pragma omp simd
+      for (std::int64_t j = 0; j < cols; ++j) d[j] += s[j];
+    }
+  });
+}
+
+/// @brief out[i] += bias for every row i.
+inline void add_bias_rows(const Context& ctx, const TensorView& out, const Parameter& bias) {
+  dispatch_float(out.dtype(), "add_bias_rows", [&](auto tag) {
+    using T = decltype(tag);
+    const T* b = bias.value.data_as<T>();
+    const std::int64_t rows = out.size(0), cols = out.size(1);
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      T* r = static_cast<T*>(out.data()) + i * out.stride(0);
+      for (std::int64_t j = 0; j < cols; ++j) r[j] += b[j];
+    }
+  });
+}
+
+/// @brief Backward of add_bias_rows: bias.grad += column sums of grad.
+inline void bias_backward(const TensorView& grad, Parameter& bias) {
+  dispatch_float(grad.dtype(), "bias_backward", [&](auto tag) {
+    using T = decltype(tag);
+    T* gb = bias.grad.data_as<T>();
+    const std::int64_t cols = grad.size(1);
+    for (std::int64_t i = 0; i < grad.size(0); ++i) {
+      const T* g = static_cast<const T*>(grad.data()) + i * grad.stride(0);
+      for (std::int64_t j = 0; j < cols; ++j) gb[j] += g[j];
+    }
+  });
+}
+
+/// @brief Backward of linear_forward: weight.grad += xᵀ·g, bias.grad += column sums of g,
+/// and returns g·Wᵀ when want_grad_x (else an undefined tensor).
+inline Tensor linear_backward(const Context& ctx, const TensorView& x, Parameter& weight,
+                              Parameter* bias, const TensorView& grad_y, bool want_grad_x) {
+  if (x.size(0) > 0) {
+    Tensor gw = matmul(ctx, transposed(x), grad_y);
+    add_into(ctx, weight.grad, gw);
+  }
+  if (bias) bias_backward(grad_y, *bias);
+  if (!want_grad_x) return {};
+  return matmul(ctx, grad_y, transposed(weight.value));
+}
+
+/// @brief Activation functions between layers.
+enum class Activation { kNone, kReLU, kLeakyReLU, kELU };
+
+/// @brief y = act(x) in place. negative_slope is LeakyReLU's slope and ELU's alpha.
+inline void activation_forward(const Context& ctx, Activation act, const TensorView& x,
+                               double negative_slope = 0.01) {
+  if (act == Activation::kNone) return;
+  dispatch_float(x.dtype(), "activation_forward", [&](auto tag) {
+    using T = decltype(tag);
+    const T slope = T(negative_slope);
+    const std::int64_t rows = x.size(0), cols = x.size(1);
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      T* r = static_cast<T*>(x.data()) + i * x.stride(0);
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const T v = r[j];
+        switch (act) {
+          case Activation::kReLU: r[j] = v > 0 ? v : T(0); break;
+          case Activation::kLeakyReLU: r[j] = v > 0 ? v : slope * v; break;
+          case Activation::kELU: r[j] = v > 0 ? v : slope * std::expm1(v); break;
+          case Activation::kNone: break;
+        }
+      }
+    }
+  });
+}
+
+/// @brief grad (in place) *= act'(x), computed from the activation's output y (all three
+/// activations are invertible in sign, so the output suffices: no input copy is kept).
+inline void activation_backward(const Context& ctx, Activation act, const TensorView& y,
+                                const TensorView& grad, double negative_slope = 0.01) {
+  if (act == Activation::kNone) return;
+  dispatch_float(y.dtype(), "activation_backward", [&](auto tag) {
+    using T = decltype(tag);
+    const T slope = T(negative_slope);
+    const std::int64_t rows = y.size(0), cols = y.size(1);
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* yr = static_cast<const T*>(y.data()) + i * y.stride(0);
+      T* g = static_cast<T*>(grad.data()) + i * grad.stride(0);
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const T v = yr[j];
+        switch (act) {
+          case Activation::kReLU: g[j] = v > 0 ? g[j] : T(0); break;
+          case Activation::kLeakyReLU: g[j] = v > 0 ? g[j] : slope * g[j]; break;
+          // y = alpha (e^x - 1) for x <= 0, so dy/dx = alpha e^x = y + alpha.
+          case Activation::kELU: g[j] = v > 0 ? g[j] : g[j] * (v + slope); break;
+          case Activation::kNone: break;
+        }
+      }
+    }
+  });
+}
+
+/// @brief Whether element i of a dropout mask keyed by `key` is kept (counter-based, so the
+/// backward pass regenerates the mask instead of storing it).
+inline bool dropout_keep(std::uint64_t key, std::uint64_t i, double p) {
+  return CounterRng(key, i).uniform() >= p;
+}
+
+/// @brief Inverted dropout in place: zero with probability p, scale survivors by 1/(1-p).
+/// Element (i, j) uses counter i * cols + j of the stream `key`, so the same key gives the
+/// same mask for any thread count; dropout_backward applies the same mask to the gradient.
+inline void dropout_forward(const Context& ctx, const TensorView& x, double p,
+                            std::uint64_t key) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, "dropout", p >= 0 && p < 1, "'p' must be in [0, 1), got {}",
+                    p);
+  if (p == 0) return;
+  dispatch_float(x.dtype(), "dropout", [&](auto tag) {
+    using T = decltype(tag);
+    const T scale = T(1 / (1 - p));
+    const std::int64_t rows = x.size(0), cols = x.size(1);
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      T* r = static_cast<T*>(x.data()) + i * x.stride(0);
+      for (std::int64_t j = 0; j < cols; ++j)
+        r[j] = dropout_keep(key, std::uint64_t(i * cols + j), p) ? r[j] * scale : T(0);
+    }
+  });
+}
+/// @brief Backward of dropout_forward (same mask, same scale): in place on grad.
+inline void dropout_backward(const Context& ctx, const TensorView& grad, double p,
+                             std::uint64_t key) {
+  dropout_forward(ctx, grad, p, key);
+}
+
+/// @brief L2-normalises every row in place (PyG's F.normalize(p=2, eps=1e-12)); returns the
+/// row norms clamped at eps (for the backward).
+inline std::vector<double> normalize_rows_forward(const TensorView& x) {
+  std::vector<double> norms(static_cast<std::size_t>(x.size(0)));
+  dispatch_float(x.dtype(), "normalize", [&](auto tag) {
+    using T = decltype(tag);
+    for (std::int64_t i = 0; i < x.size(0); ++i) {
+      T* r = static_cast<T*>(x.data()) + i * x.stride(0);
+      double s = 0;
+      for (std::int64_t j = 0; j < x.size(1); ++j) s += double(r[j]) * r[j];
+      const double n = std::max(std::sqrt(s), 1e-12);
+      norms[std::size_t(i)] = n;
+      for (std::int64_t j = 0; j < x.size(1); ++j) r[j] = T(r[j] / n);
+    }
+  });
+  return norms;
+}
+/// @brief Backward of normalize_rows_forward given its output y: in place on grad,
+/// g <- (g - y <g, y>) / n (or g / eps where the norm was clamped).
+inline void normalize_rows_backward(const TensorView& y, const std::vector<double>& norms,
+                                    const TensorView& grad) {
+  dispatch_float(y.dtype(), "normalize", [&](auto tag) {
+    using T = decltype(tag);
+    for (std::int64_t i = 0; i < y.size(0); ++i) {
+      const T* yr = static_cast<const T*>(y.data()) + i * y.stride(0);
+      T* g = static_cast<T*>(grad.data()) + i * grad.stride(0);
+      const double n = norms[std::size_t(i)];
+      if (n <= 1e-12) {
+        for (std::int64_t j = 0; j < y.size(1); ++j) g[j] = T(g[j] / n);
+        continue;
+      }
+      double dot = 0;
+      for (std::int64_t j = 0; j < y.size(1); ++j) dot += double(g[j]) * yr[j];
+      for (std::int64_t j = 0; j < y.size(1); ++j) g[j] = T((g[j] - yr[j] * dot) / n);
+    }
+  });
+}
+
+/// @brief Layer normalisation over the last dimension with gain and bias:
+/// y = (x - mean) / sqrt(var + eps) * gamma + beta. Returns y; keeps xhat and 1/std.
+struct LayerNormCache {
+  Tensor xhat;
+  std::vector<double> inv_std;
+};
+inline Tensor layer_norm_forward(const Context& ctx, const TensorView& x, const Parameter& gamma,
+                                 const Parameter& beta, double eps, LayerNormCache* cache) {
+  const std::int64_t rows = x.size(0), cols = x.size(1);
+  Tensor y = new_matrix(ctx, rows, cols, x.dtype());
+  Tensor xhat = cache ? new_matrix(ctx, rows, cols, x.dtype()) : Tensor();
+  std::vector<double> inv_std(static_cast<std::size_t>(rows));
+  dispatch_float(x.dtype(), "layer_norm", [&](auto tag) {
+    using T = decltype(tag);
+    const T* g = gamma.value.data_as<T>();
+    const T* b = beta.value.data_as<T>();
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* r = static_cast<const T*>(x.data()) + i * x.stride(0);
+      double mean = 0, var = 0;
+      for (std::int64_t j = 0; j < cols; ++j) mean += r[j];
+      mean /= double(cols);
+      for (std::int64_t j = 0; j < cols; ++j) var += (r[j] - mean) * (r[j] - mean);
+      var /= double(cols);
+      const double is = 1 / std::sqrt(var + eps);
+      inv_std[std::size_t(i)] = is;
+      T* yr = y.data_as<T>() + i * cols;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        const T h = T((r[j] - mean) * is);
+        if (cache) xhat.data_as<T>()[i * cols + j] = h;
+        yr[j] = h * g[j] + b[j];
+      }
+    }
+  });
+  if (cache) {
+    cache->xhat = xhat;
+    cache->inv_std = std::move(inv_std);
+  }
+  return y;
+}
+/// @brief Backward of layer_norm_forward: gamma/beta grads accumulate; returns grad of x.
+inline Tensor layer_norm_backward(const Context& ctx, const LayerNormCache& cache,
+                                  Parameter& gamma, Parameter& beta, const TensorView& grad_y) {
+  const std::int64_t rows = cache.xhat.size(0), cols = cache.xhat.size(1);
+  Tensor gx = new_matrix(ctx, rows, cols, cache.xhat.dtype());
+  dispatch_float(cache.xhat.dtype(), "layer_norm", [&](auto tag) {
+    using T = decltype(tag);
+    const T* g = gamma.value.data_as<T>();
+    T* gg = gamma.grad.data_as<T>();
+    T* gb = beta.grad.data_as<T>();
+    for (std::int64_t i = 0; i < rows; ++i) {
+      const T* gy = static_cast<const T*>(grad_y.data()) + i * grad_y.stride(0);
+      const T* h = cache.xhat.data_as<T>() + i * cols;
+      double s1 = 0, s2 = 0;
+      for (std::int64_t j = 0; j < cols; ++j) {
+        gg[j] += gy[j] * h[j];
+        gb[j] += gy[j];
+        const double d = double(gy[j]) * g[j];
+        s1 += d;
+        s2 += d * h[j];
+      }
+      T* out = gx.data_as<T>() + i * cols;
+      const double is = cache.inv_std[std::size_t(i)];
+      for (std::int64_t j = 0; j < cols; ++j)
+        out[j] = T(is / double(cols) * (double(cols) * gy[j] * g[j] - s1 - h[j] * s2));
+    }
+  });
+  return gx;
+}
+
+/// @brief [a | b]: column concatenation of two matrices with the same rows.
+inline Tensor concat_columns(const Context& ctx, const TensorView& a, const TensorView& b) {
+  GNNKIT_EXPECTS_AS(ShapeMismatch, "concat_columns", a.size(0) == b.size(0),
+                    "'a' {} and 'b' {} must have the same rows", a.str(), b.str());
+  const std::int64_t rows = a.size(0), ca = a.size(1), cb = b.size(1);
+  Tensor out = new_matrix(ctx, rows, ca + cb, a.dtype());
+  const std::size_t item = dtype_size(a.dtype());
+  for (std::int64_t i = 0; i < rows; ++i) {
+    char* o = static_cast<char*>(out.data()) + std::size_t(i * (ca + cb)) * item;
+    std::memcpy(o, static_cast<const char*>(a.data()) + std::size_t(i * a.stride(0)) * item,
+                std::size_t(ca) * item);
+    std::memcpy(o + std::size_t(ca) * item,
+                static_cast<const char*>(b.data()) + std::size_t(i * b.stride(0)) * item,
+                std::size_t(cb) * item);
+  }
+  return out;
+}
+/// @brief The column block [begin, end) of a matrix as a view (the backward of
+/// concat_columns splits its gradient this way).
+inline Tensor slice_columns(const Tensor& t, std::int64_t begin, std::int64_t end) {
+  const std::int64_t shape[2] = {t.size(0), end - begin};
+  const std::int64_t strides[2] = {t.strides()[0], t.strides()[1]};
+  char* data = static_cast<char*>(t.data()) + begin * t.strides()[1] * std::int64_t(dtype_size(t.dtype()));
+  return Tensor::wrap(TensorView(data, t.dtype(), t.device(), shape, strides), t.owner());
+}
+
+}  // namespace gnnkit::nn
