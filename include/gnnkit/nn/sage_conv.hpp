@@ -108,7 +108,8 @@ class SageConv {
       cache->aggregated = aggregated;
       cache->transform_first = transform_first;
       cache->agg = std::move(agg);
-      cache->out = out;
+      // The caller may apply an activation in place: keep normalize's output apart.
+      if (options_.normalize) cache->out = out.clone();
       cache->norms = std::move(norms);
     }
     return out;
