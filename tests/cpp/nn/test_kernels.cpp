@@ -1,0 +1,243 @@
+// Sparse kernels and dense building blocks: against naive loops over the edge list, against
+// finite differences (float64), and for determinism across thread counts.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gnnkit/nn/aggregate.hpp"
+#include "gnnkit/nn/functional.hpp"
+#include "gnnkit/nn/linear.hpp"
+#include "support/reference.hpp"
+#include "support/reference_nn.hpp"
+
+using namespace gnnkit;
+using namespace gnnkit::nn;
+using gnnkit::test::EdgeListGraph;
+
+namespace {
+
+template <typename T>
+Tensor random_tensor(std::vector<std::int64_t> shape, std::uint64_t seed) {
+  Tensor t = Tensor::empty(std::span<const std::int64_t>(shape), dtype_of<T>);
+  const auto v = gnnkit::test::random_matrix<double>(1, t.numel(), seed);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data_as<T>()[i] = T(v[std::size_t(i)]);
+  return t;
+}
+
+template <typename IndexT>
+Adjacency adjacency_of(const EdgeListGraph& g, int threads = 2) {
+  std::vector<IndexT> indices(g.src.begin(), g.src.end());
+  return Adjacency::from_csc<IndexT>(g.num_dst, g.num_src, g.indptr, std::move(indices), threads);
+}
+
+double dot(const Tensor& a, const Tensor& b) {
+  double s = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) s += a.data_as<double>()[i] * b.data_as<double>()[i];
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("transpose lists every edge once, grouped by source, with its CSC position",
+          "[kernels][transpose]") {
+  const EdgeListGraph g = gnnkit::test::random_block(5000, 3000, 200000, 1);
+  std::vector<std::int32_t> indices(g.src.begin(), g.src.end());
+  const CompressedView<std::int32_t> csc{g.num_dst, g.num_src, g.indptr.data(), indices.data(), nullptr};
+  const auto t1 = kernels::cpu::transpose(csc, 1);
+  const auto t2 = kernels::cpu::transpose(csc, 2);
+  CHECK(t1.indptr == t2.indptr);
+  CHECK(t1.indices == t2.indices);
+  CHECK(t1.perm == t2.perm);
+  REQUIRE(t1.num_edges() == std::int64_t(g.src.size()));
+  std::vector<int> seen(g.src.size(), 0);
+  for (std::int64_t u = 0; u < t1.num_rows; ++u)
+    for (std::int64_t k = t1.indptr[std::size_t(u)]; k < t1.indptr[std::size_t(u) + 1]; ++k) {
+      const std::int64_t e = t1.perm[std::size_t(k)];
+      REQUIRE(g.src[std::size_t(e)] == u);
+      REQUIRE(g.dst[std::size_t(e)] == t1.indices[std::size_t(k)]);
+      if (k > t1.indptr[std::size_t(u)]) REQUIRE(t1.perm[std::size_t(k) - 1] < e);  // stable
+      ++seen[std::size_t(e)];
+    }
+  for (int s : seen) REQUIRE(s == 1);
+}
+
+TEST_CASE("weighted multi-head SpMM, SDDMM and edge softmax match naive loops", "[kernels]") {
+  const EdgeListGraph g = gnnkit::test::random_block(300, 200, 3000, 2);
+  const Adjacency plain = adjacency_of<std::int64_t>(g);
+  const int H = 3;
+  const std::int64_t C = 5, F = H * C, E = std::int64_t(g.src.size());
+  const Tensor x = random_tensor<double>({g.num_src, F}, 3);
+  const Tensor w = random_tensor<double>({E, H}, 4);
+  const Adjacency adj = plain.with_edge_weight(w);
+  for (Reduce reduce : {Reduce::kSum, Reduce::kMean, Reduce::kMax}) {
+    const Tensor y = aggregate_forward(Context::cpu(2), adj, x, reduce);
+    for (std::int64_t v = 0; v < g.num_dst; ++v)
+      for (std::int64_t c = 0; c < F; ++c) {
+        double acc = reduce == Reduce::kMax ? -1e300 : 0;
+        std::int64_t deg = 0;
+        for (std::int64_t e = 0; e < E; ++e)
+          if (g.dst[std::size_t(e)] == v) {
+            const double m = w.data_as<double>()[e * H + c / C] * x.data_as<double>()[g.src[std::size_t(e)] * F + c];
+            acc = reduce == Reduce::kMax ? std::max(acc, m) : acc + m;
+            ++deg;
+          }
+        if (deg == 0) acc = 0;
+        if (reduce == Reduce::kMean && deg) acc /= double(deg);
+        REQUIRE(y.data_as<double>()[v * F + c] == Approx(acc).margin(1e-12));
+      }
+  }
+  // SDDMM: out[e, h] = <a[dst], b[src]> per head.
+  const Tensor a = random_tensor<double>({g.num_dst, F}, 5);
+  std::vector<double> sd(std::size_t(E * H));
+  adj.visit([&](const auto& csc, const auto*) {
+    kernels::cpu::sddmm_dot<double>(csc, a.data_as<double>(), F, x.data_as<double>(), F, F, H, sd.data(), 2);
+  });
+  for (std::int64_t e = 0; e < E; ++e)
+    for (int h = 0; h < H; ++h) {
+      double s = 0;
+      for (std::int64_t c = 0; c < C; ++c)
+        s += a.data_as<double>()[g.dst[std::size_t(e)] * F + h * C + c] * x.data_as<double>()[g.src[std::size_t(e)] * F + h * C + c];
+      REQUIRE(sd[std::size_t(e * H + h)] == Approx(s).margin(1e-12));
+    }
+  // Edge softmax: per destination and head, the coefficients are exp(s)/sum exp(s), even for
+  // scores far beyond exp's range.
+  std::vector<double> scores(std::size_t(E * H)), alpha(std::size_t(E * H));
+  for (std::int64_t i = 0; i < E * H; ++i) scores[std::size_t(i)] = 1000.0 * w.data_as<double>()[i];
+  adj.visit([&](const auto& csc, const auto*) {
+    kernels::cpu::edge_softmax_forward<double>(csc, scores.data(), H, alpha.data(), 2);
+  });
+  for (std::int64_t v = 0; v < g.num_dst; ++v)
+    for (int h = 0; h < H; ++h) {
+      double m = -1e300, sum = 0;
+      for (std::int64_t e = g.indptr[std::size_t(v)]; e < g.indptr[std::size_t(v) + 1]; ++e) m = std::max(m, scores[std::size_t(e * H + h)]);
+      for (std::int64_t e = g.indptr[std::size_t(v)]; e < g.indptr[std::size_t(v) + 1]; ++e) sum += std::exp(scores[std::size_t(e * H + h)] - m);
+      for (std::int64_t e = g.indptr[std::size_t(v)]; e < g.indptr[std::size_t(v) + 1]; ++e) {
+        REQUIRE(std::isfinite(alpha[std::size_t(e * H + h)]));
+        REQUIRE(alpha[std::size_t(e * H + h)] == Approx(std::exp(scores[std::size_t(e * H + h)] - m) / sum).margin(1e-12));
+      }
+    }
+}
+
+TEST_CASE("aggregate gradients match finite differences", "[kernels][grad]") {
+  const EdgeListGraph g = gnnkit::test::random_block(9, 6, 25, 3);
+  const Context ctx = Context::cpu(2);
+  for (bool weighted : {false, true})
+    for (Reduce reduce : {Reduce::kSum, Reduce::kMean, Reduce::kMax}) {
+      Adjacency adj = adjacency_of<std::int32_t>(g);
+      if (weighted) adj = adj.with_edge_weight(random_tensor<double>({adj.num_edges(), 2}, 7));
+      Tensor x = random_tensor<double>({g.num_src, 4}, 8);
+      const Tensor r = random_tensor<double>({g.num_dst, 4}, 9);
+      AggregateCache cache;
+      aggregate_forward(ctx, adj, x, reduce, &cache);
+      const Tensor gx = aggregate_backward(ctx, adj, cache, r);
+      INFO("weighted " << weighted << " reduce " << int(reduce));
+      gnnkit::test::check_gradient([&] { return dot(aggregate_forward(ctx, adj, x, reduce), r); },
+                                   x.data_as<double>(), x.numel(), gx.data_as<double>(), "x");
+    }
+}
+
+TEST_CASE("dense blocks: gradients match finite differences", "[nn][functional][grad]") {
+  const Context ctx = Context::cpu(2);
+  const Tensor r = random_tensor<double>({7, 6}, 1);
+  SECTION("activations") {
+    for (Activation act : {Activation::kReLU, Activation::kLeakyReLU, Activation::kELU}) {
+      Tensor x = random_tensor<double>({7, 6}, 2);
+      auto f = [&] {
+        Tensor y = x.clone();
+        activation_forward(ctx, act, y, 0.1);
+        return y;
+      };
+      Tensor g = r.clone();
+      activation_backward(ctx, act, f(), g, 0.1);
+      INFO("activation " << int(act));
+      gnnkit::test::check_gradient([&] { return dot(f(), r); }, x.data_as<double>(), x.numel(),
+                                   g.data_as<double>(), "x");
+    }
+  }
+  SECTION("layer norm") {
+    ParameterList params;
+    auto gamma = params.add("ln.gamma", {6}, Init::kGlorotUniform, 3, DType::kFloat64);
+    auto beta = params.add("ln.beta", {6}, Init::kGlorotUniform, 4, DType::kFloat64);
+    Tensor x = random_tensor<double>({7, 6}, 5);
+    LayerNormCache cache;
+    layer_norm_forward(ctx, x, *gamma, *beta, 1e-5, &cache);
+    const Tensor gx = layer_norm_backward(ctx, cache, *gamma, *beta, r);
+    auto loss = [&] { return dot(layer_norm_forward(ctx, x, *gamma, *beta, 1e-5, nullptr), r); };
+    gnnkit::test::check_gradient(loss, x.data_as<double>(), x.numel(), gx.data_as<double>(), "x");
+    for (const auto& p : params)
+      gnnkit::test::check_gradient(loss, p->value.data_as<double>(), p->numel(), p->grad.data_as<double>(), p->name.c_str());
+  }
+  SECTION("MLP with dropout") {
+    ParameterList params;
+    Mlp mlp(params, "mlp", {5, 8, 6}, Activation::kELU, 0.4, 3, DType::kFloat64);
+    Tensor x = random_tensor<double>({7, 5}, 6);
+    const ForwardMode mode{true, 42, false};
+    Mlp::Cache cache;
+    mlp.forward(ctx, x, mode, &cache);
+    const Tensor gx = mlp.backward(ctx, cache, r, mode);
+    auto loss = [&] { return dot(mlp.forward(ctx, x, mode, nullptr), r); };
+    gnnkit::test::check_gradient(loss, x.data_as<double>(), x.numel(), gx.data_as<double>(), "x");
+    for (const auto& p : params)
+      gnnkit::test::check_gradient(loss, p->value.data_as<double>(), p->numel(), p->grad.data_as<double>(), p->name.c_str());
+  }
+  SECTION("concatenation") {
+    const Tensor a = random_tensor<double>({7, 2}, 7), b = random_tensor<double>({7, 4}, 8);
+    const Tensor c = concat_columns(ctx, a, b);
+    for (std::int64_t i = 0; i < 7; ++i) {
+      for (std::int64_t j = 0; j < 2; ++j) CHECK(c.data_as<double>()[i * 6 + j] == a.data_as<double>()[i * 2 + j]);
+      for (std::int64_t j = 0; j < 4; ++j) CHECK(c.data_as<double>()[i * 6 + 2 + j] == b.data_as<double>()[i * 4 + j]);
+    }
+    const Tensor right = slice_columns(c, 2, 6);
+    CHECK(right.size(1) == 4);
+    CHECK(right.data_as<double>()[right.strides()[0] + 1] == b.data_as<double>()[5]);
+  }
+}
+
+TEST_CASE("dropout keeps 1-p of the elements, scaled, with the same mask for any thread count",
+          "[nn][functional][dropout]") {
+  const std::int64_t rows = 400, cols = 500;
+  std::vector<Tensor> out;
+  for (int threads : {1, 2}) {
+    Tensor x = Tensor::empty({rows, cols}, DType::kFloat32);
+    for (std::int64_t i = 0; i < x.numel(); ++i) x.data_as<float>()[i] = 1.0f;
+    dropout_forward(Context::cpu(threads), x, 0.3, 5);
+    out.push_back(x);
+  }
+  std::int64_t kept = 0;
+  for (std::int64_t i = 0; i < rows * cols; ++i) {
+    REQUIRE(out[0].data_as<float>()[i] == out[1].data_as<float>()[i]);
+    const float v = out[0].data_as<float>()[i];
+    REQUIRE((v == 0.0f || v == Approx(1 / 0.7)));
+    kept += v != 0.0f;
+  }
+  // Binomial(200000, 0.7): standard deviation 205; 5 sigma.
+  CHECK(std::abs(double(kept) - 0.7 * rows * cols) < 5 * 205);
+  Tensor other = Tensor::empty({rows, cols}, DType::kFloat32);
+  for (std::int64_t i = 0; i < other.numel(); ++i) other.data_as<float>()[i] = 1.0f;
+  dropout_forward(Context::cpu(1), other, 0.3, 6);
+  std::int64_t same = 0;
+  for (std::int64_t i = 0; i < rows * cols; ++i) same += other.data_as<float>()[i] == out[0].data_as<float>()[i];
+  CHECK(same < rows * cols * 0.65);  // another key, another mask (0.58 expected agreement)
+  CHECK_THROWS_AS(dropout_forward(Context::cpu(1), other, 1.0, 1), InvalidArgument);
+}
+
+TEST_CASE("Adjacency validates its CSC and adds self loops the PyG way", "[nn][adjacency]") {
+  CHECK_THROWS_WITH(Adjacency::from_csc<std::int32_t>(2, 3, {0, 1, 3}, {0, 5, 1}, 1),
+                    Catch::Contains("'indices'[1] = 5 must be in [0, 3)"));
+  CHECK_THROWS_WITH(Adjacency::from_csc<std::int32_t>(2, 3, {0, 2, 1}, {0}, 1),
+                    Catch::Contains("indptr"));
+  // dst 0 <- {0 (loop), 1}, dst 1 <- {2}, dst 2 <- {}: 3 destinations, 4 sources.
+  const Adjacency a = Adjacency::from_csc<std::int64_t>(3, 4, {0, 2, 3, 3}, {0, 1, 2}, 1);
+  const Adjacency s = a.with_self_loops(1);
+  CHECK(s.self_loops_added());
+  s.visit([](const auto& csc, const auto* t) {
+    REQUIRE(t != nullptr);
+    const std::vector<std::int64_t> indptr(csc.indptr, csc.indptr + 4);
+    CHECK(indptr == std::vector<std::int64_t>{0, 2, 4, 5});
+    std::vector<std::int64_t> idx;
+    for (std::int64_t e = 0; e < 5; ++e) idx.push_back(std::int64_t(csc.indices[e]));
+    CHECK(idx == std::vector<std::int64_t>{1, 0, 2, 1, 2});
+  });
+}
