@@ -147,8 +147,9 @@ class GatConv {
   }
 
   /// @brief Backward: accumulates parameter gradients; returns the gradient of x_src and,
-  /// when x_dst was not a prefix of x_src, of x_dst.
-  ConvGrads backward(const Context& ctx, const Cache& cache, const Tensor& grad_out) const {
+  /// when x_dst was not a prefix of x_src, of x_dst (neither when input_grads is false).
+  ConvGrads backward(const Context& ctx, const Cache& cache, const Tensor& grad_out,
+                     bool input_grads = true) const {
     const std::string where = "GatConv '" + name_ + "' backward";
     const DType dtype = w_src_->value.dtype();
     const Adjacency& adj = cache.adj;
@@ -200,10 +201,10 @@ class GatConv {
     ConvGrads grads;
     if (cache.shared_dst) {
       add_into(ctx, slice_rows(grad_h_src, 0, n_dst), grad_h_dst);
-      grads.x_src = linear_backward(ctx, cache.x_src, *w_src_, nullptr, grad_h_src, true);
+      grads.x_src = linear_backward(ctx, cache.x_src, *w_src_, nullptr, grad_h_src, input_grads);
     } else {
-      grads.x_src = linear_backward(ctx, cache.x_src, *w_src_, nullptr, grad_h_src, true);
-      grads.x_dst = linear_backward(ctx, cache.x_dst, *w_dst_, nullptr, grad_h_dst, true);
+      grads.x_src = linear_backward(ctx, cache.x_src, *w_src_, nullptr, grad_h_src, input_grads);
+      grads.x_dst = linear_backward(ctx, cache.x_dst, *w_dst_, nullptr, grad_h_dst, input_grads);
     }
     return grads;
   }

@@ -91,10 +91,11 @@ class HeteroConv {
   }
 
   /// @brief Backward: accumulates parameter gradients; returns per node type the gradient
-  /// of x (same rows as x; undefined for types the layer did not read).
+  /// of x (same rows as x; undefined for types the layer did not read, and for all when
+  /// input_grads is false).
   std::vector<Tensor> backward(const Context& ctx, const LayerGraph& graph, const Cache& cache,
-                               const std::vector<Tensor>& x,
-                               const std::vector<Tensor>& grad_out) const {
+                               const std::vector<Tensor>& x, const std::vector<Tensor>& grad_out,
+                               bool input_grads = true) const {
     std::vector<Tensor> gx(static_cast<std::size_t>(num_node_types_));
     auto grad_of = [&](int type) -> Tensor& {
       Tensor& g = gx[std::size_t(type)];
@@ -123,11 +124,12 @@ class HeteroConv {
             using C = std::decay_t<decltype(conv)>;
             const auto& c = std::get<typename C::Cache>(cache.convs[i]);
             if constexpr (std::is_same_v<C, SageConv>)
-              return conv.backward(ctx, adj, c, g);
+              return conv.backward(ctx, adj, c, g, input_grads);
             else
-              return conv.backward(ctx, c, g);
+              return conv.backward(ctx, c, g, input_grads);
           },
           convs_[i].second);
+      if (!input_grads) continue;
       add_into(ctx, grad_of(r.src_type), grads.x_src);
       if (grads.x_dst.defined())
         add_into(ctx, slice_rows(grad_of(r.dst_type), 0, grads.x_dst.size(0)), grads.x_dst);

@@ -246,9 +246,11 @@ class GnnModel {
   }
 
   /// @brief Backward of the last forward (its cache): accumulates every parameter's gradient
-  /// and returns the gradient of the input features per node type.
+  /// and returns the gradient of the input features per node type (all undefined when
+  /// input_grads is false: the input layer then skips that work, often its largest product).
   std::vector<Tensor> backward(const Context& ctx, const std::vector<LayerGraph>& graphs,
-                               const Cache& cache, const Tensor& grad_out) const {
+                               const Cache& cache, const Tensor& grad_out,
+                               bool input_grads = true) const {
     GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::backward",
                       int(cache.layers.size()) == num_layers(),
                       "the cache holds no forward pass (pass a cache to forward first)");
@@ -280,7 +282,7 @@ class GnnModel {
                               params_[0]->value.dtype());
       std::vector<Tensor> gx = layers_[std::size_t(l)].backward(
           ctx, graphs[std::size_t(l)], cache.layers[std::size_t(l)],
-          cache.inputs[std::size_t(l)], g);
+          cache.inputs[std::size_t(l)], g, l > 0 || input_grads);
       if (cache.mode.training && options_.input_dropout > 0)
         for (std::size_t t = 0; t < gx.size(); ++t)
           if (gx[t].defined()) dropout_backward(ctx, gx[t], options_.input_dropout, key + 7 + t);

@@ -116,10 +116,11 @@ class SageConv {
   }
 
   /// @brief Backward: accumulates the parameter gradients and returns the gradients of
-  /// x_src and x_dst (x_dst undefined without root weight).
+  /// x_src and x_dst (x_dst undefined without root weight; both undefined when
+  /// input_grads is false, which saves the work for a model's input layer).
   /// @throws ShapeMismatch if grad_out is not [num_dst, out]
   ConvGrads backward(const Context& ctx, const Adjacency& adj, const Cache& cache,
-                     const Tensor& grad_out) const {
+                     const Tensor& grad_out, bool input_grads = true) const {
     const std::string where = "SageConv '" + name_ + "' backward";
     check_matrix(where.c_str(), "grad_out", grad_out, adj.num_dst(), options_.out,
                  w_neigh_->value.dtype());
@@ -130,14 +131,14 @@ class SageConv {
     }
     ConvGrads grads;
     if (options_.root_weight)
-      grads.x_dst = linear_backward(ctx, cache.x_dst, *w_root_, nullptr, g, true);
+      grads.x_dst = linear_backward(ctx, cache.x_dst, *w_root_, nullptr, g, input_grads);
     if (cache.transform_first) {
       if (b_) bias_backward(g, *b_);
       Tensor gh = aggregate_backward(ctx, adj, cache.agg, g);
-      grads.x_src = linear_backward(ctx, cache.x_src, *w_neigh_, nullptr, gh, true);
+      grads.x_src = linear_backward(ctx, cache.x_src, *w_neigh_, nullptr, gh, input_grads);
     } else {
-      Tensor ga = linear_backward(ctx, cache.aggregated, *w_neigh_, b_.get(), g, true);
-      grads.x_src = aggregate_backward(ctx, adj, cache.agg, ga);
+      Tensor ga = linear_backward(ctx, cache.aggregated, *w_neigh_, b_.get(), g, input_grads);
+      if (input_grads) grads.x_src = aggregate_backward(ctx, adj, cache.agg, ga);
     }
     return grads;
   }
