@@ -41,6 +41,8 @@ from ._core import (  # noqa: F401  (re-exported)
 from .graph import HeteroGraph, build_graph_file, read_edge_list  # noqa: E402
 from . import datasets  # noqa: E402,F401
 from . import sampling  # noqa: E402,F401
+from . import train  # noqa: E402,F401
+from . import nn  # noqa: E402,F401
 
 __version__: str = _core.__version__
 
@@ -50,6 +52,7 @@ __all__ = [
     "default_context", "Error", "InvalidArgument", "ShapeMismatch", "DeviceMismatch",
     "OutOfRange", "NotCompiled", "DeviceError", "BackendError", "FormatError", "IoError",
     "OutOfMemory", "HeteroGraph", "read_edge_list", "build_graph_file", "datasets", "sampling",
+    "train",
 ]
 
 _default_context: Optional[Context] = None

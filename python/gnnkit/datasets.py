@@ -554,10 +554,13 @@ def _load_amazon_cds(folder: Path, **_: Any) -> Dataset:
 
 
 def _np_reconstruct() -> Callable[..., Any]:
-    core = getattr(np, "_core", None)  # NumPy 2 moved numpy.core to numpy._core
-    if core is None:
-        core = np.core  # pragma: no cover (NumPy 1)
-    return core.multiarray._reconstruct
+    # NumPy 2 moved numpy.core to numpy._core; NumPy 1.26 has a numpy._core stub without
+    # multiarray, so import the module by name rather than probing attributes.
+    import importlib
+    try:
+        return importlib.import_module("numpy._core.multiarray")._reconstruct
+    except (ImportError, AttributeError):  # pragma: no cover (NumPy 1)
+        return importlib.import_module("numpy.core.multiarray")._reconstruct
 
 
 class _PlanetoidUnpickler(pickle.Unpickler):

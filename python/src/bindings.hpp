@@ -8,5 +8,7 @@ void init_errors(pybind11::module_& m);
 void init_core(pybind11::module_& m);
 void init_graph(pybind11::module_& m);
 void init_sampling(pybind11::module_& m);
+void init_train(pybind11::module_& m);
+void init_nn(pybind11::module_& m);
 
 }  // namespace gnnkit::python

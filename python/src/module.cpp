@@ -111,4 +111,6 @@ PYBIND11_MODULE(_core, m) {
   gnnkit::python::init_core(m);
   gnnkit::python::init_graph(m);
   gnnkit::python::init_sampling(m);
+  gnnkit::python::init_train(m);
+  gnnkit::python::init_nn(m);
 }
