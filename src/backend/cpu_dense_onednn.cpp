@@ -5,7 +5,9 @@
 #include "gnnkit/kernels/dense.hpp"
 
 #if GNNKIT_WITH_ONEDNN
+#include <algorithm>
 #include <array>
+#include <optional>
 #include <map>
 #include <mutex>
 #include <unordered_map>
@@ -46,9 +48,59 @@ detail::DnnlResources& Context::dnnl() const {
 const char* dense_backend_name() noexcept { return "onednn"; }
 
 namespace kernels::cpu {
+namespace {
+
+/// How a [rows, cols] view reads as a BLAS operand: 'N' (row-major, ld = row stride) or 'T'
+/// (column-major, ld = column stride); nullopt when neither stride is 1.
+struct BlasOperand {
+  char trans;
+  std::int64_t ld;
+};
+std::optional<BlasOperand> blas_operand(const TensorView& v) {
+  const std::int64_t rows = v.size(0), cols = v.size(1);
+  if ((cols == 1 || v.stride(1) == 1) && (rows == 1 || v.stride(0) >= cols))
+    return BlasOperand{'N', rows == 1 ? std::max<std::int64_t>(cols, 1) : v.stride(0)};
+  if ((rows == 1 || v.stride(0) == 1) && (cols == 1 || v.stride(1) >= rows))
+    return BlasOperand{'T', cols == 1 ? std::max<std::int64_t>(rows, 1) : v.stride(1)};
+  return std::nullopt;
+}
+
+}  // namespace
+
+/// Row-major operands go straight to oneDNN's sgemm: no primitive to build per shape, which
+/// matters because sampled mini-batches give every step new row counts (a primitive cache
+/// keyed by shape would grow without bound and pay a JIT build per new shape).
+bool matmul_sgemm(const Context& ctx, const TensorView& a, const TensorView& b,
+                  const std::optional<TensorView>& bias, const TensorView& c) {
+  const std::int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+  const auto op_a = blas_operand(a), op_b = blas_operand(b);
+  const bool c_row_major = (n == 1 || c.stride(1) == 1) && (m == 1 || c.stride(0) >= n);
+  if (!op_a || !op_b || !c_row_major) return false;
+  if (m == 0 || n == 0) return true;
+  const std::int64_t ldc = m == 1 ? n : c.stride(0);
+  auto* cp = static_cast<float*>(c.data());
+  // C starts as the broadcast bias (or zero when K = 0), then C = A·B + C.
+  const bool preset = bias.has_value() || k == 0;
+  if (preset) {
+    for (std::int64_t i = 0; i < m; ++i)
+      for (std::int64_t j = 0; j < n; ++j)
+        cp[i * ldc + j] = bias ? static_cast<const float*>(bias->data())[j * bias->stride(-1)] : 0.0f;
+  }
+  if (k == 0) return true;
+  const ScopedOmpThreads threads(ctx.num_threads());
+  const dnnl::status st =
+      dnnl::sgemm(op_a->trans, op_b->trans, m, n, k, 1.0f, static_cast<const float*>(a.data()),
+                  op_a->ld, static_cast<const float*>(b.data()), op_b->ld, preset ? 1.0f : 0.0f,
+                  cp, ldc);
+  if (st != dnnl::status::success)
+    throw BackendError("matmul", detail::format("oneDNN sgemm failed for [{}, {}]·[{}, {}] (status {})",
+                                                m, k, k, n, int(st)));
+  return true;
+}
 
 void matmul_onednn(const Context& ctx, const TensorView& a, const TensorView& b,
                    const std::optional<TensorView>& bias, const TensorView& c) {
+  if (matmul_sgemm(ctx, a, b, bias, c)) return;
   using dnnl::memory;
   using tag_dims = memory::dims;
   auto& res = ctx.dnnl();

@@ -209,11 +209,23 @@ inline void activation_backward(const Context& ctx, Activation act, const Tensor
   });
 }
 
-/// @brief Whether element i of a dropout mask keyed by `key` is kept (counter-based, so the
-/// backward pass regenerates the mask instead of storing it).
-inline bool dropout_keep(std::uint64_t key, std::uint64_t i, double p) {
-  return CounterRng(key, i).uniform() >= p;
-}
+/// @brief A dropout mask as a pure function of (key, element index): the backward pass
+/// regenerates it instead of storing it. One 64-bit mix per element (splitmix64's
+/// finaliser over a keyed counter), so masking costs about as much as reading the data.
+class DropoutMask {
+ public:
+  DropoutMask(std::uint64_t key, double p)
+      : base_(mix64(key ^ 0x6a09e667f3bcc909ull)),
+        threshold_(p >= 1 ? ~std::uint64_t(0)
+                          : static_cast<std::uint64_t>(std::ldexp(p, 64))) {}
+  /// @brief Whether element i is kept (probability 1 - p).
+  bool keep(std::uint64_t i) const noexcept {
+    return mix64(base_ + i * 0x9e3779b97f4a7c15ull) >= threshold_;
+  }
+
+ private:
+  std::uint64_t base_, threshold_;
+};
 
 /// @brief Inverted dropout in place: zero with probability p, scale survivors by 1/(1-p).
 /// Element (i, j) uses counter i * cols + j of the stream `key`, so the same key gives the
@@ -223,6 +235,7 @@ inline void dropout_forward(const Context& ctx, const TensorView& x, double p,
   GNNKIT_EXPECTS_AS(InvalidArgument, "dropout", p >= 0 && p < 1, "'p' must be in [0, 1), got {}",
                     p);
   if (p == 0) return;
+  const DropoutMask mask(key, p);
   dispatch_float(x.dtype(), "dropout", [&](auto tag) {
     using T = decltype(tag);
     const T scale = T(1 / (1 - p));
@@ -231,7 +244,7 @@ inline void dropout_forward(const Context& ctx, const TensorView& x, double p,
     for (std::int64_t i = 0; i < rows; ++i) {
       T* r = static_cast<T*>(x.data()) + i * x.stride(0);
       for (std::int64_t j = 0; j < cols; ++j)
-        r[j] = dropout_keep(key, std::uint64_t(i * cols + j), p) ? r[j] * scale : T(0);
+        r[j] = mask.keep(std::uint64_t(i * cols + j)) ? r[j] * scale : T(0);
     }
   });
 }

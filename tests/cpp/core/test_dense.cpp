@@ -89,13 +89,30 @@ TEST_CASE("matmul in float64 and through transposed (strided) views") {
   }
 }
 
-TEST_CASE("matmul reuses one cached oneDNN primitive per shape") {
+TEST_CASE("matmul builds no primitive for BLAS layouts, one per shape for others") {
+  // Sampled batches change the row count every step: row- and column-major operands go to
+  // sgemm, so no per-shape state accumulates.
   const Context ctx = Context::cpu(2);
-  const Tensor a = Tensor::zeros({8, 16}, DType::kFloat32), b = Tensor::zeros({16, 4}, DType::kFloat32);
-  for (int i = 0; i < 3; ++i) (void)matmul(ctx, a, b);
-  const Tensor a2 = Tensor::zeros({9, 16}, DType::kFloat32);
-  (void)matmul(ctx, a2, b);
-  CHECK(kernels::cpu::onednn_cached_primitives(ctx) == (GNNKIT_WITH_ONEDNN ? 2u : 0u));
+  const Tensor b = Tensor::zeros({16, 4}, DType::kFloat32);
+  for (std::int64_t rows = 1; rows < 40; ++rows) (void)matmul(ctx, Tensor::zeros({rows, 16}, DType::kFloat32), b);
+  CHECK(kernels::cpu::onednn_cached_primitives(ctx) == 0u);
+  // Every other column of a wider matrix: no unit stride, so a (cached) primitive runs.
+  Tensor wide = Tensor::zeros({8, 32}, DType::kFloat32);
+  const std::int64_t shape[] = {8, 16}, strides[] = {32, 2};
+  const TensorView strided(wide.data(), DType::kFloat32, Device::cpu(), shape, strides);
+  for (std::int64_t i = 0; i < wide.numel(); ++i) wide.data_as<float>()[i] = float(i % 7) - 3.0f;
+  Tensor b2 = Tensor::empty({16, 4}, DType::kFloat32);
+  for (std::int64_t i = 0; i < b2.numel(); ++i) b2.data_as<float>()[i] = float(i % 5) - 2.0f;
+  Tensor c;
+  for (int i = 0; i < 3; ++i) c = matmul(ctx, strided, b2);
+  CHECK(kernels::cpu::onednn_cached_primitives(ctx) == (GNNKIT_WITH_ONEDNN ? 1u : 0u));
+  for (std::int64_t i = 0; i < 8; ++i)
+    for (std::int64_t j = 0; j < 4; ++j) {
+      double expected = 0;
+      for (std::int64_t p = 0; p < 16; ++p)
+        expected += double(wide.data_as<float>()[i * 32 + 2 * p]) * b2.data_as<float>()[p * 4 + j];
+      CHECK(c.data_as<float>()[i * 4 + j] == Approx(expected));
+    }
   CHECK(std::string(dense_backend_name()) == (GNNKIT_WITH_ONEDNN ? "onednn" : "eigen"));
 }
 
