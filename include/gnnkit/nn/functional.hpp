@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "gnnkit/core/context.hpp"
 #include "gnnkit/core/error.hpp"
@@ -158,6 +159,36 @@ inline Tensor linear_backward(const Context& ctx, const TensorView& x, Parameter
 /// @brief Activation functions between layers.
 enum class Activation { kNone, kReLU, kLeakyReLU, kELU };
 
+namespace functional_detail {
+/// act(v) for one element; the switch sits outside the loops so that each loop vectorises.
+template <Activation A, typename T>
+inline T activate(T v, T slope) {
+  if constexpr (A == Activation::kReLU) return v > 0 ? v : T(0);
+  if constexpr (A == Activation::kLeakyReLU) return v > 0 ? v : slope * v;
+  if constexpr (A == Activation::kELU) return v > 0 ? v : slope * std::expm1(v);
+  return v;
+}
+/// The derivative of act at the input that produced output y (all three are recoverable from
+/// the output: ReLU/LeakyReLU by its sign, ELU as y + alpha).
+template <Activation A, typename T>
+inline T derivative_from_output(T y, T slope) {
+  if constexpr (A == Activation::kReLU) return y > 0 ? T(1) : T(0);
+  if constexpr (A == Activation::kLeakyReLU) return y > 0 ? T(1) : slope;
+  if constexpr (A == Activation::kELU) return y > 0 ? T(1) : y + slope;
+  return T(1);
+}
+template <typename Fn>
+void dispatch_activation(Activation act, Fn&& fn) {
+  switch (act) {
+    case Activation::kReLU: return fn(std::integral_constant<Activation, Activation::kReLU>{});
+    case Activation::kLeakyReLU:
+      return fn(std::integral_constant<Activation, Activation::kLeakyReLU>{});
+    case Activation::kELU: return fn(std::integral_constant<Activation, Activation::kELU>{});
+    case Activation::kNone: return fn(std::integral_constant<Activation, Activation::kNone>{});
+  }
+}
+}  // namespace functional_detail
+
 /// @brief y = act(x) in place. negative_slope is LeakyReLU's slope and ELU's alpha.
 inline void activation_forward(const Context& ctx, Activation act, const TensorView& x,
                                double negative_slope = 0.01) {
@@ -166,47 +197,53 @@ inline void activation_forward(const Context& ctx, Activation act, const TensorV
     using T = decltype(tag);
     const T slope = T(negative_slope);
     const std::int64_t rows = x.size(0), cols = x.size(1);
+    functional_detail::dispatch_activation(act, [&](auto a) {
 #pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
-    for (std::int64_t i = 0; i < rows; ++i) {
-      T* r = static_cast<T*>(x.data()) + i * x.stride(0);
-      for (std::int64_t j = 0; j < cols; ++j) {
-        const T v = r[j];
-        switch (act) {
-          case Activation::kReLU: r[j] = v > 0 ? v : T(0); break;
-          case Activation::kLeakyReLU: r[j] = v > 0 ? v : slope * v; break;
-          case Activation::kELU: r[j] = v > 0 ? v : slope * std::expm1(v); break;
-          case Activation::kNone: break;
-        }
+      for (std::int64_t i = 0; i < rows; ++i) {
+        T* r = static_cast<T*>(x.data()) + i * x.stride(0);
+#pragma omp simd
+        for (std::int64_t j = 0; j < cols; ++j)
+          r[j] = functional_detail::activate<decltype(a)::value, T>(r[j], slope);
       }
-    }
+    });
   });
 }
 
 /// @brief grad (in place) *= act'(x), computed from the activation's output y (all three
 /// activations are invertible in sign, so the output suffices: no input copy is kept).
 inline void activation_backward(const Context& ctx, Activation act, const TensorView& y,
-                                const TensorView& grad, double negative_slope = 0.01) {
-  if (act == Activation::kNone) return;
+                                const TensorView& grad, double negative_slope = 0.01);
+
+/// @brief Backward of activation then inverted dropout (probability p, 0 for none), from the
+/// final output alone: a dropped element is 0 and gets no gradient, a kept one is
+/// act(x) / (1 - p), from which act'(x) is recovered. So a model keeps one tensor per hidden
+/// layer (the next layer's input) instead of a copy of the pre-dropout activation.
+inline void activation_dropout_backward(const Context& ctx, Activation act, const TensorView& y,
+                                        const TensorView& grad, double p,
+                                        double negative_slope = 0.01) {
   dispatch_float(y.dtype(), "activation_backward", [&](auto tag) {
     using T = decltype(tag);
-    const T slope = T(negative_slope);
+    const T slope = T(negative_slope), scale = T(1 / (1 - p)), unscale = T(1 - p);
+    const bool dropped_zero = p > 0;
     const std::int64_t rows = y.size(0), cols = y.size(1);
+    functional_detail::dispatch_activation(act, [&](auto a) {
 #pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const T* yr = static_cast<const T*>(y.data()) + i * y.stride(0);
-      T* g = static_cast<T*>(grad.data()) + i * grad.stride(0);
-      for (std::int64_t j = 0; j < cols; ++j) {
-        const T v = yr[j];
-        switch (act) {
-          case Activation::kReLU: g[j] = v > 0 ? g[j] : T(0); break;
-          case Activation::kLeakyReLU: g[j] = v > 0 ? g[j] : slope * g[j]; break;
-          // y = alpha (e^x - 1) for x <= 0, so dy/dx = alpha e^x = y + alpha.
-          case Activation::kELU: g[j] = v > 0 ? g[j] : g[j] * (v + slope); break;
-          case Activation::kNone: break;
+      for (std::int64_t i = 0; i < rows; ++i) {
+        const T* yr = static_cast<const T*>(y.data()) + i * y.stride(0);
+        T* g = static_cast<T*>(grad.data()) + i * grad.stride(0);
+#pragma omp simd
+        for (std::int64_t j = 0; j < cols; ++j) {
+          const T d = functional_detail::derivative_from_output<decltype(a)::value, T>(yr[j] * unscale, slope);
+          g[j] = (dropped_zero && yr[j] == T(0)) ? T(0) : g[j] * d * scale;
         }
       }
-    }
+    });
   });
+}
+
+inline void activation_backward(const Context& ctx, Activation act, const TensorView& y,
+                                const TensorView& grad, double negative_slope) {
+  activation_dropout_backward(ctx, act, y, grad, 0.0, negative_slope);
 }
 
 /// @brief A dropout mask as a pure function of (key, element index): the backward pass

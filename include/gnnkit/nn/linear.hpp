@@ -58,8 +58,8 @@ class Linear {
 class Mlp {
  public:
   struct Cache {
-    std::vector<Linear::Cache> linear;
-    std::vector<Tensor> activated;  ///< outputs after activation (before dropout)
+    std::vector<Linear::Cache> linear;  ///< linear[i + 1].x is layer i's output after
+                                        ///< activation and dropout: all its backward needs
   };
   Mlp(ParameterList& params, const std::string& name, const std::vector<std::int64_t>& widths,
       Activation activation, double dropout, std::uint64_t seed, DType dtype = DType::kFloat32)
@@ -75,16 +75,12 @@ class Mlp {
 
   Tensor forward(const Context& ctx, const Tensor& x, const ForwardMode& mode,
                  Cache* cache) const {
-    if (cache) {
-      cache->linear.assign(layers_.size(), {});
-      cache->activated.assign(layers_.size(), {});
-    }
+    if (cache) cache->linear.assign(layers_.size(), {});
     Tensor h = x;
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       h = layers_[i].forward(ctx, h, mode, cache ? &cache->linear[i] : nullptr);
       if (i + 1 == layers_.size()) break;
       activation_forward(ctx, activation_, h);
-      if (cache) cache->activated[i] = h.clone();
       if (mode.training) dropout_forward(ctx, h, dropout_, mode.dropout_key ^ (0x51ull + i));
     }
     return h;
@@ -93,11 +89,9 @@ class Mlp {
                   const ForwardMode& mode) const {
     Tensor g = grad_out;
     for (std::size_t i = layers_.size(); i-- > 0;) {
-      if (i + 1 < layers_.size()) {
-        g = g.clone();
-        if (mode.training) dropout_backward(ctx, g, dropout_, mode.dropout_key ^ (0x51ull + i));
-        activation_backward(ctx, activation_, cache.activated[i], g);
-      }
+      if (i + 1 < layers_.size())  // g is the fresh gradient from layer i + 1's backward
+        activation_dropout_backward(ctx, activation_, cache.linear[i + 1].x, g,
+                                    mode.training ? dropout_ : 0.0);
       g = layers_[i].backward(ctx, cache.linear[i], g);
     }
     return g;

@@ -126,7 +126,7 @@ class GnnModel {
   struct Cache {
     std::vector<HeteroConv::Cache> layers;
     std::vector<std::vector<Tensor>> inputs;     ///< per layer: x per type (after input dropout)
-    std::vector<std::vector<Tensor>> activated;  ///< per hidden layer: outputs after activation
+    std::vector<std::vector<Tensor>> activated;  ///< per hidden layer: outputs after activation and dropout
     ForwardMode mode;
   };
 
@@ -232,9 +232,10 @@ class GnnModel {
         for (std::size_t t = 0; t < y.size(); ++t) {
           if (!y[t].defined()) continue;
           activation_forward(ctx, options_.activation, y[t]);
-          if (cache) cache->activated[std::size_t(l)].push_back(y[t].clone());
           if (mode.training && options_.dropout > 0)
             dropout_forward(ctx, y[t], options_.dropout, layer_mode.dropout_key + 101 + t);
+          // The backward recovers act' and the dropout mask from this output alone.
+          if (cache) cache->activated[std::size_t(l)].push_back(y[t]);
         }
       }
       h = std::move(y);
@@ -268,10 +269,9 @@ class GnnModel {
             g[t] = zeros_matrix(ctx, y.size(0), y.size(1), y.dtype());
             continue;
           }
-          g[t] = g[t].clone();
-          if (cache.mode.training && options_.dropout > 0)
-            dropout_backward(ctx, g[t], options_.dropout, key + 101 + t);
-          activation_backward(ctx, options_.activation, y, g[t]);
+          // g[t] came from the layer above's backward: a fresh tensor, updated in place.
+          activation_dropout_backward(ctx, options_.activation, y, g[t],
+                                      cache.mode.training ? options_.dropout : 0.0);
         }
       }
       // Node types this layer produces but nothing downstream read get a zero gradient.
