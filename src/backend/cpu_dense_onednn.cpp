@@ -71,7 +71,8 @@ std::optional<BlasOperand> blas_operand(const TensorView& v) {
 /// matters because sampled mini-batches give every step new row counts (a primitive cache
 /// keyed by shape would grow without bound and pay a JIT build per new shape).
 bool matmul_sgemm(const Context& ctx, const TensorView& a, const TensorView& b,
-                  const std::optional<TensorView>& bias, const TensorView& c) {
+                  const std::optional<TensorView>& bias, const TensorView& c,
+                  bool accumulate = false) {
   const std::int64_t m = a.size(0), k = a.size(1), n = b.size(1);
   const auto op_a = blas_operand(a), op_b = blas_operand(b);
   const bool c_row_major = (n == 1 || c.stride(1) == 1) && (m == 1 || c.stride(0) >= n);
@@ -80,8 +81,8 @@ bool matmul_sgemm(const Context& ctx, const TensorView& a, const TensorView& b,
   const std::int64_t ldc = m == 1 ? n : c.stride(0);
   auto* cp = static_cast<float*>(c.data());
   // C starts as the broadcast bias (or zero when K = 0), then C = A·B + C.
-  const bool preset = bias.has_value() || k == 0;
-  if (preset) {
+  const bool preset = accumulate || bias.has_value() || k == 0;
+  if (preset && !accumulate) {
     for (std::int64_t i = 0; i < m; ++i)
       for (std::int64_t j = 0; j < n; ++j)
         cp[i * ldc + j] = bias ? static_cast<const float*>(bias->data())[j * bias->stride(-1)] : 0.0f;
@@ -96,6 +97,11 @@ bool matmul_sgemm(const Context& ctx, const TensorView& a, const TensorView& b,
     throw BackendError("matmul", detail::format("oneDNN sgemm failed for [{}, {}]·[{}, {}] (status {})",
                                                 m, k, k, n, int(st)));
   return true;
+}
+
+bool matmul_accumulate_sgemm(const Context& ctx, const TensorView& a, const TensorView& b,
+                             const TensorView& c) {
+  return matmul_sgemm(ctx, a, b, std::nullopt, c, true);
 }
 
 void matmul_onednn(const Context& ctx, const TensorView& a, const TensorView& b,
@@ -166,6 +172,11 @@ void kernels::cpu::matmul_onednn(const Context&, const TensorView&, const Tensor
 }
 
 std::size_t kernels::cpu::onednn_cached_primitives(const Context&) { return 0; }
+
+bool kernels::cpu::matmul_accumulate_sgemm(const Context&, const TensorView&, const TensorView&,
+                                           const TensorView&) {
+  return false;
+}
 
 #endif
 

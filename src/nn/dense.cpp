@@ -79,6 +79,33 @@ void matmul_into(const Context& ctx, const TensorView& a, const TensorView& b,
     kernels::cpu::matmul_eigen(ctx, a, b, bias, out);
 }
 
+void matmul_accumulate(const Context& ctx, const TensorView& a, const TensorView& b,
+                       const TensorView& out) {
+  if (a.dtype() == DType::kFloat32 && out.dtype() == DType::kFloat32 && a.ndim() == 2 &&
+      b.ndim() == 2 && out.ndim() == 2 && a.size(1) == b.size(0) && out.size(0) == a.size(0) &&
+      out.size(1) == b.size(1) && ctx.device().is_cpu() && b.dtype() == DType::kFloat32 &&
+      a.device().is_cpu() && b.device().is_cpu() && out.device().is_cpu() &&
+      !overlaps(out, a) && !overlaps(out, b) && a.data() && b.data() && out.data() &&
+      kernels::cpu::matmul_accumulate_sgemm(ctx, a, b, out))
+    return;
+  // Validation and every other case: a product into a temporary, then an addition.
+  Tensor product = matmul(ctx, a, b);
+  GNNKIT_EXPECTS_AS(ShapeMismatch, "matmul_accumulate",
+                    out.ndim() == 2 && out.size(0) == product.size(0) && out.size(1) == product.size(1),
+                    "'out' must be [{}, {}], got {}", product.size(0), product.size(1), out.str());
+  GNNKIT_EXPECTS_AS(InvalidArgument, "matmul_accumulate", out.dtype() == product.dtype() && out.device().is_cpu(),
+                    "'out' must be {} on cpu, got {}", product.dtype(), out.str());
+  const auto add = [&](auto tag) {
+    using T = decltype(tag);
+    for (std::int64_t i = 0; i < out.size(0); ++i)
+      for (std::int64_t j = 0; j < out.size(1); ++j)
+        static_cast<T*>(out.data())[i * out.stride(0) + j * out.stride(1)] +=
+            product.data_as<T>()[i * product.size(1) + j];
+  };
+  if (out.dtype() == DType::kFloat32) add(float{});
+  else add(double{});
+}
+
 Tensor matmul(const Context& ctx, const TensorView& a, const TensorView& b,
               const std::optional<TensorView>& bias) {
   GNNKIT_EXPECTS_AS(InvalidArgument, kFn, a.dtype() == DType::kFloat32 || a.dtype() == DType::kFloat64,

@@ -17,6 +17,12 @@ namespace gnnkit::kernels::cpu {
 void matmul_onednn(const Context& ctx, const TensorView& a, const TensorView& b,
                    const std::optional<TensorView>& bias, const TensorView& c);
 
+/// @brief c += a·b through oneDNN's sgemm (beta = 1) when every operand has a BLAS layout
+/// (row- or column-major with a unit stride). Returns false, touching nothing, otherwise or
+/// without oneDNN. float32 only.
+bool matmul_accumulate_sgemm(const Context& ctx, const TensorView& a, const TensorView& b,
+                             const TensorView& c);
+
 /// @brief Number of oneDNN matmul primitives cached in ctx (0 without oneDNN): lets tests and
 /// benchmarks see that repeated shapes reuse one primitive.
 std::size_t onednn_cached_primitives(const Context& ctx);

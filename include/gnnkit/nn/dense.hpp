@@ -20,6 +20,12 @@ namespace gnnkit {
 void matmul_into(const Context& ctx, const TensorView& a, const TensorView& b,
                  const std::optional<TensorView>& bias, const TensorView& out);
 
+/// @brief out += a·b (same checks as matmul_into, no bias). Through sgemm with beta = 1 where
+/// the layouts allow (float32, oneDNN), else a product and an addition. Gradient
+/// accumulation and residual sums use it to skip a temporary.
+void matmul_accumulate(const Context& ctx, const TensorView& a, const TensorView& b,
+                       const TensorView& out);
+
 /// @brief Allocating form of matmul_into: returns a new contiguous [M, N] tensor.
 Tensor matmul(const Context& ctx, const TensorView& a, const TensorView& b,
               const std::optional<TensorView>& bias = std::nullopt);

@@ -147,10 +147,7 @@ inline void bias_backward(const TensorView& grad, Parameter& bias) {
 /// and returns g·Wᵀ when want_grad_x (else an undefined tensor).
 inline Tensor linear_backward(const Context& ctx, const TensorView& x, Parameter& weight,
                               Parameter* bias, const TensorView& grad_y, bool want_grad_x) {
-  if (x.size(0) > 0) {
-    Tensor gw = matmul(ctx, transposed(x), grad_y);
-    add_into(ctx, weight.grad, gw);
-  }
+  if (x.size(0) > 0) matmul_accumulate(ctx, transposed(x), grad_y, weight.grad);
   if (bias) bias_backward(grad_y, *bias);
   if (!want_grad_x) return {};
   return matmul(ctx, grad_y, transposed(weight.value));

@@ -96,10 +96,7 @@ class SageConv {
       aggregated = aggregate_forward(ctx, adj, x_src, options_.aggr, &agg);
       out = linear_forward(ctx, aggregated, *w_neigh_, bias);
     }
-    if (options_.root_weight) {
-      Tensor r = linear_forward(ctx, x_dst, *w_root_, nullptr);
-      add_into(ctx, out, r);
-    }
+    if (options_.root_weight) matmul_accumulate(ctx, x_dst, w_root_->value, out);
     std::vector<double> norms;
     if (options_.normalize) norms = normalize_rows_forward(out);
     if (cache) {

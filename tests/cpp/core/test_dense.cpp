@@ -163,3 +163,38 @@ TEST_CASE("matmul rejects wrong dtype, device, shape, null and overlapping outpu
                   TensorView(out.data(), DType::kFloat32, Device::cpu(), shape, zero_strides)),
       "matmul: 'out' must have positive strides, got stride 0 in dim 0");
 }
+
+TEST_CASE("matmul_accumulate adds the product to out, for every layout and dtype") {
+  const Context ctx = Context::cpu(2);
+  for (DType dt : {DType::kFloat32, DType::kFloat64})
+    for (bool transposed_a : {false, true}) {
+      const std::int64_t m = 7, k = 5, n = 3;
+      Tensor a_store = Tensor::empty({transposed_a ? k : m, transposed_a ? m : k}, dt);
+      Tensor b = Tensor::empty({k, n}, dt), out = Tensor::empty({m, n}, dt);
+      auto set = [&](Tensor& t, std::int64_t i, double v) {
+        if (dt == DType::kFloat32) t.data_as<float>()[i] = float(v);
+        else t.data_as<double>()[i] = v;
+      };
+      auto get = [&](const Tensor& t, std::int64_t i) {
+        return dt == DType::kFloat32 ? double(t.data_as<float>()[i]) : t.data_as<double>()[i];
+      };
+      for (std::int64_t i = 0; i < a_store.numel(); ++i) set(a_store, i, double(i % 5) - 2);
+      for (std::int64_t i = 0; i < b.numel(); ++i) set(b, i, double(i % 3) + 0.5);
+      for (std::int64_t i = 0; i < out.numel(); ++i) set(out, i, double(i));
+      const std::int64_t shape[] = {m, k};
+      const std::int64_t strides_t[] = {1, m}, strides_n[] = {k, 1};
+      const TensorView a(a_store.data(), dt, Device::cpu(), shape, transposed_a ? strides_t : strides_n);
+      matmul_accumulate(ctx, a, b, out);
+      for (std::int64_t i = 0; i < m; ++i)
+        for (std::int64_t j = 0; j < n; ++j) {
+          double expected = double(i * n + j);
+          for (std::int64_t p = 0; p < k; ++p)
+            expected += get(a_store, transposed_a ? p * m + i : i * k + p) * get(b, p * n + j);
+          CHECK(get(out, i * n + j) == Approx(expected));
+        }
+    }
+  Tensor small = Tensor::zeros({2, 2}, DType::kFloat32);
+  CHECK_THROWS_AS(matmul_accumulate(ctx, Tensor::zeros({3, 4}, DType::kFloat32),
+                                    Tensor::zeros({4, 2}, DType::kFloat32), small),
+                  ShapeMismatch);
+}
