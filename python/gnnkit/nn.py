@@ -53,6 +53,8 @@ class Model:
         dropout: on hidden features; input_dropout: on every layer's input (PyG's GAT recipe);
         attention_dropout: on GAT attention coefficients.
         normalize, root_weight: SAGE options (PyG's SAGEConv).
+        input_projection: a Linear(in_features[t], hidden) per node type first, so node types
+            with different feature widths meet in one space.
         seed: initialisation and dropout streams; dtype ``"float32"`` or ``"float64"``;
         num_threads: 0 = OMP_NUM_THREADS or all cores.
     """
@@ -62,8 +64,9 @@ class Model:
                  hidden: int = 64, heads: int = 1, out_heads: int = 1, aggr: str = "mean",
                  hetero_aggr: str = "sum", activation: str = "relu", dropout: float = 0.5,
                  input_dropout: float = 0.0, attention_dropout: float = 0.0,
-                 normalize: bool = False, root_weight: bool = True, seed: int = 0,
-                 dtype: str = "float32", num_threads: int = 0):
+                 normalize: bool = False, root_weight: bool = True,
+                 input_projection: bool = False, seed: int = 0, dtype: str = "float32",
+                 num_threads: int = 0):
         types = list(graph.node_types)
         self.node_types = types
         if isinstance(in_features, Mapping):
@@ -80,7 +83,8 @@ class Model:
         self.target = target
         self._m = _core.Model(widths, relations, types.index(target), conv, num_layers, hidden, out,
                               heads, out_heads, aggr, hetero_aggr, activation, dropout, input_dropout,
-                              attention_dropout, normalize, root_weight, seed, dtype, num_threads)
+                              attention_dropout, normalize, root_weight, input_projection, seed, dtype,
+                              num_threads)
 
     def _inputs(self, x: Union[Any, Mapping[str, Any]]) -> list:
         if isinstance(x, Mapping):

@@ -295,8 +295,8 @@ void init_nn(py::module_& m) {
                        const std::string& conv, int num_layers, std::int64_t hidden, std::int64_t out,
                        int heads, int out_heads, const std::string& aggr, const std::string& hetero_aggr,
                        const std::string& activation, double dropout, double input_dropout,
-                       double attention_dropout, bool normalize, bool root_weight, std::uint64_t seed,
-                       const std::string& dtype, int threads) {
+                       double attention_dropout, bool normalize, bool root_weight, bool input_projection,
+                       std::uint64_t seed, const std::string& dtype, int threads) {
              nn::ModelSpec spec;
              spec.in_features = in_features;
              spec.target_type = target_type;
@@ -318,6 +318,7 @@ void init_nn(py::module_& m) {
              o.attention_dropout = attention_dropout;
              o.normalize = normalize;
              o.root_weight = root_weight;
+             o.input_projection = input_projection;
              auto pm = std::make_unique<PyModel>();
              pm->ctx = Context::cpu(threads, seed);
              pm->model = std::make_unique<nn::GnnModel>(spec, o, seed, parse_dtype(dtype));
@@ -327,7 +328,8 @@ void init_nn(py::module_& m) {
            py::arg("num_layers"), py::arg("hidden"), py::arg("out"), py::arg("heads"), py::arg("out_heads"),
            py::arg("aggr"), py::arg("hetero_aggr"), py::arg("activation"), py::arg("dropout"),
            py::arg("input_dropout"), py::arg("attention_dropout"), py::arg("normalize"),
-           py::arg("root_weight"), py::arg("seed"), py::arg("dtype"), py::arg("num_threads"))
+           py::arg("root_weight"), py::arg("input_projection"), py::arg("seed"), py::arg("dtype"),
+           py::arg("num_threads"))
       .def_property_readonly("num_layers", [](const PyModel& p) { return p.model->num_layers(); })
       .def_property_readonly("num_parameters", [](const PyModel& p) { return p.model->parameters().numel(); })
       .def("parameters", [](const PyModel& p) { return parameter_dict(p.model->parameters()); })

@@ -162,3 +162,38 @@ def test_cora_accuracy_floor(conv, floor):
     # Published: GCN 81.5 (the SAGE row's reference), GAT 83.0. The floor is conservative;
     # bench/accuracy/cora.py reports the mean over 10 seeds.
     assert result["test_accuracy"] >= floor, result
+
+
+def test_heterogeneous_model_with_input_projections_trains_and_checkpoints(tmp_path):
+    rng = np.random.default_rng(5)
+    buys = (rng.integers(0, 20, 80), rng.integers(0, 12, 80))
+    g = gnnkit.HeteroGraph.from_edges({("user", "buys", "item"): buys,
+                                       ("item", "rev_buys", "user"): (buys[1], buys[0])},
+                                      num_nodes={"user": 20, "item": 12})
+    x = {"user": rng.standard_normal((20, 6)).astype(np.float32),
+         "item": rng.standard_normal((12, 3)).astype(np.float32)}
+    y = rng.integers(0, 2, 20)
+    m = nn.Model(g, in_features={"user": 6, "item": 3}, out=2, target="user", hidden=16,
+                 input_projection=True, dropout=0.0, seed=3)
+    assert "input.t0.weight" in m.parameters() and "input.t1.weight" in m.parameters()
+    opt = gnnkit.train.Adam(m, 0.02)
+    losses = []
+    for step in range(60):
+        m.zero_grad()
+        out = m.forward(g, x, training=True, step=step)
+        loss, grad = gnnkit.train.cross_entropy(out, y)
+        losses.append(loss)
+        m.backward(grad)
+        opt.step()
+    assert losses[-1] < 0.5 * losses[0]  # it learns (20 nodes: it can memorise)
+    path = tmp_path / "model.ckpt"
+    gnnkit.train.save_checkpoint(path, m, opt, {"epoch": 60})
+    fresh = nn.Model(g, in_features={"user": 6, "item": 3}, out=2, target="user", hidden=16,
+                     input_projection=True, dropout=0.0, seed=9)
+    opt2 = gnnkit.train.Adam(fresh, 0.02)
+    assert gnnkit.train.load_checkpoint(path, fresh, opt2) == {"epoch": "60"}
+    np.testing.assert_array_equal(fresh.forward(g, x), m.forward(g, x))
+    wider = nn.Model(g, in_features={"user": 6, "item": 3}, out=2, target="user", hidden=32,
+                     input_projection=True)
+    with pytest.raises(ValueError, match=r"input.t0.weight.*\[6, 16\].*\[6, 32\]|input.t0.weight.*\[6, 32\].*\[6, 16\]"):
+        gnnkit.train.load_checkpoint(path, wider)

@@ -13,11 +13,13 @@
 ///   model.backward(ctx, layers, cache, grad_logits);  optimizer.step();
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "gnnkit/graph/hetero_graph.hpp"
 #include "gnnkit/nn/hetero_conv.hpp"
+#include "gnnkit/nn/linear.hpp"
 #include "gnnkit/sampling/mini_batch.hpp"
 
 namespace gnnkit::nn {
@@ -40,6 +42,9 @@ struct GnnModelOptions {
   double attention_dropout = 0.0;
   bool normalize = false;        ///< SAGE: L2-normalise hidden layers' outputs
   bool root_weight = true;       ///< SAGE: W_root x_dst term
+  /// Per-node-type Linear(in_features[t], hidden) before the first layer ("input.<type>"):
+  /// node types with different feature widths (transactions vs. accounts) meet in one space.
+  bool input_projection = false;
 };
 
 /// @brief The graph side of a model: node types' input widths, relations and the node type
@@ -124,6 +129,7 @@ inline std::vector<LayerGraph> full_graph_layers(const HeteroGraph& graph, int n
 class GnnModel {
  public:
   struct Cache {
+    std::vector<Linear::Cache> projections;      ///< input_projection: per node type
     std::vector<HeteroConv::Cache> layers;
     std::vector<std::vector<Tensor>> inputs;     ///< per layer: x per type (after input dropout)
     std::vector<std::vector<Tensor>> activated;  ///< per hidden layer: outputs after activation and dropout
@@ -169,12 +175,24 @@ class GnnModel {
                           "node type {} is a source of relation {} but receives no relation, so "
                           "layers after the first have no features for it: add reverse relations",
                           r.src_type, r.relation);
+    std::vector<std::int64_t> first_widths = spec_.in_features;
+    if (options_.input_projection)
+      for (int t = 0; t < types; ++t) {
+        if (spec_.in_features[std::size_t(t)] <= 0) {
+          projections_.emplace_back(std::nullopt);
+          continue;
+        }
+        projections_.emplace_back(std::in_place, params_, "input.t" + std::to_string(t),
+                                  spec_.in_features[std::size_t(t)], options_.hidden, true, seed,
+                                  dtype);
+        first_widths[std::size_t(t)] = options_.hidden;
+      }
     for (int l = 0; l < options_.num_layers; ++l) {
       const bool last = l + 1 == options_.num_layers;
       std::vector<std::pair<RelationSpec, Conv>> convs;
       for (const RelationSpec& r : spec_.relations) {
-        const std::int64_t in_src = l == 0 ? spec_.in_features[std::size_t(r.src_type)] : options_.hidden;
-        const std::int64_t in_dst = l == 0 ? spec_.in_features[std::size_t(r.dst_type)] : options_.hidden;
+        const std::int64_t in_src = l == 0 ? first_widths[std::size_t(r.src_type)] : options_.hidden;
+        const std::int64_t in_dst = l == 0 ? first_widths[std::size_t(r.dst_type)] : options_.hidden;
         const std::string name = "conv" + std::to_string(l) + ".r" + std::to_string(r.relation);
         const std::int64_t width = last ? options_.out : options_.hidden;
         if (options_.conv == ConvKind::kSage) {
@@ -209,12 +227,16 @@ class GnnModel {
                       "needs features for {} node types, got {}", spec_.in_features.size(),
                       x.size());
     if (cache) {
+      cache->projections.assign(projections_.size(), {});
       cache->layers.assign(std::size_t(num_layers()), {});
       cache->inputs.assign(std::size_t(num_layers()), {});
       cache->activated.assign(std::size_t(num_layers()), {});
       cache->mode = mode;
     }
     std::vector<Tensor> h = x;
+    for (std::size_t t = 0; t < projections_.size(); ++t)
+      if (projections_[t] && h[t].defined())
+        h[t] = projections_[t]->forward(ctx, h[t], mode, cache ? &cache->projections[t] : nullptr);
     for (int l = 0; l < num_layers(); ++l) {
       ForwardMode layer_mode = mode;
       layer_mode.dropout_key = mix64(mode.dropout_key ^ mix64(std::uint64_t(l) + 1));
@@ -282,10 +304,20 @@ class GnnModel {
                               params_[0]->value.dtype());
       std::vector<Tensor> gx = layers_[std::size_t(l)].backward(
           ctx, graphs[std::size_t(l)], cache.layers[std::size_t(l)],
-          cache.inputs[std::size_t(l)], g, l > 0 || input_grads);
+          cache.inputs[std::size_t(l)], g, l > 0 || input_grads || !projections_.empty());
       if (cache.mode.training && options_.input_dropout > 0)
         for (std::size_t t = 0; t < gx.size(); ++t)
           if (gx[t].defined()) dropout_backward(ctx, gx[t], options_.input_dropout, key + 7 + t);
+      g = std::move(gx);
+    }
+    if (!projections_.empty()) {
+      std::vector<Tensor> gx(g.size());
+      for (std::size_t t = 0; t < projections_.size(); ++t) {
+        if (!projections_[t] || cache.projections[t].x.data() == nullptr) continue;
+        if (!g[t].defined()) continue;  // the type fed no relation
+        Tensor gi = projections_[t]->backward(ctx, cache.projections[t], g[t]);
+        if (input_grads) gx[t] = gi;
+      }
       g = std::move(gx);
     }
     return g;
@@ -301,6 +333,7 @@ class GnnModel {
   ModelSpec spec_;
   GnnModelOptions options_;
   ParameterList params_;
+  std::vector<std::optional<Linear>> projections_;  ///< input_projection: per node type
   std::vector<HeteroConv> layers_;
 };
 
