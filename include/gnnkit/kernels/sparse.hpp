@@ -377,6 +377,109 @@ void gat_scores(const CompressedView<IndexT>& csc, const ValueT* a_src, const Va
   });
 }
 
+/// @brief GAT attention in one pass per destination row: s[e, h] = leaky_relu(a_src[u, h] +
+/// a_dst[v, h]) and alpha[e, h] = softmax over the row of s (max subtracted). Equivalent to
+/// gat_scores then edge_softmax_forward, reading each source's a_src once.
+template <typename ValueT, typename IndexT>
+void gat_attention_forward(const CompressedView<IndexT>& csc, const ValueT* a_src,
+                           const ValueT* a_dst, int heads, ValueT negative_slope,
+                           ValueT* scores, ValueT* alpha, int threads) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+    constexpr int kMaxHeads = 64;
+    ValueT m[kMaxHeads], sum[kMaxHeads];
+    for (std::int64_t v = begin; v < end; ++v) {
+      const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
+      if (e0 == e1) continue;
+      const ValueT* ad = a_dst + v * heads;
+      for (int h = 0; h < heads; ++h) {
+        m[h] = -std::numeric_limits<ValueT>::infinity();
+        sum[h] = 0;
+      }
+      for (std::int64_t e = e0; e < e1; ++e) {
+        if (e + 16 < e1) __builtin_prefetch(a_src + std::int64_t(csc.indices[e + 16]) * heads);
+        const ValueT* as = a_src + std::int64_t(csc.indices[e]) * heads;
+        ValueT* s = scores + e * heads;
+        for (int h = 0; h < heads; ++h) {
+          const ValueT z = as[h] + ad[h];
+          s[h] = z > 0 ? z : negative_slope * z;
+          m[h] = std::max(m[h], s[h]);
+        }
+      }
+      for (std::int64_t e = e0; e < e1; ++e)
+        for (int h = 0; h < heads; ++h) {
+          const ValueT a = std::exp(scores[e * heads + h] - m[h]);
+          alpha[e * heads + h] = a;
+          sum[h] += a;
+        }
+      for (int h = 0; h < heads; ++h) sum[h] = ValueT(1) / sum[h];
+      for (std::int64_t e = e0; e < e1; ++e)
+        for (int h = 0; h < heads; ++h) alpha[e * heads + h] *= sum[h];
+    }
+  });
+}
+
+/// @brief The backward of GAT's aggregation out[v] = sum_e w[e, h] * h_src[u], in one pass
+/// over the transpose: grad_h_src[u] = sum over edges (u -> v) of w[e, h] * g[v] and, from
+/// the same gathered row g[v], grad_w[e, h] = <g[v], h_src[u]> per head (what sddmm_dot
+/// computes in a separate gather pass). grad_w is written in CSC order.
+template <typename ValueT, typename IndexT>
+void gat_aggregate_backward(const Transposed<IndexT>& t, const ValueT* grad_out,
+                            std::int64_t ldg, const ValueT* h_src, std::int64_t ldh,
+                            std::int64_t F, const ValueT* weights, int heads, ValueT* grad_h_src,
+                            std::int64_t ldx, ValueT* grad_w, int threads) {
+  const std::int64_t C = F / heads;
+  parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t u = begin; u < end; ++u) {
+      ValueT* __restrict gx = grad_h_src + u * ldx;
+      const ValueT* __restrict hs = h_src + u * ldh;
+      std::fill(gx, gx + F, ValueT(0));
+      const std::int64_t k0 = t.indptr[std::size_t(u)], k1 = t.indptr[std::size_t(u) + 1];
+      for (std::int64_t k = k0; k < k1; ++k) {
+        if (k + kPrefetchDistance < k1) {
+          prefetch_row(grad_out + std::int64_t(t.indices[std::size_t(k + kPrefetchDistance)]) * ldg, F);
+          __builtin_prefetch(weights + t.perm[std::size_t(k + kPrefetchDistance)] * heads);
+          __builtin_prefetch(grad_w + t.perm[std::size_t(k + kPrefetchDistance)] * heads, 1);
+        }
+        const ValueT* __restrict g = grad_out + std::int64_t(t.indices[std::size_t(k)]) * ldg;
+        const std::int64_t e = t.perm[std::size_t(k)];
+        for (int h = 0; h < heads; ++h) {
+          const ValueT w = weights[e * heads + h];
+          ValueT dot = 0;
+#pragma omp simd reduction(+ : dot)
+          for (std::int64_t c = h * C; c < (h + 1) * C; ++c) {
+            dot += g[c] * hs[c];
+            gx[c] += w * g[c];
+          }
+          grad_w[e * heads + h] = dot;
+        }
+      }
+    }
+  });
+}
+
+/// @brief The backward of gat_attention_forward from the gradient of alpha, per destination
+/// row: softmax backward, then leaky_relu's derivative (read from the sign of the score).
+/// In place: grad holds d/d(alpha) on entry and d/d(a_src[u] + a_dst[v]) on return.
+template <typename ValueT, typename IndexT>
+void gat_attention_backward(const CompressedView<IndexT>& csc, const ValueT* scores,
+                            const ValueT* alpha, int heads, ValueT negative_slope, ValueT* grad,
+                            int threads) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+    for (std::int64_t v = begin; v < end; ++v) {
+      const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
+      for (int h = 0; h < heads; ++h) {
+        ValueT dot = 0;
+        for (std::int64_t e = e0; e < e1; ++e) dot += alpha[e * heads + h] * grad[e * heads + h];
+        for (std::int64_t e = e0; e < e1; ++e) {
+          const std::int64_t i = e * heads + h;
+          const ValueT gs = alpha[i] * (grad[i] - dot);
+          grad[i] = scores[i] > 0 ? gs : negative_slope * gs;
+        }
+      }
+    }
+  });
+}
+
 /// @brief Sums per-edge values into their destinations: out[v, h] (+)= sum over row(v) of
 /// values[e, h].
 template <typename ValueT, typename IndexT>

@@ -52,6 +52,8 @@ class GatConv {
                       options_.in_src > 0 && options_.out > 0 && options_.heads > 0,
                       "layer '{}': widths and heads must be positive, got in {} out {} heads {}",
                       name, options_.in_src, options_.out, options_.heads);
+    GNNKIT_EXPECTS_AS(InvalidArgument, "GatConv", options_.heads <= 64,
+                      "layer '{}': at most 64 heads, got {}", name, options_.heads);
     GNNKIT_EXPECTS_AS(InvalidArgument, "GatConv", options_.dropout >= 0 && options_.dropout < 1,
                       "layer '{}': 'dropout' must be in [0, 1), got {}", name, options_.dropout);
     const std::int64_t hc = std::int64_t(options_.heads) * options_.out;
@@ -114,10 +116,9 @@ class GatConv {
       head_dots<T>(ctx, h_src, att_src_->value.data_as<T>(), H, C, a_src.data_as<T>());
       head_dots<T>(ctx, h_dst, att_dst_->value.data_as<T>(), H, C, a_dst.data_as<T>());
       adj.visit([&](const auto& csc, const auto*) {
-        kernels::cpu::gat_scores<T>(csc, a_src.data_as<T>(), a_dst.data_as<T>(), H,
-                                    T(options_.negative_slope), scores.data_as<T>(), threads);
-        kernels::cpu::edge_softmax_forward<T>(csc, scores.data_as<T>(), H, alpha.data_as<T>(),
-                                              threads);
+        kernels::cpu::gat_attention_forward<T>(csc, a_src.data_as<T>(), a_dst.data_as<T>(), H,
+                                               T(options_.negative_slope), scores.data_as<T>(),
+                                               alpha.data_as<T>(), threads);
         const T* weights = alpha.data_as<T>();
         Tensor dropped;
         if (dropout) {
@@ -175,21 +176,18 @@ class GatConv {
           dropout_forward(ctx, dropped, options_.dropout, cache.dropout_key);
           weights = dropped.data_as<T>();
         }
+        // One gather of g per edge gives both the gradient of h_src and of the weights.
         Tensor grad_alpha = new_matrix(ctx, E, H, dtype);
-        kernels::cpu::sddmm_dot<T>(csc, g_full.data_as<T>(), g_full.strides()[0],
-                                   cache.h_src.data_as<T>(), HC, HC, H, grad_alpha.data_as<T>(),
-                                   threads);
-        kernels::cpu::spmm_backward_x<T>(csc, *t, g_full.data_as<T>(), g_full.strides()[0], HC,
-                                         weights, H, Reduce::kSum, nullptr,
-                                         grad_h_src.data_as<T>(), HC, false, threads);
+        kernels::cpu::gat_aggregate_backward<T>(*t, g_full.data_as<T>(), g_full.strides()[0],
+                                                cache.h_src.data_as<T>(), HC, HC, weights, H,
+                                                grad_h_src.data_as<T>(), HC,
+                                                grad_alpha.data_as<T>(), threads);
         if (cache.dropout_applied)
           dropout_backward(ctx, grad_alpha, options_.dropout, cache.dropout_key);
-        T* gs = grad_alpha.data_as<T>();  // becomes the gradient of the scores in place
-        kernels::cpu::edge_softmax_backward<T>(csc, cache.alpha.data_as<T>(), gs, H, gs, threads);
-        const T* s = cache.scores.data_as<T>();
-        const T slope = T(options_.negative_slope);
-#pragma omp parallel for num_threads(threads) schedule(static) if (E * H > 65536)
-        for (std::int64_t i = 0; i < E * H; ++i) gs[i] *= s[i] > 0 ? T(1) : slope;
+        T* gs = grad_alpha.data_as<T>();  // becomes the gradient of a_src[u] + a_dst[v]
+        kernels::cpu::gat_attention_backward<T>(csc, cache.scores.data_as<T>(),
+                                                cache.alpha.data_as<T>(), H,
+                                                T(options_.negative_slope), gs, threads);
         Tensor grad_a_src = new_matrix(ctx, n_src, H, dtype);
         Tensor grad_a_dst = new_matrix(ctx, n_dst, H, dtype);
         kernels::cpu::edge_sum_to_src<T>(*t, gs, H, grad_a_src.data_as<T>(), false, threads);

@@ -241,3 +241,36 @@ TEST_CASE("Adjacency validates its CSC and adds self loops the PyG way", "[nn][a
     CHECK(idx == std::vector<std::int64_t>{1, 0, 2, 1, 2});
   });
 }
+
+TEST_CASE("fused GAT kernels equal their unfused compositions", "[kernels][gat]") {
+  const EdgeListGraph g = gnnkit::test::random_block(400, 300, 5000, 9);
+  const Adjacency adj = adjacency_of<std::int32_t>(g);
+  const int H = 3;
+  const std::int64_t C = 4, F = H * C, E = std::int64_t(g.src.size());
+  const Tensor a_src = random_tensor<double>({g.num_src, H}, 1), a_dst = random_tensor<double>({g.num_dst, H}, 2);
+  const Tensor h_src = random_tensor<double>({g.num_src, F}, 3), go = random_tensor<double>({g.num_dst, F}, 4);
+  const Tensor w = random_tensor<double>({E, H}, 5), ga = random_tensor<double>({E, H}, 6);
+  std::vector<double> s1(std::size_t(E * H)), a1(s1.size()), s2(s1.size()), a2(s1.size());
+  std::vector<double> gw1(s1.size()), gw2(s1.size()), gz1(s1.size()), gz2(s1.size());
+  std::vector<double> gx1(std::size_t(g.num_src * F)), gx2(gx1.size());
+  adj.visit([&](const auto& csc, const auto* t) {
+    kernels::cpu::gat_scores<double>(csc, a_src.data_as<double>(), a_dst.data_as<double>(), H, 0.2, s1.data(), 2);
+    kernels::cpu::edge_softmax_forward<double>(csc, s1.data(), H, a1.data(), 2);
+    kernels::cpu::gat_attention_forward<double>(csc, a_src.data_as<double>(), a_dst.data_as<double>(), H, 0.2, s2.data(), a2.data(), 2);
+    kernels::cpu::sddmm_dot<double>(csc, go.data_as<double>(), F, h_src.data_as<double>(), F, F, H, gw1.data(), 2);
+    kernels::cpu::spmm_backward_x<double>(csc, *t, go.data_as<double>(), F, F, w.data_as<double>(), H, Reduce::kSum, nullptr, gx1.data(), F, false, 2);
+    kernels::cpu::gat_aggregate_backward<double>(*t, go.data_as<double>(), F, h_src.data_as<double>(), F, F, w.data_as<double>(), H, gx2.data(), F, gw2.data(), 2);
+    std::copy(ga.data_as<double>(), ga.data_as<double>() + E * H, gz1.begin());
+    std::copy(gz1.begin(), gz1.end(), gz2.begin());
+    kernels::cpu::edge_softmax_backward<double>(csc, a1.data(), gz1.data(), H, gz1.data(), 2);
+    for (std::size_t i = 0; i < gz1.size(); ++i) gz1[i] *= s1[i] > 0 ? 1.0 : 0.2;
+    kernels::cpu::gat_attention_backward<double>(csc, s1.data(), a1.data(), H, 0.2, gz2.data(), 2);
+  });
+  for (std::size_t i = 0; i < s1.size(); ++i) {
+    REQUIRE(s1[i] == Approx(s2[i]).margin(1e-12));
+    REQUIRE(a1[i] == Approx(a2[i]).margin(1e-12));
+    REQUIRE(gw1[i] == Approx(gw2[i]).margin(1e-12));
+    REQUIRE(gz1[i] == Approx(gz2[i]).margin(1e-12));
+  }
+  for (std::size_t i = 0; i < gx1.size(); ++i) REQUIRE(gx1[i] == Approx(gx2[i]).margin(1e-12));
+}
