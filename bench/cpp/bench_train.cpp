@@ -134,6 +134,7 @@ int main(int argc, char** argv) {
     MiniBatch mb;
     Tensor buffer;
     std::int64_t edges = 0;
+    double dense_flops = 0, dst_rows[3] = {0, 0, 0};
     for (int s = 0; s < warmup + steps; ++s) {
       const auto t0 = Clock::now();
       const std::int64_t shape[] = {1024};
@@ -162,6 +163,14 @@ int main(int argc, char** argv) {
       const double t_update = ms_since(t4);
       if (s < warmup) continue;
       edges += mb.num_edges();
+      // Dense work of the step: per layer, x_dst·W_root and aggregated·W_neigh forward, the
+      // same two products for the weight gradients, and for layers > 0 the input gradients.
+      for (int l = 0; l < 3; ++l) {
+        const double rows = double(layers[std::size_t(l)].num_dst[0]);
+        const double in = l == 0 ? double(F) : double(hidden), out = l == 2 ? double(classes) : double(hidden);
+        dst_rows[l] += rows;
+        dense_flops += 2 * rows * in * out * 2 * (l == 0 ? 2 : 3);
+      }
       p.sample.push_back(t_sample);
       p.gather.push_back(t_gather);
       p.forward.push_back(t_forward);
@@ -170,6 +179,9 @@ int main(int argc, char** argv) {
       p.total.push_back(ms_since(t0));
     }
     p.print("train_step_sage3x256", edges / steps);
+    std::printf("{\"bench\": \"train_step_work\", \"dst_rows_per_layer\": [%.0f, %.0f, %.0f], "
+                "\"dense_gflop_per_step\": %.2f}\n", dst_rows[0] / steps, dst_rows[1] / steps,
+                dst_rows[2] / steps, dense_flops / steps / 1e9);
   }
 
   if (only.empty() || only == "latency") {
