@@ -67,12 +67,13 @@ class FileSink {
     if (n >= kDirect) {
       flush();
       file_.write_at(offset_, data, n);
-    } else {
-      const auto* p = static_cast<const char*>(data);
-      buffer_.insert(buffer_.end(), p, p + n);
-      if (buffer_.size() >= kDirect) flush();
+      offset_ += n;
+      return;
     }
-    offset_ += n;
+    const auto* p = static_cast<const char*>(data);
+    buffer_.insert(buffer_.end(), p, p + n);
+    offset_ += n;  // before flushing: flush() writes the buffer at offset_ - its size
+    if (buffer_.size() >= kDirect) flush();
   }
   std::uint64_t offset() const { return offset_; }
   std::uint64_t digest() const { return hash_.digest(); }

@@ -273,3 +273,20 @@ TEST_CASE("a save that fails midway leaves the previous checkpoint intact", "[tr
   REQUIRE(load_checkpoint(path, check).at("epoch") == "1");
   REQUIRE(bytes_of(check) == bytes_of(small));
 }
+
+TEST_CASE("many small tensors adding up to more than the write buffer round-trip",
+          "[train][checkpoint]") {
+  // 400 parameters of 4 KB each: the buffered writer flushes several times between records
+  // (a model of many small layers, e.g. one conv per relation and layer).
+  test::TempDir dir;
+  ParameterList params;
+  for (int i = 0; i < 400; ++i)
+    params.add("p" + std::to_string(i), {32, 32}, Init::kGlorotUniform, std::uint64_t(i));
+  save_checkpoint(dir.path("many.ckpt"), params);
+  ParameterList other;
+  for (int i = 0; i < 400; ++i) other.add("p" + std::to_string(i), {32, 32}, Init::kZeros, 0);
+  load_checkpoint(dir.path("many.ckpt"), other);
+  for (int i = 0; i < 400; ++i)
+    REQUIRE(std::memcmp(params[std::size_t(i)]->value.data(), other[std::size_t(i)]->value.data(),
+                        params[std::size_t(i)]->value.nbytes()) == 0);
+}

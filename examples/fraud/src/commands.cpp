@@ -1,0 +1,200 @@
+#include "commands.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "baselines.hpp"
+#include "gnnkit/core/build_info.hpp"
+#include "gnnkit/io/graph_file.hpp"
+#include "report.hpp"
+#include "trainer.hpp"
+
+namespace gnnkit::fraud {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+std::vector<std::int64_t> parse_list(const std::string& option, const std::string& value) {
+  std::vector<std::int64_t> out;
+  std::stringstream ss(value);
+  for (std::string tok; std::getline(ss, tok, ',');) {
+    try {
+      std::size_t used = 0;
+      out.push_back(std::stoll(tok, &used));
+      if (used != tok.size()) throw std::invalid_argument(tok);
+    } catch (const std::exception&) {
+      throw UsageError{"'" + option + "' expects a comma-separated list of integers, got '" + value + "'"};
+    }
+  }
+  return out;
+}
+
+template <typename T>
+T parse_number(const std::string& option, const std::string& value) {
+  try {
+    std::size_t used = 0;
+    T v;
+    if constexpr (std::is_floating_point_v<T>) v = T(std::stod(value, &used));
+    else v = T(std::stoll(value, &used));
+    if (used != value.size()) throw std::invalid_argument(value);
+    return v;
+  } catch (const std::exception&) {
+    throw UsageError{"'" + option + "' expects a number, got '" + value + "'"};
+  }
+}
+
+std::string fixed(double v, int digits = 4) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace
+
+const char* train_usage() {
+  return "usage: gnnkit-fraud train --graph FILE --out DIR [options]\n"
+         "  --conv sage|gat        GNN layer (default sage)\n"
+         "  --layers L             layers = sampling hops (default 2)\n"
+         "  --hidden H             hidden width (default 64)\n"
+         "  --heads H              GAT heads (default 4)\n"
+         "  --fanouts A,B          neighbours per hop and relation (default 10,10)\n"
+         "  --epochs N             maximum epochs (default 10); --patience P (default 3)\n"
+         "  --batch B              seeds per mini-batch (default 1024)\n"
+         "  --lr X                 learning rate (default 0.003); --dropout X (default 0.2)\n"
+         "  --pos-weight X         positive-class weight (default sqrt(neg/pos) of train)\n"
+         "  --target TYPE          node type to classify (default transaction)\n"
+         "  --no-temporal          sample without the time constraint (not leakage-free)\n"
+         "  --no-baselines         skip the XGBoost baselines\n"
+         "  --threads N            CPU threads (default: all cores)\n"
+         "  --seed S               model and split seed (default 1)\n";
+}
+
+int train_command(const std::vector<std::string>& args) {
+  TrainConfig cfg;
+  std::string graph_path, out_dir;
+  bool baselines = true;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    auto value = [&]() -> const std::string& {
+      if (i + 1 >= args.size()) throw UsageError{"option '" + a + "' needs a value"};
+      return args[++i];
+    };
+    if (a == "--graph") graph_path = value();
+    else if (a == "--out") out_dir = value();
+    else if (a == "--conv") {
+      cfg.conv = value();
+      if (cfg.conv != "sage" && cfg.conv != "gat") throw UsageError{"'--conv' must be sage or gat, got '" + cfg.conv + "'"};
+    } else if (a == "--layers") cfg.layers = parse_number<int>(a, value());
+    else if (a == "--hidden") cfg.hidden = parse_number<std::int64_t>(a, value());
+    else if (a == "--heads") cfg.heads = parse_number<int>(a, value());
+    else if (a == "--fanouts") cfg.fanouts = parse_list(a, value());
+    else if (a == "--epochs") cfg.epochs = parse_number<int>(a, value());
+    else if (a == "--patience") cfg.patience = parse_number<int>(a, value());
+    else if (a == "--batch") cfg.batch_size = parse_number<std::int64_t>(a, value());
+    else if (a == "--lr") cfg.lr = parse_number<double>(a, value());
+    else if (a == "--dropout") cfg.dropout = parse_number<double>(a, value());
+    else if (a == "--pos-weight") cfg.pos_weight = parse_number<double>(a, value());
+    else if (a == "--target") cfg.target = value();
+    else if (a == "--threads") cfg.threads = parse_number<int>(a, value());
+    else if (a == "--seed") cfg.seed = parse_number<std::uint64_t>(a, value());
+    else if (a == "--no-temporal") cfg.temporal = false;
+    else if (a == "--no-baselines") baselines = false;
+    else throw UsageError{"unknown option '" + a + "' for train"};
+  }
+  if (graph_path.empty()) throw UsageError{"train needs --graph FILE (make one with `gnnkit-fraud generate`)"};
+  if (out_dir.empty()) throw UsageError{"train needs --out DIR"};
+  if (cfg.layers < 1 || cfg.hidden < 1 || cfg.epochs < 1 || cfg.batch_size < 1)
+    throw UsageError{"--layers, --hidden, --epochs and --batch must be positive"};
+  if (int(cfg.fanouts.size()) != cfg.layers)
+    throw UsageError{"--fanouts needs one value per layer (" + std::to_string(cfg.layers) + "), got " +
+                     std::to_string(cfg.fanouts.size())};
+  std::error_code ec;
+  std::filesystem::create_directories(out_dir, ec);
+  if (ec) throw IoError("gnnkit-fraud train", "cannot create output folder '" + out_dir + "': " + ec.message());
+  cfg.checkpoint = (std::filesystem::path(out_dir) / "model.ckpt").string();
+
+  const auto t_load = Clock::now();
+  LoadOptions load;
+  load.populate = true;
+  const GraphFile file = load_graph(graph_path, load);
+  std::fprintf(stderr, "loaded %s in %.2f s: %s\n", graph_path.c_str(), seconds_since(t_load),
+               file.graph.str().c_str());
+
+  // The GNN.
+  const auto t_gnn = Clock::now();
+  FraudModel model(file, cfg);
+  const TrainResult result = train(model, file, cfg, [](const std::string& line) {
+    std::fprintf(stderr, "%s\n", line.c_str());
+  });
+  const double gnn_seconds = seconds_since(t_gnn);
+
+  ReportInput report;
+  report.title = "Fraud detection: " + std::filesystem::path(graph_path).filename().string();
+  report.dataset = detail::format("{} ({}). Target: '{}' nodes, labels 1 = fraud.", graph_path, file.graph.str(),
+                                  cfg.target);
+  report.split_note = result.split.note;
+  report.models.push_back({"GNN (" + cfg.conv + ")", result.test.scores, result.test.labels});
+  for (const auto& h : result.history) {
+    report.history.train_loss.push_back(h.train_loss);
+    report.history.val_loss.push_back(h.val_loss);
+    report.history.val_pr_auc.push_back(h.val_pr_auc);
+  }
+  report.history.best_epoch = result.best_epoch;
+
+  double xgb_seconds[2] = {0, 0};
+  if (baselines) {
+    const auto train_y = gather_labels(file, cfg.target, result.split.train);
+    const auto val_y = gather_labels(file, cfg.target, result.split.val);
+    XgbConfig xc;
+    xc.threads = cfg.threads;
+    xc.seed = cfg.seed;
+    for (int kind = 0; kind < 2; ++kind) {
+      const auto t0 = Clock::now();
+      auto features = [&](const std::vector<std::int64_t>& ids) {
+        return kind == 0 ? own_features(file, cfg.target, ids, cfg.threads)
+                         : neighbour_aggregated_features(file, cfg.target, ids, cfg.temporal, cfg.threads);
+      };
+      const DenseMatrix tr = features(result.split.train), va = features(result.split.val),
+                        te = features(result.split.test);
+      const XgbResult xr = train_and_predict(tr, train_y, va, val_y, te, xc);
+      xgb_seconds[kind] = seconds_since(t0);
+      report.models.push_back({kind == 0 ? "XGBoost (own features)" : "XGBoost (+ neighbour aggregates)",
+                               xr.test_scores, result.test.labels});
+      std::fprintf(stderr, "%s: %lld columns, best round %d, %.1f s\n", report.models.back().name.c_str(),
+                   (long long)tr.cols, xr.best_iteration + 1, xgb_seconds[kind]);
+    }
+  }
+  report.extra = {
+      {"model", cfg.conv + ", " + std::to_string(cfg.layers) + " layers, hidden " + std::to_string(cfg.hidden) +
+                    (cfg.conv == "gat" ? ", heads " + std::to_string(cfg.heads) : "")},
+      {"sampling", std::string(cfg.temporal ? "temporal (edges no later than the example), " : "static, ") +
+                       "fan-outs " + [&] {
+                         std::string s;
+                         for (auto f : cfg.fanouts) s += (s.empty() ? "" : ",") + std::to_string(f);
+                         return s;
+                       }()},
+      {"positive-class weight", fixed(result.pos_weight, 2)},
+      {"epochs run / best", std::to_string(result.history.size()) + " / " + std::to_string(result.best_epoch + 1)},
+      {"GNN training time", fixed(gnn_seconds, 1) + " s (" + fixed(result.seconds_per_epoch, 1) + " s per epoch)"},
+      {"XGBoost time (own / aggregated)", fixed(xgb_seconds[0], 1) + " s / " + fixed(xgb_seconds[1], 1) + " s"},
+      {"checkpoint", cfg.checkpoint},
+      {"build", build_info()},
+  };
+  if (baselines) report.extra.push_back({"xgboost", xgboost_version()});
+  const ReportOutput out = write_report(out_dir, report);
+
+  std::printf("%-36s %8s %8s %12s %12s\n", "model (test window)", "ROC-AUC", "PR-AUC", "recall@1%FPR",
+              "prec@top0.5%");
+  for (const ModelMetrics& m : out.metrics)
+    std::printf("%-36s %8.4f %8.4f %12.4f %12.4f\n", m.name.c_str(), m.roc_auc, m.pr_auc, m.recall_at_1pct_fpr,
+                m.precision_at_top_0_5pct);
+  std::printf("report: %s\n", out.files.back().c_str());
+  return 0;
+}
+
+}  // namespace gnnkit::fraud
