@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
 #include "gnnkit/graph/compressed.hpp"
@@ -228,6 +229,37 @@ void spmm_forward(const CompressedView<IndexT>& csc, const ValueT* x, std::int64
             for (std::int64_t c = c0; c < F; ++c) o[c] += w * xr[c];
           }
         }
+        if (reduce == Reduce::kMean && e1 > e0) {
+          const ValueT inv = ValueT(1) / ValueT(e1 - e0);
+#pragma omp simd
+          for (std::int64_t c = 0; c < F; ++c) o[c] *= inv;
+        }
+        continue;
+      }
+      if (F % 64 == 0 && (C == 16 || C == 32 || C == 64)) {
+        // Multi-head weights with heads of 16, 32 or 64 columns (GAT's usual shapes):
+        // register-blocked like the single-weight path, one weight per head and edge.
+        auto blocked = [&](auto c_tag) {
+          constexpr std::int64_t kC = decltype(c_tag)::value, kBlock = 64, kHeads = kBlock / kC;
+          for (std::int64_t c0 = 0; c0 < F; c0 += kBlock) {
+            ValueT acc[kBlock] = {};
+            const std::int64_t h0 = c0 / kC;
+            for (std::int64_t e = e0; e < e1; ++e) {
+              if (e + kPrefetchDistance < e1)
+                prefetch_row(x + std::int64_t(csc.indices[e + kPrefetchDistance]) * ldx + c0, kBlock);
+              const ValueT* __restrict xr = x + std::int64_t(csc.indices[e]) * ldx + c0;
+              const ValueT* w = edge_weight + e * heads + h0;
+              for (std::int64_t hb = 0; hb < kHeads; ++hb) {
+#pragma omp simd
+                for (std::int64_t c = 0; c < kC; ++c) acc[hb * kC + c] += w[hb] * xr[hb * kC + c];
+              }
+            }
+            for (std::int64_t c = 0; c < kBlock; ++c) o[c0 + c] = acc[c];
+          }
+        };
+        if (C == 16) blocked(std::integral_constant<std::int64_t, 16>{});
+        else if (C == 32) blocked(std::integral_constant<std::int64_t, 32>{});
+        else blocked(std::integral_constant<std::int64_t, 64>{});
         if (reduce == Reduce::kMean && e1 > e0) {
           const ValueT inv = ValueT(1) / ValueT(e1 - e0);
 #pragma omp simd
