@@ -1,5 +1,5 @@
 // gnnkit-fraud: the fraud-detection app. Subcommands: generate (synthetic data), train (GNN,
-// XGBoost baselines, report).
+// XGBoost baselines, report), score (online scoring of new transactions), export-test.
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -14,6 +14,7 @@
 
 #include "src/commands.hpp"
 #include "src/generator.hpp"
+#include "src/scorer.hpp"
 
 namespace {
 
@@ -26,6 +27,11 @@ constexpr const char* kUsage =
     "  generate   write a synthetic fraud graph (users, cards, devices, IPs, merchants,\n"
     "             transactions) with injected fraud rings, account takeovers, card testing\n"
     "             and money-mule chains, plus FILE.meta.json\n"
+    "  train      train the GNN (and XGBoost baselines); writes DIR/model.ckpt and a report\n"
+    "  score      score new transactions (JSON lines in, one JSON line out per line, with\n"
+    "             reasons) against a graph and a trained checkpoint\n"
+    "  export-test\n"
+    "             write the latest transactions of a graph in score's input format\n"
     "\n"
     "run 'gnnkit-fraud <command> --help' for the options of a command.\n";
 
@@ -147,11 +153,27 @@ int main(int argc, char** argv) {
       }
       return gnnkit::fraud::train_command(args);
     }
+    if (command == "score") {
+      if (help) {
+        std::fputs(gnnkit::fraud::score_usage(), stdout);
+        return 0;
+      }
+      return gnnkit::fraud::score_command(args);
+    }
+    if (command == "export-test") {
+      if (help) {
+        std::fputs(gnnkit::fraud::export_test_usage(), stdout);
+        return 0;
+      }
+      return gnnkit::fraud::export_test_command(args);
+    }
     throw UsageError{"unknown command '" + command + "'"};
   } catch (const UsageError& e) {
     std::fprintf(stderr, "gnnkit-fraud: %s\n\n%s", e.message.c_str(),
                  command == "generate" ? kGenerateUsage
                  : command == "train"  ? gnnkit::fraud::train_usage()
+                 : command == "score"  ? gnnkit::fraud::score_usage()
+                 : command == "export-test" ? gnnkit::fraud::export_test_usage()
                                        : kUsage);
     return kUsageError;
   } catch (const std::exception& e) {
