@@ -5,11 +5,13 @@
 /// layer norm, column concatenation and elementwise helpers. Each backward takes what its
 /// forward saved and the gradient of the output; parameter gradients accumulate (+=).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include "gnnkit/core/context.hpp"
 #include "gnnkit/core/error.hpp"
@@ -130,16 +132,36 @@ inline void add_bias_rows(const Context& ctx, const TensorView& out, const Param
   });
 }
 
+/// @brief out[j] += sum over rows i of row_term(i, partial) contributions, in parallel: rows
+/// are cut into a fixed number of blocks (not one per thread), each summed into its own
+/// partial vector, and the partials are added in block order, so the result is the same for
+/// any thread count.
+/// @param add_row called as add_row(i, partial) and adds row i's terms into partial[0, width)
+template <typename T, typename AddRow>
+void blocked_column_sums(const Context& ctx, std::int64_t rows, std::int64_t width, T* out,
+                         AddRow&& add_row) {
+  constexpr std::int64_t kBlocks = 64;
+  const std::int64_t blocks = std::min<std::int64_t>(kBlocks, std::max<std::int64_t>(rows / 256, 1));
+  std::vector<T> partial(static_cast<std::size_t>(blocks * width), T(0));
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (blocks > 1)
+  for (std::int64_t b = 0; b < blocks; ++b) {
+    T* p = partial.data() + b * width;
+    for (std::int64_t i = rows * b / blocks; i < rows * (b + 1) / blocks; ++i) add_row(i, p);
+  }
+  for (std::int64_t b = 0; b < blocks; ++b)
+    for (std::int64_t j = 0; j < width; ++j) out[j] += partial[std::size_t(b * width + j)];
+}
+
 /// @brief Backward of add_bias_rows: bias.grad += column sums of grad.
-inline void bias_backward(const TensorView& grad, Parameter& bias) {
+inline void bias_backward(const Context& ctx, const TensorView& grad, Parameter& bias) {
   dispatch_float(grad.dtype(), "bias_backward", [&](auto tag) {
     using T = decltype(tag);
-    T* gb = bias.grad.data_as<T>();
     const std::int64_t cols = grad.size(1);
-    for (std::int64_t i = 0; i < grad.size(0); ++i) {
+    blocked_column_sums<T>(ctx, grad.size(0), cols, bias.grad.data_as<T>(), [&](std::int64_t i, T* p) {
       const T* g = static_cast<const T*>(grad.data()) + i * grad.stride(0);
-      for (std::int64_t j = 0; j < cols; ++j) gb[j] += g[j];
-    }
+#pragma omp simd
+      for (std::int64_t j = 0; j < cols; ++j) p[j] += g[j];
+    });
   });
 }
 
@@ -148,7 +170,7 @@ inline void bias_backward(const TensorView& grad, Parameter& bias) {
 inline Tensor linear_backward(const Context& ctx, const TensorView& x, Parameter& weight,
                               Parameter* bias, const TensorView& grad_y, bool want_grad_x) {
   if (x.size(0) > 0) matmul_accumulate(ctx, transposed(x), grad_y, weight.grad);
-  if (bias) bias_backward(grad_y, *bias);
+  if (bias) bias_backward(ctx, grad_y, *bias);
   if (!want_grad_x) return {};
   return matmul(ctx, grad_y, transposed(weight.value));
 }

@@ -161,7 +161,7 @@ class GatConv {
     const int H = options_.heads;
     const std::int64_t C = options_.out, HC = H * C;
     const std::int64_t n_dst = adj.num_dst(), n_src = adj.num_src(), E = adj.num_edges();
-    if (b_) bias_backward(grad_out, *b_);
+    if (b_) bias_backward(ctx, grad_out, *b_);
     Tensor g_full = options_.concat ? grad_out : spread_heads(ctx, grad_out, H, C);
     Tensor grad_h_src = new_matrix(ctx, n_src, HC, dtype);
     Tensor grad_h_dst = zeros_matrix(ctx, n_dst, HC, dtype);
@@ -192,8 +192,8 @@ class GatConv {
         Tensor grad_a_dst = new_matrix(ctx, n_dst, H, dtype);
         kernels::cpu::edge_sum_to_src<T>(*t, gs, H, grad_a_src.data_as<T>(), false, threads);
         kernels::cpu::edge_sum_to_dst<T>(csc, gs, H, grad_a_dst.data_as<T>(), false, threads);
-        head_dots_backward<T>(cache.h_src, grad_a_src.data_as<T>(), *att_src_, H, C, grad_h_src);
-        head_dots_backward<T>(cache.h_dst, grad_a_dst.data_as<T>(), *att_dst_, H, C, grad_h_dst);
+        head_dots_backward<T>(ctx, cache.h_src, grad_a_src.data_as<T>(), *att_src_, H, C, grad_h_src);
+        head_dots_backward<T>(ctx, cache.h_dst, grad_a_dst.data_as<T>(), *att_dst_, H, C, grad_h_dst);
       });
     });
     ConvGrads grads;
@@ -225,22 +225,22 @@ class GatConv {
   }
   /// att.grad[h, c] += sum_i ga[i, h] h[i, h*C + c];  grad_h[i, h*C + c] += ga[i, h] att[h, c]
   template <typename T>
-  static void head_dots_backward(const Tensor& h, const T* ga, Parameter& att, int H,
-                                 std::int64_t C, const Tensor& grad_h) {
+  static void head_dots_backward(const Context& ctx, const Tensor& h, const T* ga,
+                                 Parameter& att, int H, std::int64_t C, const Tensor& grad_h) {
     const std::int64_t rows = h.size(0), ld = h.strides()[0], ldg = grad_h.strides()[0];
     const T* w = att.value.data_as<T>();
-    T* gw = att.grad.data_as<T>();
-    for (std::int64_t i = 0; i < rows; ++i) {
+    blocked_column_sums<T>(ctx, rows, H * C, att.grad.data_as<T>(), [&](std::int64_t i, T* p) {
       const T* r = h.data_as<T>() + i * ld;
       T* g = grad_h.data_as<T>() + i * ldg;
       for (int k = 0; k < H; ++k) {
         const T s = ga[i * H + k];
+#pragma omp simd
         for (std::int64_t c = 0; c < C; ++c) {
-          gw[k * C + c] += s * r[k * C + c];
+          p[k * C + c] += s * r[k * C + c];
           g[k * C + c] += s * w[k * C + c];
         }
       }
-    }
+    });
   }
   /// [n, H*C] -> [n, C]: mean over heads.
   static Tensor mean_heads(const Context& ctx, const Tensor& x, int H, std::int64_t C) {

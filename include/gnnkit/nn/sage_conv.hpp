@@ -130,7 +130,7 @@ class SageConv {
     if (options_.root_weight)
       grads.x_dst = linear_backward(ctx, cache.x_dst, *w_root_, nullptr, g, input_grads);
     if (cache.transform_first) {
-      if (b_) bias_backward(g, *b_);
+      if (b_) bias_backward(ctx, g, *b_);
       Tensor gh = aggregate_backward(ctx, adj, cache.agg, g);
       grads.x_src = linear_backward(ctx, cache.x_src, *w_neigh_, nullptr, gh, input_grads);
     } else {
