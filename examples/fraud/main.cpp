@@ -49,23 +49,7 @@ constexpr const char* kGenerateUsage =
 
 using gnnkit::fraud::UsageError;
 
-template <typename T>
-T parse_number(const std::string& option, const std::string& text) {
-  std::size_t used = 0;
-  T value{};
-  try {
-    if constexpr (std::is_same_v<T, double>) value = std::stod(text, &used);
-    else if constexpr (std::is_same_v<T, std::uint64_t>) {
-      if (!text.empty() && text[0] == '-') throw std::invalid_argument("negative");
-      value = std::stoull(text, &used);
-    } else value = T(std::stoll(text, &used));
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used == 0 || used != text.size())
-    throw UsageError{option + " expects a number, got '" + text + "'"};
-  return value;
-}
+using gnnkit::fraud::parse_number;
 
 int generate(const std::vector<std::string>& args) {
   gnnkit::fraud::GeneratorOptions opt;

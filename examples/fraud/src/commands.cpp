@@ -19,35 +19,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-std::vector<std::int64_t> parse_list(const std::string& option, const std::string& value) {
-  std::vector<std::int64_t> out;
-  std::stringstream ss(value);
-  for (std::string tok; std::getline(ss, tok, ',');) {
-    try {
-      std::size_t used = 0;
-      out.push_back(std::stoll(tok, &used));
-      if (used != tok.size()) throw std::invalid_argument(tok);
-    } catch (const std::exception&) {
-      throw UsageError{"'" + option + "' expects a comma-separated list of integers, got '" + value + "'"};
-    }
-  }
-  return out;
-}
-
-template <typename T>
-T parse_number(const std::string& option, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    T v;
-    if constexpr (std::is_floating_point_v<T>) v = T(std::stod(value, &used));
-    else v = T(std::stoll(value, &used));
-    if (used != value.size()) throw std::invalid_argument(value);
-    return v;
-  } catch (const std::exception&) {
-    throw UsageError{"'" + option + "' expects a number, got '" + value + "'"};
-  }
-}
-
 std::string fixed(double v, int digits = 4) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);

@@ -1,6 +1,10 @@
 #pragma once
 // The subcommands of gnnkit-fraud beyond `generate`: train (GNN + XGBoost baselines + report).
+#include <cstdint>
+#include <sstream>
+#include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace gnnkit::fraud {
@@ -9,6 +13,38 @@ namespace gnnkit::fraud {
 struct UsageError {
   std::string message;
 };
+
+/// The value of a numeric option; anything but a whole number (or, for floating T, a number)
+/// is a UsageError naming the option, and so is a negative value for an unsigned T.
+template <typename T>
+T parse_number(const std::string& option, const std::string& text) {
+  std::size_t used = 0;
+  T value{};
+  try {
+    if constexpr (std::is_floating_point_v<T>) {
+      value = T(std::stod(text, &used));
+    } else if constexpr (std::is_unsigned_v<T>) {
+      if (!text.empty() && text[0] == '-') throw std::invalid_argument("negative");
+      value = T(std::stoull(text, &used));
+    } else {
+      value = T(std::stoll(text, &used));
+    }
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text.size())
+    throw UsageError{option + " expects a number, got '" + text + "'"};
+  return value;
+}
+
+/// A comma-separated list of integers (e.g. --fanouts 10,10).
+inline std::vector<std::int64_t> parse_list(const std::string& option, const std::string& text) {
+  std::vector<std::int64_t> out;
+  std::stringstream ss(text);
+  for (std::string token; std::getline(ss, token, ',');)
+    out.push_back(parse_number<std::int64_t>(option, token));
+  return out;
+}
 
 /// `gnnkit-fraud train --graph FILE --out DIR [options]`: trains the GNN with early stopping,
 /// the two XGBoost baselines (own features; features + neighbour aggregates), writes the

@@ -1195,20 +1195,6 @@ std::string export_transactions(const GraphFile& file, std::int64_t count, std::
 
 namespace {
 
-template <typename T>
-T number_arg(const std::string& option, const std::string& value) {
-  try {
-    std::size_t used = 0;
-    T v;
-    if constexpr (std::is_floating_point_v<T>) v = T(std::stod(value, &used));
-    else v = T(std::stoll(value, &used));
-    if (used != value.size()) throw std::invalid_argument(value);
-    return v;
-  } catch (const std::exception&) {
-    throw UsageError{"'" + option + "' expects a number, got '" + value + "'"};
-  }
-}
-
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
@@ -1267,7 +1253,7 @@ int export_test_command(const std::vector<std::string>& args) {
     };
     if (a == "--graph") graph_path = value();
     else if (a == "--out") out_path = value();
-    else if (a == "--count") count = number_arg<std::int64_t>(a, value());
+    else if (a == "--count") count = parse_number<std::int64_t>(a, value());
     else throw UsageError{"unknown option '" + a + "' for export-test"};
   }
   if (graph_path.empty()) throw UsageError{"export-test needs --graph FILE"};
@@ -1304,18 +1290,16 @@ int score_command(const std::vector<std::string>& args) {
     else if (a == "--model") model_path = value();
     else if (a == "--input") input = value();
     else if (a == "--output") output = value();
-    else if (a == "--batch") batch = number_arg<std::int64_t>(a, value());
-    else if (a == "--threads") opt.threads = number_arg<int>(a, value());
-    else if (a == "--as-of") opt.as_of = number_arg<std::int64_t>(a, value());
-    else if (a == "--max-delay") opt.max_delay = number_arg<std::int64_t>(a, value());
-    else if (a == "--max-ahead") opt.max_ahead = number_arg<std::int64_t>(a, value());
-    else if (a == "--reasons") opt.num_reasons = number_arg<int>(a, value());
-    else if (a == "--seed") opt.seed = std::uint64_t(number_arg<std::int64_t>(a, value()));
+    else if (a == "--batch") batch = parse_number<std::int64_t>(a, value());
+    else if (a == "--threads") opt.threads = parse_number<int>(a, value());
+    else if (a == "--as-of") opt.as_of = parse_number<std::int64_t>(a, value());
+    else if (a == "--max-delay") opt.max_delay = parse_number<std::int64_t>(a, value());
+    else if (a == "--max-ahead") opt.max_ahead = parse_number<std::int64_t>(a, value());
+    else if (a == "--reasons") opt.num_reasons = parse_number<int>(a, value());
+    else if (a == "--seed") opt.seed = parse_number<std::uint64_t>(a, value());
     else if (a == "--bench") bench = true;
     else if (a == "--fanouts") {
-      opt.fanouts.clear();
-      std::stringstream ss(value());
-      for (std::string tok; std::getline(ss, tok, ',');) opt.fanouts.push_back(number_arg<std::int64_t>(a, tok));
+      opt.fanouts = parse_list(a, value());
     } else throw UsageError{"unknown option '" + a + "' for score"};
   }
   if (graph_path.empty()) throw UsageError{"score needs --graph FILE"};
