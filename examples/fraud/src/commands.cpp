@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "baselines.hpp"
+#include "generator.hpp"
 #include "gnnkit/core/build_info.hpp"
 #include "gnnkit/io/graph_file.hpp"
 #include "report.hpp"
@@ -116,6 +117,24 @@ int train_command(const std::vector<std::string>& args) {
     report.history.val_pr_auc.push_back(h.val_pr_auc);
   }
   report.history.best_epoch = result.best_epoch;
+  // Synthetic data carries each transaction's fraud pattern (never a model input): the report
+  // then breaks recall down by pattern.
+  const FeatureStore::Key pattern_key{FeatureStore::Kind::kNodeFeatures, cfg.target, "fraud_pattern"};
+  if (file.features.contains(pattern_key)) {
+    const FeatureMatrix& patterns = file.features.get(pattern_key);
+    const auto codes = patterns.data.as<float>();
+    if (patterns.cols == 1 && patterns.rows == file.graph.num_nodes(cfg.target)) {
+      for (int p = 1; p < kNumPatterns; ++p) report.group_names.push_back(kPatternNames[std::size_t(p)]);
+      for (std::size_t i = 0; i < result.test.ids.size(); ++i) {
+        const int code = int(codes[std::size_t(result.test.ids[i])]);
+        report.positive_groups.push_back(result.test.labels[i] == 0 || code < 1 || code >= kNumPatterns ? -1 : code - 1);
+      }
+      // A label without a known pattern (not from our generator): no breakdown.
+      for (std::size_t i = 0; i < result.test.ids.size(); ++i)
+        if (result.test.labels[i] != 0 && report.positive_groups[i] < 0) report.group_names.clear();
+      if (report.group_names.empty()) report.positive_groups.clear();
+    }
+  }
 
   double xgb_seconds[2] = {0, 0};
   if (baselines) {

@@ -140,6 +140,7 @@ struct World {
   std::int64_t num_users = 0;
   std::vector<Group> groups;
   std::vector<std::int64_t> fraud_user_group;  // per fraud account: its group (index into groups)
+  std::vector<std::int64_t> test_devices;      // rings' card-testing phones (ascending)
   // Households: consecutive benign users; fraud accounts live alone.
   std::vector<std::int64_t> household_of;      // per user
   std::vector<std::int64_t> household_first;   // per household: its first user (+ end)
@@ -189,8 +190,10 @@ UserProfile make_profile(const World& w, std::int64_t u) {
   p.new_phone_time = rng.range(begin, w.window);
   p.vpn_user = rng.bernoulli(0.08);
   p.kyc = rng.bernoulli(0.85);
-  p.burst = rng.bernoulli(0.05);
-  p.burst_size = p.burst ? 3 + std::min<std::int64_t>(40, rng.poisson(1.0 + 8.0 * rng.uniform())) : 0;
+  // Benign micro-payment bursts (a few app-store or transit payments up to dozens): short
+  // ones look like a fraudster's card test, so a tiny digital payment alone proves nothing.
+  p.burst = rng.bernoulli(0.4);
+  p.burst_size = p.burst ? 1 + std::min<std::int64_t>(40, rng.poisson(0.5 + 8.0 * rng.uniform() * rng.uniform())) : 0;
   p.travel = rng.bernoulli(0.08);
   p.travel_start = rng.range(begin, w.window);
   p.workplace = rng.bernoulli(0.15) ? rng.range(0, w.num_workplaces) : -1;
@@ -245,12 +248,12 @@ void plan(World& w) {
   const double benign_txs = double(o.users) * o.tx_per_user;
   const double fraud_txs = benign_txs * o.fraud_rate / (1.0 - o.fraud_rate);
   // Expected transactions per group (see the simulate_* functions).
-  const double per_ring = 9.5 * 7.0 + 9.5 * 1.5 * 2.0;  // members x txs + card tests
+  const double per_ring = 9.5 * 3.5 + 9.5 * 1.5 * 1.5;  // members x txs + card tests
   const double per_crew = 14.5 * 3.0, per_chain = 5.5 * 4.5;
   const auto count = [](double x) { return std::max<std::int64_t>(1, std::llround(x)); };
-  const std::int64_t rings = count(fraud_txs * 0.62 / per_ring);
-  const std::int64_t crews = count(fraud_txs * 0.20 / per_crew);
-  const std::int64_t chains = count(fraud_txs * 0.18 / per_chain);
+  const std::int64_t rings = count(fraud_txs * 0.75 / per_ring);
+  const std::int64_t crews = count(fraud_txs * 0.13 / per_crew);
+  const std::int64_t chains = count(fraud_txs * 0.12 / per_chain);
   Rng rng(o.seed, kTagPlan);
   std::int64_t fraud_users = 0, group_devices = 0, group_ips = 0;
   auto add = [&](Pattern p, std::uint64_t i, std::int64_t size, std::int64_t users,
@@ -262,8 +265,9 @@ void plan(World& w) {
     w.groups.push_back(g);
   };
   for (std::int64_t i = 0; i < rings; ++i) {
+    // m existing customers' accounts (bought or taken over), one fresh card-testing account.
     const std::int64_t m = rng.range(4, 16);
-    add(Pattern::kRing, std::uint64_t(i), m, m, 1 + m / 4, 1 + m / 3);
+    add(Pattern::kRing, std::uint64_t(i), m, 1, 2 + m / 4, 1 + m / 3);
   }
   for (std::int64_t i = 0; i < crews; ++i)
     add(Pattern::kTakeover, std::uint64_t(i), rng.range(5, 25), 0, rng.range(3, 7), rng.range(2, 5));
@@ -477,64 +481,74 @@ std::int64_t old_signup(Rng& rng) {
   return -std::int64_t((20.0 + rng.lognormal(std::log(480.0), 0.9)) * double(kDay));
 }
 
-/// A fraud ring: accounts sharing a pool of devices, proxy IPs and stolen cards, whose
-/// payments look ordinary one by one. The stolen cards are first tested (card testing).
+/// A fraud ring: existing customers' accounts (bought from their owners or taken over: an
+/// ordinary history, profile, cards and home IP) sharing a few phones and spending on stolen
+/// cards, plus one fresh account that tested those cards first from the ring's testing phone
+/// over a VPN or proxy. One by one the members' payments look ordinary; what gives them away
+/// is who else used their cards and phones: the stolen card was tested by a fresh unverified
+/// account (transaction -> card -> test payment -> tester), and the phone is shared with other
+/// members paying on stolen cards.
 void simulate_ring(World& w, const Group& g, std::vector<RawTx>& out) {
   Rng rng(w.opt.seed, kTagRing, g.index);
-  const std::int64_t s = rng.range(2 * kDay, w.window - 10 * kDay);
-  const std::int64_t end = std::min(w.window, s + rng.range(7 * kDay, 28 * kDay));
+  const std::int64_t s = rng.range(std::min<std::int64_t>(26 * kDay, w.window / 3), w.window - 10 * kDay);
+  const std::int64_t end = std::min(w.window, s + rng.range(21 * kDay, 56 * kDay));
+  const std::int64_t members = g.size, tester = g.first_user;
+  const std::int64_t shared_devices = g.num_devices - 1, test_device = g.first_device + shared_devices;
   std::vector<std::int64_t> stolen(static_cast<std::size_t>(g.size + rng.range(0, g.size)));
   for (auto& card : stolen) {
     const std::int64_t v = rng.range(0, w.num_benign);
     card = w.card_first[std::size_t(v)] + rng.range(0, w.profiles[std::size_t(v)].num_cards);
   }
-  // Card testing: each member tests the stolen cards it will use, from its own phone over
-  // mobile data or a VPN, a few sessions of tiny payments at one digital-goods merchant, days
-  // before the ring uses the cards.
+  // Card testing: the tester account tries every stolen card with one to three tiny payments
+  // at one digital-goods merchant, one card per session spread over the days before the
+  // members use the cards, from the testing phone over one VPN exit or ring proxy.
+  {
+    UserProfile& p = w.profiles[std::size_t(tester)];
+    p.signup = std::max<std::int64_t>(-kDay, s - rng.range(7 * kDay, 21 * kDay));
+    p.kyc = rng.bernoulli(0.1);
+  }
   const std::int64_t test_merchant = pick_merchant(w, rng, kDigital);
-  const std::int64_t share = std::max<std::int64_t>(1, std::int64_t(stolen.size()) / g.num_users);
+  const std::int64_t test_ip = rng.bernoulli(0.85) ? w.vpn_ips.pick(rng) : g.first_ip + rng.range(0, g.num_ips);
+  w.test_devices.push_back(test_device);
   for (std::size_t c = 0; c < stolen.size(); ++c) {
-    // The member that will use the card tests it (see below).
-    const std::int64_t tester = std::min<std::int64_t>(g.num_users - 1, std::int64_t(c) / share);
-    std::int64_t t = std::max<std::int64_t>(0, s - rng.range(1 * kDay, 6 * kDay)) + hour_time(rng, 15, 4);
-    const std::int64_t test_ip = rng.bernoulli(0.5) ? w.mobile_ips.pick(rng) : w.vpn_ips.pick(rng);
-    for (std::int64_t k = rng.range(1, 4); k > 0; --k) {
+    std::int64_t t = std::max<std::int64_t>(0, s - rng.range(1 * kDay, 25 * kDay)) + hour_time(rng, 15, 4);
+    for (std::int64_t k = rng.range(1, 3); k > 0; --k) {
       t += rng.range(20, 900);
-      out.push_back(RawTx{std::min(t, w.window - 1), g.first_user + tester, stolen[c],
-                          w.device_first[std::size_t(g.first_user + tester)], test_ip,
+      out.push_back(RawTx{std::min(t, w.window - 1), tester, stolen[c], test_device, test_ip,
                           test_merchant, float(std::round((0.5 + 4.5 * rng.uniform()) * 100.0) / 100.0),
                           Pattern::kCardTesting});
     }
   }
-  for (std::int64_t k = 0; k < g.num_users; ++k) {
-    const std::int64_t u = g.first_user + k;
+  const std::int64_t share = std::max<std::int64_t>(1, std::int64_t(stolen.size()) / members);
+  for (std::int64_t k = 0; k < members; ++k) {
     Rng mr(w.opt.seed, kTagRingMember, g.index, std::uint64_t(k));
-    UserProfile& p = w.profiles[std::size_t(u)];
-    p.signup = mr.bernoulli(0.5) ? s - mr.range(0, 14 * kDay) : old_signup(mr);
-    const double peak = 15.0 + 3.5 * mr.normal(), spread = 2.0 + 3.0 * mr.uniform();
-    const double scale = mr.lognormal(0.1, 0.5);
+    std::int64_t u = mr.range(0, w.num_benign);  // an established account
+    for (int attempt = 0; attempt < 20 && w.profiles[std::size_t(u)].signup > -60 * kDay; ++attempt)
+      u = mr.range(0, w.num_benign);
+    const UserProfile& p = w.profiles[std::size_t(u)];
+    const double scale = p.amount_scale * mr.lognormal(0.1, 0.3);
     double taste_cum[kNumCategories];
     taste(mr, kRingBoost, taste_cum);
-    const std::int64_t n = 2 + mr.poisson(5.0);
+    // A few payments each over weeks, on top of the account's usual activity: no burst.
+    const std::int64_t n = 1 + mr.poisson(2.5);
     const std::int64_t own_device = w.device_first[std::size_t(u)], own_card = w.card_first[std::size_t(u)];
     for (std::int64_t j = 0; j < n; ++j) {
       RawTx tx;
-      tx.time = draw_time(mr, std::max(s, p.signup), end, peak, spread);
+      tx.time = draw_time(mr, s, end, p.hour_peak, p.hour_spread);
       const int c = mr.pick(taste_cum, kNumCategories);
       tx.merchant = pick_merchant(w, mr, c);
       tx.amount = draw_amount(mr, c, scale);
       const double x = mr.uniform();
       tx.device = x < 0.55 ? own_device
-                  : x < 0.9 ? g.first_device + k % g.num_devices
-                            : g.first_device + mr.range(0, g.num_devices);
+                  : x < 0.9 ? g.first_device + k % shared_devices
+                            : g.first_device + mr.range(0, shared_devices);
       const double y = mr.uniform();
-      tx.ip = y < 0.3 ? g.first_ip + mr.range(0, g.num_ips)
-              : y < 0.37 ? w.vpn_ips.pick(mr)
-              : y < 0.8 ? w.mobile_ips.pick(mr)
+      tx.ip = y < 0.1 ? g.first_ip + mr.range(0, g.num_ips)
+              : y < 0.4 ? w.mobile_ips.pick(mr)
                         : home_ip(w, u);
       // Each member works its own share of the stolen cards (one or two), so a card is seen
       // with its owner and one ring member, as a family card is.
-      tx.card = mr.bernoulli(0.7) ? stolen[std::size_t((k * share + mr.range(0, share)) % std::int64_t(stolen.size()))]
+      tx.card = mr.bernoulli(0.95) ? stolen[std::size_t((k * share + mr.range(0, share)) % std::int64_t(stolen.size()))]
                                   : own_card;
       tx.user = u;
       tx.pattern = Pattern::kRing;
@@ -858,7 +872,9 @@ GraphFile generate(const GeneratorOptions& options, GeneratorStats* stats_out) {
                    : r < 0.45 ? kAndroid : r < 0.8 ? kIos : r < 0.92 ? kWindows : r < 0.98 ? kMac : kOtherOs;
     float* x = xd.as<float>().data() + d * 6;
     for (int k = 0; k < 5; ++k) x[k] = float(os == k);
-    x[5] = float(rng.bernoulli(fraud ? 0.12 : 0.01));
+    // Card-testing phones are mostly emulators (scripted tests); other fraud phones are real.
+    const bool tester = std::binary_search(w.test_devices.begin(), w.test_devices.end(), d);
+    x[5] = float(rng.bernoulli(tester ? 0.6 : fraud ? 0.12 : 0.01));
   }
   HostArray xi = floats(w.num_ips * 5);
   const std::int64_t households = std::int64_t(w.household_first.size()) - 1;

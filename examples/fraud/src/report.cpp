@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <span>
 #include <sstream>
@@ -141,6 +142,10 @@ std::string md_escape(const std::string& s) {
   return out;
 }
 
+constexpr const char* kHowGroups =
+    "How to read: the share of each fraud pattern caught at the 1% false-positive budget of the "
+    "table above (the same threshold for every pattern). It shows which kinds of fraud each "
+    "model sees; a pattern that only a graph model catches lives in the relationships.";
 constexpr const char* kHowMetrics =
     "ROC-AUC: probability that a random fraud case scores above a random legitimate one. "
     "PR-AUC (average precision): the area under the precision-recall curve, the headline "
@@ -193,11 +198,48 @@ ModelMetrics compute_metrics(const ModelScores& model) {
   return m;
 }
 
+namespace {
+/// Recall at kReportMaxFpr of each group's positives: the threshold depends on the negatives
+/// only, so each group's recall is recall_at_fpr over the negatives and that group.
+std::vector<std::vector<double>> group_recalls(const ReportInput& in) {
+  std::vector<std::vector<double>> out;
+  if (in.group_names.empty()) return out;
+  for (const ModelScores& m : in.models) {
+    GNNKIT_EXPECTS_AS(ShapeMismatch, kFn, in.positive_groups.size() == m.labels.size(),
+                      "'positive_groups' must have one entry per test case of model '{}' ({}), got {}",
+                      m.name, m.labels.size(), in.positive_groups.size());
+    std::vector<double> row;
+    for (int g = 0; g < int(in.group_names.size()); ++g) {
+      std::vector<float> s;
+      std::vector<std::int64_t> y;
+      std::int64_t positives = 0;
+      for (std::size_t i = 0; i < m.labels.size(); ++i) {
+        const int group = in.positive_groups[i];
+        GNNKIT_EXPECTS_AS(InvalidArgument, kFn, (group < 0) == (m.labels[i] == 0) && group < int(in.group_names.size()),
+                          "'positive_groups[{}]' must be -1 for a negative and a group index below {} "
+                          "for a positive, got {} (label {})", i, in.group_names.size(), group, m.labels[i]);
+        if (group == g || group < 0) {
+          s.push_back(m.scores[i]);
+          y.push_back(m.labels[i]);
+          positives += m.labels[i];
+        }
+      }
+      const bool defined = positives > 0 && positives < std::int64_t(y.size());
+      row.push_back(defined ? recall_at_fpr(std::span<const float>(s), std::span<const std::int64_t>(y), kReportMaxFpr)
+                            : std::numeric_limits<double>::quiet_NaN());
+    }
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+}  // namespace
+
 ReportOutput write_report(const std::string& out_dir, const ReportInput& in) {
   namespace fs = std::filesystem;
   GNNKIT_EXPECTS_AS(InvalidArgument, kFn, !in.models.empty(),
                     "'models' must hold at least one model, got none");
   ReportOutput out;
+  out.group_recall = group_recalls(in);
   for (const auto& m : in.models) out.metrics.push_back(compute_metrics(m));
   const auto& h = in.history;
   const std::size_t epochs =
@@ -231,7 +273,14 @@ ReportOutput write_report(const std::string& out_dir, const ReportInput& in) {
       for (const auto& c : kColumns) j << ", \"" << c.json_key << "\": " << json_number(m.*c.field);
       j << ", \"count\": " << m.count << ", \"positives\": " << m.positives
         << ", \"negatives\": " << m.negatives
-        << ", \"positive_rate\": " << json_number(double(m.positives) / double(m.count)) << "}"
+        << ", \"positive_rate\": " << json_number(double(m.positives) / double(m.count));
+      if (!out.group_recall.empty()) {
+        j << ", \"recall_at_1pct_fpr_by_group\": {";
+        for (std::size_t g = 0; g < in.group_names.size(); ++g)
+          j << (g ? ", " : "") << json_string(in.group_names[g]) << ": " << json_number(out.group_recall[i][g]);
+        j << "}";
+      }
+      j << "}"
         << (i + 1 < out.metrics.size() ? "," : "") << "\n";
     }
     j << "  ],\n  \"best\": {";
@@ -392,6 +441,19 @@ ReportOutput write_report(const std::string& out_dir, const ReportInput& in) {
          << percent(double(m.positives) / double(m.count)) << ") |\n";
     }
     md << "\n★ best in its column. " << kHowMetrics << "\n\n";
+    if (!out.group_recall.empty()) {
+      md << "## Recall @ 1% FPR by pattern\n\n| Model |";
+      for (const auto& g : in.group_names) md << " " << md_escape(g) << " |";
+      md << "\n|---|";
+      for (std::size_t g = 0; g < in.group_names.size(); ++g) md << "---:|";
+      md << "\n";
+      for (std::size_t i = 0; i < out.metrics.size(); ++i) {
+        md << "| " << md_escape(out.metrics[i].name) << " |";
+        for (double r : out.group_recall[i]) md << " " << (std::isfinite(r) ? fixed(r, 3) : "-") << " |";
+        md << "\n";
+      }
+      md << "\n" << kHowGroups << "\n\n";
+    }
     md << "## ROC curve\n\n![ROC curves](roc.svg)\n\n" << kHowRoc << "\n\n";
     md << "## Precision-recall curve\n\n![Precision-recall curves](pr.svg)\n\n" << kHowPr << "\n\n";
     if (!training_svg.empty())
@@ -445,6 +507,17 @@ ReportOutput write_report(const std::string& out_dir, const ReportInput& in) {
     }
     html << "</table>\n<p class=\"how\">★ best in its column. " << xml_escape(kHowMetrics)
          << "</p>\n";
+    if (!out.group_recall.empty()) {
+      html << "<h2>Recall @ 1% FPR by pattern</h2>\n<table>\n<tr><th>Model</th>";
+      for (const auto& g : in.group_names) html << "<th>" << xml_escape(g) << "</th>";
+      html << "</tr>\n";
+      for (std::size_t i = 0; i < out.metrics.size(); ++i) {
+        html << "<tr><td>" << xml_escape(out.metrics[i].name) << "</td>";
+        for (double r : out.group_recall[i]) html << "<td>" << (std::isfinite(r) ? fixed(r, 3) : "-") << "</td>";
+        html << "</tr>\n";
+      }
+      html << "</table>\n<p class=\"how\">" << xml_escape(kHowGroups) << "</p>\n";
+    }
     html << "<h2>ROC and precision-recall curves</h2>\n<div class=\"plots\">\n"
          << roc_svg << pr_svg << "</div>\n<p class=\"how\">" << xml_escape(kHowRoc)
          << "</p>\n<p class=\"how\">" << xml_escape(kHowPr) << "</p>\n";

@@ -54,6 +54,11 @@ struct ReportInput {
   std::vector<ModelScores> models;  ///< test predictions, first = the main model
   TrainingHistory history;
   std::vector<std::pair<std::string, std::string>> extra;  ///< timings, config, versions
+  /// Optional breakdown of the positives (e.g. fraud patterns): group_names[g] names group g,
+  /// and positive_groups holds one entry per test case, in the models' (shared) order: the
+  /// group of a positive, -1 for a negative. Empty: no breakdown.
+  std::vector<std::string> group_names;
+  std::vector<int> positive_groups;
   std::string negative_name = "legitimate";                ///< label 0 in legends
   std::string positive_name = "fraud";                     ///< label 1 in legends
 };
@@ -61,6 +66,9 @@ struct ReportInput {
 /// @brief What write_report wrote.
 struct ReportOutput {
   std::vector<ModelMetrics> metrics;  ///< per model, input order
+  /// [model][group]: recall at 1% FPR of the positives of each group (threshold from all
+  /// negatives); empty without a breakdown.
+  std::vector<std::vector<double>> group_recall;
   std::vector<std::string> files;     ///< paths written, report.html last
 };
 
