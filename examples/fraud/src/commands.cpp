@@ -31,16 +31,19 @@ std::string fixed(double v, int digits = 4) {
 const char* train_usage() {
   return "usage: gnnkit-fraud train --graph FILE --out DIR [options]\n"
          "  --conv sage|gat        GNN layer (default sage)\n"
-         "  --layers L             layers = sampling hops (default 2)\n"
+         "  --layers L             layers = sampling hops (default 3)\n"
          "  --hidden H             hidden width (default 64)\n"
          "  --heads H              GAT heads (default 4)\n"
-         "  --fanouts A,B          neighbours per hop and relation (default 10,10)\n"
-         "  --epochs N             maximum epochs (default 10); --patience P (default 3)\n"
+         "  --fanouts A,B          neighbours per hop and relation (default 10,10,5;\n"
+         "                         with --layers alone 10 for two hops, 5 beyond)\n"
+         "  --epochs N             maximum epochs (default 20); --patience P (default 4)\n"
          "  --batch B              seeds per mini-batch (default 1024)\n"
          "  --lr X                 learning rate (default 0.003); --dropout X (default 0.2)\n"
          "  --pos-weight X         positive-class weight (default sqrt(neg/pos) of train)\n"
          "  --target TYPE          node type to classify (default transaction)\n"
          "  --no-temporal          sample without the time constraint (not leakage-free)\n"
+         "  --temporal-strategy S  recent (default: the most recent earlier edges) or uniform\n"
+         "  --aggr A               SAGE neighbour aggregation: max (default), mean or sum\n"
          "  --no-baselines         skip the XGBoost baselines\n"
          "  --threads N            CPU threads (default: all cores)\n"
          "  --seed S               model and split seed (default 1)\n";
@@ -49,7 +52,7 @@ const char* train_usage() {
 int train_command(const std::vector<std::string>& args) {
   TrainConfig cfg;
   std::string graph_path, out_dir;
-  bool baselines = true;
+  bool baselines = true, fanouts_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
     auto value = [&]() -> const std::string& {
@@ -64,7 +67,10 @@ int train_command(const std::vector<std::string>& args) {
     } else if (a == "--layers") cfg.layers = parse_number<int>(a, value());
     else if (a == "--hidden") cfg.hidden = parse_number<std::int64_t>(a, value());
     else if (a == "--heads") cfg.heads = parse_number<int>(a, value());
-    else if (a == "--fanouts") cfg.fanouts = parse_list(a, value());
+    else if (a == "--fanouts") {
+      cfg.fanouts = parse_list(a, value());
+      fanouts_given = true;
+    }
     else if (a == "--epochs") cfg.epochs = parse_number<int>(a, value());
     else if (a == "--patience") cfg.patience = parse_number<int>(a, value());
     else if (a == "--batch") cfg.batch_size = parse_number<std::int64_t>(a, value());
@@ -75,6 +81,16 @@ int train_command(const std::vector<std::string>& args) {
     else if (a == "--threads") cfg.threads = parse_number<int>(a, value());
     else if (a == "--seed") cfg.seed = parse_number<std::uint64_t>(a, value());
     else if (a == "--no-temporal") cfg.temporal = false;
+    else if (a == "--aggr") {
+      cfg.aggr = value();
+      if (cfg.aggr != "mean" && cfg.aggr != "max" && cfg.aggr != "sum")
+        throw UsageError{"'--aggr' must be mean, max or sum, got '" + cfg.aggr + "'"};
+    }
+    else if (a == "--temporal-strategy") {
+      cfg.temporal_strategy = value();
+      if (cfg.temporal_strategy != "recent" && cfg.temporal_strategy != "uniform")
+        throw UsageError{"'--temporal-strategy' must be recent or uniform, got '" + cfg.temporal_strategy + "'"};
+    }
     else if (a == "--no-baselines") baselines = false;
     else throw UsageError{"unknown option '" + a + "' for train"};
   }
@@ -82,6 +98,10 @@ int train_command(const std::vector<std::string>& args) {
   if (out_dir.empty()) throw UsageError{"train needs --out DIR"};
   if (cfg.layers < 1 || cfg.hidden < 1 || cfg.epochs < 1 || cfg.batch_size < 1)
     throw UsageError{"--layers, --hidden, --epochs and --batch must be positive"};
+  if (!fanouts_given) {  // --layers alone: 10 neighbours for the first two hops, 5 beyond
+    cfg.fanouts.clear();
+    for (int h = 0; h < cfg.layers; ++h) cfg.fanouts.push_back(h < 2 ? 10 : 5);
+  }
   if (int(cfg.fanouts.size()) != cfg.layers)
     throw UsageError{"--fanouts needs one value per layer (" + std::to_string(cfg.layers) + "), got " +
                      std::to_string(cfg.fanouts.size())};
@@ -161,13 +181,11 @@ int train_command(const std::vector<std::string>& args) {
   }
   report.extra = {
       {"model", cfg.conv + ", " + std::to_string(cfg.layers) + " layers, hidden " + std::to_string(cfg.hidden) +
-                    (cfg.conv == "gat" ? ", heads " + std::to_string(cfg.heads) : "")},
-      {"sampling", std::string(cfg.temporal ? "temporal (edges no later than the example), " : "static, ") +
-                       "fan-outs " + [&] {
-                         std::string s;
-                         for (auto f : cfg.fanouts) s += (s.empty() ? "" : ",") + std::to_string(f);
-                         return s;
-                       }()},
+                    (cfg.conv == "gat" ? ", heads " + std::to_string(cfg.heads) : ", " + cfg.aggr + " aggregation")},
+      {"sampling", std::string(cfg.temporal ? "temporal (the " + std::string(cfg.temporal_strategy == "recent" ? "most recent" : "uniformly drawn") +
+                                                  " edges no later than the example), "
+                                            : "static, ") +
+                       "fan-outs " + join_list(cfg.fanouts)},
       {"positive-class weight", fixed(result.pos_weight, 2)},
       {"epochs run / best", std::to_string(result.history.size()) + " / " + std::to_string(result.best_epoch + 1)},
       {"GNN training time", fixed(gnn_seconds, 1) + " s (" + fixed(result.seconds_per_epoch, 1) + " s per epoch)"},

@@ -46,6 +46,13 @@ inline std::vector<std::int64_t> parse_list(const std::string& option, const std
   return out;
 }
 
+/// The inverse of parse_list: "10,10,5".
+inline std::string join_list(const std::vector<std::int64_t>& values) {
+  std::string out;
+  for (std::int64_t v : values) out += (out.empty() ? "" : ",") + std::to_string(v);
+  return out;
+}
+
 /// `gnnkit-fraud train --graph FILE --out DIR [options]`: trains the GNN with early stopping,
 /// the two XGBoost baselines (own features; features + neighbour aggregates), writes the
 /// checkpoint (DIR/model.ckpt) and the report (DIR/report.md, .html, metrics.json, plots) and

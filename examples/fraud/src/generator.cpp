@@ -23,7 +23,7 @@ constexpr std::int64_t kHour = 3600, kDay = 86400;
 enum Tag : std::uint64_t {
   kTagPlan = 1, kTagHousehold, kTagUser, kTagUserTx, kTagRegular, kTagMerchant, kTagCard,
   kTagDevice, kTagIp, kTagRing, kTagRingMember, kTagTakeover, kTagVictim, kTagMule,
-  kTagMuleMember, kTagPool,
+  kTagMuleMember, kTagPool, kTagTesting,
 };
 
 // Benign share of transactions per category, typical amount (USD) per category.
@@ -245,15 +245,18 @@ void plan(World& w) {
   w.window = std::int64_t(o.days) * kDay;
   // Expected benign volume decides the number of fraud groups (profile means: 0.86 of users'
   // time is active on average, which make_profile divides out).
-  const double benign_txs = double(o.users) * o.tx_per_user;
+  // Benign volume: the regular payments plus the micro-payment bursts (40 % of customers, mean
+  // size 3.5; see make_profile).
+  const double benign_txs = double(o.users) * (o.tx_per_user + 0.4 * 3.5);
   const double fraud_txs = benign_txs * o.fraud_rate / (1.0 - o.fraud_rate);
   // Expected transactions per group (see the simulate_* functions).
-  const double per_ring = 9.5 * 3.5 + 9.5 * 1.5 * 1.5;  // members x txs + card tests
-  const double per_crew = 14.5 * 3.0, per_chain = 5.5 * 4.5;
+  const double per_ring = 9.5 * 3.5 + 9.5 * 1.5;  // members x txs + one check per card
+  const double per_crew = 14.5 * 3.0, per_chain = 5.5 * 4.5, per_testing = 25.0 * 2.0;
   const auto count = [](double x) { return std::max<std::int64_t>(1, std::llround(x)); };
-  const std::int64_t rings = count(fraud_txs * 0.75 / per_ring);
-  const std::int64_t crews = count(fraud_txs * 0.13 / per_crew);
-  const std::int64_t chains = count(fraud_txs * 0.12 / per_chain);
+  const std::int64_t rings = count(fraud_txs * 0.68 / per_ring);
+  const std::int64_t crews = count(fraud_txs * 0.12 / per_crew);
+  const std::int64_t chains = count(fraud_txs * 0.08 / per_chain);
+  const std::int64_t testers = count(fraud_txs * 0.12 / per_testing);
   Rng rng(o.seed, kTagPlan);
   std::int64_t fraud_users = 0, group_devices = 0, group_ips = 0;
   auto add = [&](Pattern p, std::uint64_t i, std::int64_t size, std::int64_t users,
@@ -265,9 +268,9 @@ void plan(World& w) {
     w.groups.push_back(g);
   };
   for (std::int64_t i = 0; i < rings; ++i) {
-    // m existing customers' accounts (bought or taken over), one fresh card-testing account.
+    // m existing customers' accounts (bought or taken over) plus one more that tests the cards.
     const std::int64_t m = rng.range(4, 16);
-    add(Pattern::kRing, std::uint64_t(i), m, 1, 2 + m / 4, 1 + m / 3);
+    add(Pattern::kRing, std::uint64_t(i), m, 0, 2 + m / 4, 1 + m / 3);
   }
   for (std::int64_t i = 0; i < crews; ++i)
     add(Pattern::kTakeover, std::uint64_t(i), rng.range(5, 25), 0, rng.range(3, 7), rng.range(2, 5));
@@ -275,6 +278,8 @@ void plan(World& w) {
     const std::int64_t len = rng.range(3, 9);
     add(Pattern::kMule, std::uint64_t(i), len, len, len - 1, 0);
   }
+  for (std::int64_t i = 0; i < testers; ++i)  // one fresh account testing 10-40 cards
+    add(Pattern::kCardTesting, std::uint64_t(i), rng.range(10, 41), 1, 1, 0);
   GNNKIT_EXPECTS_AS(InvalidArgument, "gnnkit::fraud::generate", fraud_users * 4 <= o.users,
                     "'users' ({}) is too small for fraud rate {}: the fraud accounts ({}) would be "
                     "over a quarter of all users; raise --users or lower --fraud-rate",
@@ -483,48 +488,58 @@ std::int64_t old_signup(Rng& rng) {
 
 /// A fraud ring: existing customers' accounts (bought from their owners or taken over: an
 /// ordinary history, profile, cards and home IP) sharing a few phones and spending on stolen
-/// cards, plus one fresh account that tested those cards first from the ring's testing phone
-/// over a VPN or proxy. One by one the members' payments look ordinary; what gives them away
-/// is who else used their cards and phones: the stolen card was tested by a fresh unverified
-/// account (transaction -> card -> test payment -> tester), and the phone is shared with other
-/// members paying on stolen cards.
+/// cards, plus one more such account that checked those cards first with an ordinary-looking
+/// purchase from the ring's checking phone (mostly an emulator) over a VPN exit or ring proxy.
+/// One by one the members' payments look ordinary, and so do the averages of their user's,
+/// card's and phone's earlier payments; what gives a ring payment away is three hops out: the
+/// stolen card's earlier purchase came from that phone and IP (payment -> card -> the check ->
+/// its device and IP).
 void simulate_ring(World& w, const Group& g, std::vector<RawTx>& out) {
   Rng rng(w.opt.seed, kTagRing, g.index);
   const std::int64_t s = rng.range(std::min<std::int64_t>(26 * kDay, w.window / 3), w.window - 10 * kDay);
   const std::int64_t end = std::min(w.window, s + rng.range(21 * kDay, 56 * kDay));
-  const std::int64_t members = g.size, tester = g.first_user;
+  const std::int64_t members = g.size;
   const std::int64_t shared_devices = g.num_devices - 1, test_device = g.first_device + shared_devices;
   std::vector<std::int64_t> stolen(static_cast<std::size_t>(g.size + rng.range(0, g.size)));
   for (auto& card : stolen) {
     const std::int64_t v = rng.range(0, w.num_benign);
     card = w.card_first[std::size_t(v)] + rng.range(0, w.profiles[std::size_t(v)].num_cards);
   }
-  // Card testing: the tester account tries every stolen card with one to three tiny payments
-  // at one digital-goods merchant, one card per session spread over the days before the
-  // members use the cards, from the testing phone over one VPN exit or ring proxy.
-  {
-    UserProfile& p = w.profiles[std::size_t(tester)];
-    p.signup = std::max<std::int64_t>(-kDay, s - rng.range(7 * kDay, 21 * kDay));
-    p.kyc = rng.bernoulli(0.1);
-  }
-  const std::int64_t test_merchant = pick_merchant(w, rng, kDigital);
-  const std::int64_t test_ip = rng.bernoulli(0.85) ? w.vpn_ips.pick(rng) : g.first_ip + rng.range(0, g.num_ips);
+  // Checking the cards: one more established account of the ring makes one ordinary-looking
+  // purchase with every stolen card, in the weeks before the members use them, from the
+  // ring's checking phone (mostly an emulator) over one VPN exit or ring proxy. The purchase
+  // looks like any other; only its phone and IP are out of the ordinary.
+  const auto established_account = [&](Rng& r) {
+    std::int64_t u = r.range(0, w.num_benign);
+    for (int attempt = 0; attempt < 20 && w.profiles[std::size_t(u)].signup > -60 * kDay; ++attempt)
+      u = r.range(0, w.num_benign);
+    return u;
+  };
+  const std::int64_t checker = established_account(rng);
+  const std::int64_t check_ip = rng.bernoulli(0.85) ? w.vpn_ips.pick(rng) : g.first_ip + rng.range(0, g.num_ips);
   w.test_devices.push_back(test_device);
-  for (std::size_t c = 0; c < stolen.size(); ++c) {
-    std::int64_t t = std::max<std::int64_t>(0, s - rng.range(1 * kDay, 25 * kDay)) + hour_time(rng, 15, 4);
-    for (std::int64_t k = rng.range(1, 3); k > 0; --k) {
-      t += rng.range(20, 900);
-      out.push_back(RawTx{std::min(t, w.window - 1), tester, stolen[c], test_device, test_ip,
-                          test_merchant, float(std::round((0.5 + 4.5 * rng.uniform()) * 100.0) / 100.0),
-                          Pattern::kCardTesting});
+  {
+    const UserProfile& p = w.profiles[std::size_t(checker)];
+    double taste_cum[kNumCategories];
+    taste(rng, kRingBoost, taste_cum);
+    for (std::size_t c = 0; c < stolen.size(); ++c) {
+      RawTx tx;
+      tx.time = draw_time(rng, std::max<std::int64_t>(0, s - 25 * kDay), s, p.hour_peak, p.hour_spread);
+      const int category = rng.pick(taste_cum, kNumCategories);
+      tx.merchant = pick_merchant(w, rng, category);
+      tx.amount = draw_amount(rng, category, p.amount_scale);
+      tx.user = checker;
+      tx.card = stolen[c];
+      tx.device = test_device;
+      tx.ip = check_ip;
+      tx.pattern = Pattern::kRing;
+      out.push_back(tx);
     }
   }
   const std::int64_t share = std::max<std::int64_t>(1, std::int64_t(stolen.size()) / members);
   for (std::int64_t k = 0; k < members; ++k) {
     Rng mr(w.opt.seed, kTagRingMember, g.index, std::uint64_t(k));
-    std::int64_t u = mr.range(0, w.num_benign);  // an established account
-    for (int attempt = 0; attempt < 20 && w.profiles[std::size_t(u)].signup > -60 * kDay; ++attempt)
-      u = mr.range(0, w.num_benign);
+    const std::int64_t u = established_account(mr);
     const UserProfile& p = w.profiles[std::size_t(u)];
     const double scale = p.amount_scale * mr.lognormal(0.1, 0.3);
     double taste_cum[kNumCategories];
@@ -553,6 +568,33 @@ void simulate_ring(World& w, const Group& g, std::vector<RawTx>& out) {
       tx.user = u;
       tx.pattern = Pattern::kRing;
       out.push_back(tx);
+    }
+  }
+}
+
+/// Card testing: a fresh account tries 10-40 stolen cards of customers with one to three tiny
+/// payments each at one digital-goods merchant, a few cards per session over a few days, from
+/// one phone over mobile data or a VPN (the cards are then sold on).
+void simulate_card_testing(World& w, const Group& g, std::vector<RawTx>& out) {
+  Rng rng(w.opt.seed, kTagTesting, g.index);
+  const std::int64_t u = g.first_user;
+  UserProfile& p = w.profiles[std::size_t(u)];
+  const std::int64_t s = rng.range(kDay, w.window - 4 * kDay);
+  p.signup = s - rng.range(0, 10 * kDay);
+  p.kyc = rng.bernoulli(0.3);
+  const std::int64_t merchant = pick_merchant(w, rng, kDigital);
+  const std::int64_t ip = rng.bernoulli(0.5) ? w.mobile_ips.pick(rng) : w.vpn_ips.pick(rng);
+  const std::int64_t device = g.first_device;
+  std::int64_t t = s + hour_time(rng, 15, 4);
+  for (std::int64_t c = 0; c < g.size; ++c) {
+    const std::int64_t v = rng.range(0, w.num_benign);
+    const std::int64_t card = w.card_first[std::size_t(v)] + rng.range(0, w.profiles[std::size_t(v)].num_cards);
+    if (rng.bernoulli(0.25)) t += rng.range(6 * kHour, 30 * kHour);  // next session
+    for (std::int64_t k = rng.range(1, 4); k > 0; --k) {
+      t += rng.range(20, 600);
+      out.push_back(RawTx{std::min(t, w.window - 1), u, card, device, ip, merchant,
+                          float(std::round((0.5 + 4.5 * rng.uniform()) * 100.0) / 100.0),
+                          Pattern::kCardTesting});
     }
   }
 }
@@ -719,9 +761,9 @@ GraphFile generate(const GeneratorOptions& options, GeneratorStats* stats_out) {
     ++stats.groups_per_pattern[std::size_t(g.pattern)];
     if (g.pattern == Pattern::kRing) simulate_ring(w, g, raw);
     else if (g.pattern == Pattern::kTakeover) simulate_takeover(w, g, raw, stats.takeover_victims);
+    else if (g.pattern == Pattern::kCardTesting) simulate_card_testing(w, g, raw);
     else simulate_mules(w, g, raw);
   }
-  stats.groups_per_pattern[std::size_t(Pattern::kCardTesting)] = stats.groups_per_pattern[std::size_t(Pattern::kRing)];
   stats.fraud_users = w.num_users - w.num_benign;
 
   // Transactions are numbered in time order (ties: generation order, fixed for a seed).

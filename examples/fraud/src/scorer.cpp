@@ -343,6 +343,7 @@ struct Scorer::Impl {
   nn::GnnModel* model = nullptr;
   Context ctx = Context::cpu();
   int layers = 2;
+  bool recent = false;  // temporal strategy of the checkpoint: most recent, else uniform
   std::vector<std::int64_t> fanouts;
   int num_types = 0, num_rel = 0;
   int t_tx = 0;
@@ -540,6 +541,12 @@ struct Scorer::Impl {
     cfg.hidden = get_int("hidden");
     cfg.heads = int(get_int("heads"));
     cfg.target = get("target");
+    cfg.aggr = meta.count("aggr") ? meta.at("aggr") : "mean";  // older checkpoints: mean
+    // Checkpoints from before the strategy was recorded were trained with uniform sampling.
+    cfg.temporal_strategy = meta.count("temporal_strategy") ? meta.at("temporal_strategy") : "uniform";
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, cfg.temporal_strategy == "recent" || cfg.temporal_strategy == "uniform",
+                      "checkpoint '{}': 'temporal_strategy' must be recent or uniform, got '{}'", ckpt,
+                      cfg.temporal_strategy);
     cfg.threads = opt.threads;
     cfg.seed = opt.seed;
     cfg.progress = false;
@@ -549,7 +556,17 @@ struct Scorer::Impl {
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, cfg.layers >= 1 && cfg.layers <= 8,
                       "checkpoint '{}': 'layers' must be in [1, 8], got {}", ckpt, cfg.layers);
     layers = cfg.layers;
-    fanouts = opt.fanouts.empty() ? std::vector<std::int64_t>(std::size_t(layers), 10) : opt.fanouts;
+    recent = cfg.temporal_strategy == "recent";
+    // Default: the training fan-outs (checkpoints from before they were stored: 10 per hop).
+    fanouts = opt.fanouts;
+    if (fanouts.empty() && meta.count("fanouts")) {
+      try {
+        fanouts = parse_list("checkpoint metadata 'fanouts'", meta.at("fanouts"));
+      } catch (const UsageError& e) {
+        throw InvalidArgument(fn, detail::format("checkpoint '{}': {}", ckpt, e.message));
+      }
+    }
+    if (fanouts.empty()) fanouts.assign(std::size_t(layers), 10);
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, int(fanouts.size()) == layers,
                       "'fanouts' needs one value per layer of the checkpoint ({}), got {}", layers,
                       fanouts.size());
@@ -904,6 +921,8 @@ struct Scorer::Impl {
             };
             if (f < 0 || f >= n) {
               for (std::int64_t q = 0; q < n; ++q) emit(q);
+            } else if (recent) {  // positions are in time order: base list, then overlay
+              for (std::int64_t q = n - f; q < n; ++q) emit(q);
             } else {
               // Keyed by what identifies the draw in any batch: scores do not depend on --batch.
               CounterRng rng(opt.seed, std::uint64_t(n_tx + self), (std::uint64_t(h) << 32) | std::uint64_t(r),
@@ -1120,10 +1139,9 @@ std::int64_t Scorer::base_transactions() const { return impl_->base_limit; }
 FraudModel& Scorer::model() { return *impl_->fm; }
 std::string Scorer::describe() const {
   const TrainConfig& c = impl_->fm->config();
-  std::string f;
-  for (auto x : impl_->fanouts) f += (f.empty() ? "" : ",") + std::to_string(x);
   return detail::format("{}, {} layers, hidden {}{}, fan-outs {}", c.conv, c.layers, c.hidden,
-                        c.conv == "gat" ? ", heads " + std::to_string(c.heads) : std::string(), f);
+                        c.conv == "gat" ? ", heads " + std::to_string(c.heads) : std::string(),
+                        join_list(impl_->fanouts));
 }
 
 // ---- export-test -----------------------------------------------------------------------------

@@ -12,6 +12,7 @@
 #include <numeric>
 #include <random>
 
+#include "commands.hpp"
 #include "gnnkit/train/checkpoint.hpp"
 #include "gnnkit/train/loss.hpp"
 #include "gnnkit/train/metrics.hpp"
@@ -172,6 +173,9 @@ FraudModel::FraudModel(const GraphFile& file, const TrainConfig& config) : s_(st
   o.heads = config.conv == "gat" ? config.heads : 1;
   o.dropout = config.dropout;
   o.hetero_aggr = nn::Reduce::kSum;
+  GNNKIT_EXPECTS_AS(InvalidArgument, "FraudModel", config.aggr == "mean" || config.aggr == "max" || config.aggr == "sum",
+                    "'aggr' must be mean, max or sum, got '{}'", config.aggr);
+  o.aggr = config.aggr == "max" ? nn::Reduce::kMax : config.aggr == "sum" ? nn::Reduce::kSum : nn::Reduce::kMean;
   o.input_projection = true;
   s_->model = std::make_unique<nn::GnnModel>(nn::ModelSpec::from_graph(file.graph, widths, s_->target), o,
                                              config.seed);
@@ -186,7 +190,10 @@ FraudModel::FraudModel(const GraphFile& file, const TrainConfig& config) : s_(st
   const FeatureStore::Key time_key{FeatureStore::Kind::kNodeTimes, config.target, ""};
   if (config.temporal && file.features.contains(time_key)) {
     s_->times = &file.features.node_times(config.target);
-    so.temporal = TemporalStrategy::kUniform;
+    GNNKIT_EXPECTS_AS(InvalidArgument, "FraudModel",
+                      config.temporal_strategy == "recent" || config.temporal_strategy == "uniform",
+                      "'temporal_strategy' must be recent or uniform, got '{}'", config.temporal_strategy);
+    so.temporal = config.temporal_strategy == "recent" ? TemporalStrategy::kMostRecent : TemporalStrategy::kUniform;
     so.disjoint = true;  // each example gets its own past
   }
   s_->sampler = std::make_unique<NeighborSampler>(file.graph, so);
@@ -316,6 +323,9 @@ TrainResult train(FraudModel& fm, const GraphFile& file, const TrainConfig& conf
                          {"val_pr_auc", std::to_string(st.val_pr_auc)},
                          {"conv", config.conv},
                          {"layers", std::to_string(config.layers)},
+                         {"fanouts", join_list(config.fanouts)},
+                         {"temporal_strategy", config.temporal_strategy},
+                         {"aggr", config.aggr},
                          {"hidden", std::to_string(config.hidden)},
                          {"heads", std::to_string(config.heads)},
                          {"target", config.target}});

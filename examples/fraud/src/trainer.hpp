@@ -21,18 +21,24 @@ namespace gnnkit::fraud {
 struct TrainConfig {
   std::string target = "transaction";
   std::string conv = "sage";  ///< "sage" or "gat"
-  int layers = 2;
+  /// SAGE neighbour aggregation: "max" (default: one suspicious earlier payment on a card
+  /// stands out instead of being averaged away), "mean" or "sum".
+  std::string aggr = "max";
+  int layers = 3;  ///< 3: a ring shows three hops from a payment (card -> its tester)
   std::int64_t hidden = 64;
   int heads = 4;                               ///< GAT
-  std::vector<std::int64_t> fanouts{10, 10};   ///< per hop, every relation
+  std::vector<std::int64_t> fanouts{10, 10, 5};  ///< per hop, every relation
   std::int64_t batch_size = 1024;
-  int epochs = 10;
-  int patience = 3;  ///< epochs without a better validation PR-AUC before stopping
+  int epochs = 20;
+  int patience = 4;  ///< epochs without a better validation PR-AUC before stopping
   double lr = 3e-3;
   double weight_decay = 0.0;
   double dropout = 0.2;
   double pos_weight = 0.0;  ///< 0: sqrt(negatives / positives) of the training set
   bool temporal = true;     ///< temporal sampling when the target has node times
+  /// Which earlier edges a temporal hop keeps: "recent" (the fan-out most recent ones: what
+  /// happened just before a payment matters most) or "uniform" (a uniform sample of them).
+  std::string temporal_strategy = "recent";
   double train_fraction = 0.6, val_fraction = 0.2;
   int threads = 0;
   std::uint64_t seed = 1;

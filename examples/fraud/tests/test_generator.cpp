@@ -122,6 +122,58 @@ TEST_CASE("fraud rate and patterns", "[fraud]") {
     CHECK(meta.find(key) != std::string::npos);
 }
 
+TEST_CASE("rings: established accounts on stolen cards checked first from an emulator or VPN", "[fraud]") {
+  // The property the graph model relies on, checked by brute force: a ring payment's own user
+  // has ordinary payments too, while the first ring payment on its card (the check) came from
+  // the ring's checking phone (emulator) or over a VPN, by another account; card testers are
+  // fresh accounts.
+  const auto f = gnnkit::fraud::generate(small(20000, 5, 2));
+  const auto& g = f.graph;
+  const std::int64_t n = g.num_nodes("transaction");
+  const auto pattern = f.features.node_features("transaction", "fraud_pattern");
+  const auto user = ends_of(g, "by", "user"), card = ends_of(g, "paid_with", "card");
+  const auto device = ends_of(g, "from_device", "device"), ip = ends_of(g, "from_ip", "ip");
+  const auto ux = f.features.node_features("user", "x");    // 0: account_age_years, 1: opened_in_window
+  const auto dx = f.features.node_features("device", "x");  // column 5: emulator
+  const auto ix = f.features.node_features("ip", "x");      // column 3: vpn_hosting
+  std::vector<int> p(static_cast<std::size_t>(n));
+  for (std::int64_t t = 0; t < n; ++t) p[std::size_t(t)] = int(pattern.row(t)[0]);
+  std::vector<std::int64_t> first_ring(static_cast<std::size_t>(g.num_nodes("card")), -1);
+  std::set<std::int64_t> ring_users, ring_users_with_benign, testers;
+  std::int64_t ring = 0, later = 0, later_other_user = 0;
+  for (std::int64_t t = 0; t < n; ++t) {  // ids are in time order
+    if (p[std::size_t(t)] == 3) testers.insert(user[std::size_t(t)]);
+    if (p[std::size_t(t)] != 1) continue;
+    ++ring;
+    ring_users.insert(user[std::size_t(t)]);
+    auto& first = first_ring[std::size_t(card[std::size_t(t)])];
+    if (first < 0) {
+      first = t;
+    } else {
+      ++later;
+      later_other_user += user[std::size_t(first)] != user[std::size_t(t)];
+    }
+  }
+  for (std::int64_t t = 0; t < n; ++t)
+    if (p[std::size_t(t)] == 0 && ring_users.count(user[std::size_t(t)])) ring_users_with_benign.insert(user[std::size_t(t)]);
+  std::int64_t checks = 0, suspicious_checks = 0;
+  for (std::int64_t t : first_ring) {
+    if (t < 0) continue;
+    ++checks;
+    suspicious_checks += dx.row(device[std::size_t(t)])[5] > 0.5f || ix.row(ip[std::size_t(t)])[3] > 0.5f;
+  }
+  REQUIRE(ring > 100);
+  REQUIRE(later > 50);
+  INFO(ring << " ring payments on " << checks << " cards");
+  CHECK(double(suspicious_checks) / double(checks) >= 0.8);
+  CHECK(double(later_other_user) / double(later) >= 0.9);  // the checker is not the member
+  CHECK(double(ring_users_with_benign.size()) / double(ring_users.size()) >= 0.9);
+  REQUIRE(!testers.empty());
+  std::int64_t fresh = 0;
+  for (std::int64_t u : testers) fresh += ux.row(u)[1] > 0.5f || ux.row(u)[0] < 0.1f;
+  CHECK(fresh == std::int64_t(testers.size()));
+}
+
 TEST_CASE("every transaction has one edge per relation, at its own time", "[fraud][graph]") {
   const auto f = gnnkit::fraud::generate(small(3000, 9, 2));
   const auto& g = f.graph;
