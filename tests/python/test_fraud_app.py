@@ -88,8 +88,9 @@ def test_generated_graph_end_to_end(tmp_path):
     # Checkpoint holds the best epoch's model: it loads into a model of the same shape.
     g = gnnkit.HeteroGraph.load(graph)
     widths = {t: g.features(t).shape[1] for t in g.node_types}
+    # fraud.py's default on a generated graph: 3 layers (max aggregation: no parameters).
     model = gnnkit.nn.Model(g, in_features=widths, out=1, target="transaction", hidden=64,
-                            input_projection=True)
+                            num_layers=3, aggr="max", input_projection=True)
     meta = gnnkit.train.load_checkpoint(out / "model_seed1.ckpt", model)
     assert meta["target"] == "transaction"
     # The aggregated baseline sees more than the own-feature one on this graph.
