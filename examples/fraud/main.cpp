@@ -63,10 +63,7 @@ int generate(const std::vector<std::string>& args) {
       std::fputs(kGenerateUsage, stdout);
       return 0;
     }
-    auto value = [&]() -> std::string {
-      if (i + 1 >= args.size()) throw UsageError{a + " needs a value"};
-      return args[++i];
-    };
+    auto value = [&]() -> const std::string& { return gnnkit::fraud::option_value(args, i); };
     if (a == "--users") opt.users = parse_number<std::int64_t>(a, value()), have_users = true;
     else if (a == "--seed") opt.seed = parse_number<std::uint64_t>(a, value()), have_seed = true;
     else if (a == "--out") out = value();

@@ -55,10 +55,7 @@ int train_command(const std::vector<std::string>& args) {
   bool baselines = true, fanouts_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError{"option '" + a + "' needs a value"};
-      return args[++i];
-    };
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
     if (a == "--graph") graph_path = value();
     else if (a == "--out") out_dir = value();
     else if (a == "--conv") {

@@ -37,6 +37,12 @@ T parse_number(const std::string& option, const std::string& text) {
   return value;
 }
 
+/// The value after option args[i] (advancing i past it); a UsageError when it is missing.
+inline const std::string& option_value(const std::vector<std::string>& args, std::size_t& i) {
+  if (i + 1 >= args.size()) throw UsageError{"option '" + args[i] + "' needs a value"};
+  return args[++i];
+}
+
 /// A comma-separated list of integers (e.g. --fanouts 10,10).
 inline std::vector<std::int64_t> parse_list(const std::string& option, const std::string& text) {
   std::vector<std::int64_t> out;

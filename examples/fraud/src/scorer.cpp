@@ -1265,10 +1265,7 @@ int export_test_command(const std::vector<std::string>& args) {
   std::int64_t count = 1000;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError{"option '" + a + "' needs a value"};
-      return args[++i];
-    };
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
     if (a == "--graph") graph_path = value();
     else if (a == "--out") out_path = value();
     else if (a == "--count") count = parse_number<std::int64_t>(a, value());
@@ -1300,10 +1297,7 @@ int score_command(const std::vector<std::string>& args) {
   bool bench = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      if (i + 1 >= args.size()) throw UsageError{"option '" + a + "' needs a value"};
-      return args[++i];
-    };
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
     if (a == "--graph") graph_path = value();
     else if (a == "--model") model_path = value();
     else if (a == "--input") input = value();
