@@ -16,9 +16,10 @@
 #include <gnnkit/core/error.hpp>
 #include <gnnkit/train/metrics.hpp>
 
-#include "src/svg_plot.hpp"
+#include "app/svg_plot.hpp"
 
 namespace gnnkit::fraud {
+using namespace gnnkit::app;  // the shared chart writer and atomic writes
 namespace {
 
 constexpr const char* kFn = "write_report";

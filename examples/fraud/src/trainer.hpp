@@ -16,6 +16,8 @@
 #include "gnnkit/nn/model.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
 
+#include "app/progress.hpp"
+
 namespace gnnkit::fraud {
 
 struct TrainConfig {
@@ -105,18 +107,6 @@ class FraudModel {
 TrainResult train(FraudModel& model, const GraphFile& file, const TrainConfig& config,
                   const std::function<void(const std::string&)>& log = {});
 
-/// "\r epoch 2/10 [=====>    ] 120/400 batches, loss 0.123, ETA 12 s" on stderr, only when
-/// stderr is a terminal (quiet in pipes, logs and CI).
-class ProgressLine {
- public:
-  explicit ProgressLine(bool enabled);
-  void update(const std::string& prefix, std::int64_t done, std::int64_t total,
-              const std::string& suffix);
-  void finish();
-
- private:
-  bool enabled_;
-  double start_ = 0;
-};
+using app::ProgressLine;
 
 }  // namespace gnnkit::fraud

@@ -23,10 +23,11 @@
 
 #include "src/baselines.hpp"
 #include "src/report.hpp"
-#include "src/svg_plot.hpp"
+#include "app/svg_plot.hpp"
 
 using namespace gnnkit;
 using namespace gnnkit::fraud;
+using namespace gnnkit::app;
 namespace fs = std::filesystem;
 
 namespace {

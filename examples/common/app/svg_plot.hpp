@@ -1,8 +1,8 @@
 #pragma once
 /// @file
-/// A tiny, dependency-free SVG chart writer for gnnkit-fraud's reports: line charts with
-/// several named series and overlaid class histograms. Output is a standalone SVG 1.1
-/// document (well-formed XML, no scripts, no external resources) that browsers, Markdown
+/// A tiny, dependency-free SVG chart writer for the example apps' reports (gnnkit-fraud,
+/// gnnkit-recsys): line charts with several named series and overlaid class histograms.
+/// Output is a standalone SVG 1.1 document (well-formed XML, no scripts, no external resources) that browsers, Markdown
 /// viewers and image tools open directly, and that can be inlined into HTML as it is.
 ///
 /// Defaults aim at readable figures without tuning: 640x440 px, 12-17 px sans-serif text,
@@ -16,7 +16,7 @@
 #include <utility>
 #include <vector>
 
-namespace gnnkit::fraud {
+namespace gnnkit::app {
 
 /// @brief Okabe & Ito's colour-blind-safe palette (blue, vermillion, bluish green, reddish
 /// purple, orange, sky blue, black); series without a colour take the next one.
@@ -104,4 +104,4 @@ std::string xml_escape(std::string_view text);
 void write_file_atomic(const std::string& path, std::string_view content,
                        const char* caller = "write_file_atomic");
 
-}  // namespace gnnkit::fraud
+}  // namespace gnnkit::app

@@ -1,5 +1,5 @@
 // SVG chart writer of gnnkit-fraud (see svg_plot.hpp).
-#include "src/svg_plot.hpp"
+#include "app/svg_plot.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -17,7 +17,7 @@
 
 #include <gnnkit/core/error.hpp>
 
-namespace gnnkit::fraud {
+namespace gnnkit::app {
 namespace {
 
 constexpr const char* kFont =
@@ -498,4 +498,4 @@ void write_file_atomic(const std::string& path, std::string_view content, const 
   }
 }
 
-}  // namespace gnnkit::fraud
+}  // namespace gnnkit::app
