@@ -14,6 +14,7 @@
 #include <gnnkit/core/error.hpp>
 #include <gnnkit/io/graph_file.hpp>
 
+#include "app/process.hpp"
 #include "src/commands.hpp"
 #include "src/generator.hpp"
 #include "src/scorer.hpp"
@@ -116,20 +117,9 @@ int generate(const std::vector<std::string>& args) {
 
 }  // namespace
 
-/// GNU OpenMP reads its wait policy once, when it loads (before main): by default idle workers
-/// spin for a long while before sleeping. When another job holds the cores that spinning
-/// starves the thread doing the work: a training epoch that takes 2.6 s alone took 24-228 s
-/// beside a 2-thread PyTorch job. The batch commands therefore re-execute themselves once
-/// with a short spin (GOMP_SPINCOUNT) unless the user set a policy; if exec fails they go on.
-void prefer_short_omp_spin(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") || std::getenv("GOMP_SPINCOUNT")) return;
-  setenv("GOMP_SPINCOUNT", "10000", 1);
-  execv("/proc/self/exe", argv);
-}
-
 int main(int argc, char** argv) {
   if (argc > 1 && (std::strcmp(argv[1], "train") == 0 || std::strcmp(argv[1], "generate") == 0))
-    prefer_short_omp_spin(argv);
+    gnnkit::app::prefer_short_omp_spin(argv);
   std::vector<std::string> args(argv + 1, argv + argc);
   std::string command;
   try {

@@ -1,5 +1,7 @@
 #include "app/json.hpp"
 
+#include <charconv>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -233,5 +235,12 @@ const JsonValue* JsonObject::find(std::string_view key) const {
 }
 
 std::string parse_flat_json(std::string_view line, JsonObject& out) { return FlatParser(line).parse(out); }
+
+std::string json_number(double value) {
+  if (!std::isfinite(value)) return "null";
+  char buf[64];
+  const auto r = std::to_chars(buf, buf + sizeof buf, value);
+  return std::string(buf, r.ptr);
+}
 
 }  // namespace gnnkit::app

@@ -35,4 +35,7 @@ std::string parse_flat_json(std::string_view line, JsonObject& out);
 /// @brief s as a JSON string literal (quoted, escaped).
 std::string json_quote(std::string_view s);
 
+/// @brief The shortest text that reads back as value (JSON number); "null" when not finite.
+std::string json_number(double value);
+
 }  // namespace gnnkit::app

@@ -176,13 +176,6 @@ constexpr const char* kHowHist =
 
 }  // namespace
 
-std::string json_number(double value) {
-  if (!std::isfinite(value)) return "null";
-  char buf[64];
-  const auto r = std::to_chars(buf, buf + sizeof buf, value);
-  return std::string(buf, r.ptr);
-}
-
 ModelMetrics compute_metrics(const ModelScores& model) {
   validate(model);
   const std::span<const float> s(model.scores);

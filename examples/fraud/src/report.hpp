@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "app/json.hpp"
+
 namespace gnnkit::fraud {
 
 /// @brief One model's test predictions.
@@ -101,8 +103,6 @@ inline ReportOutput write_report(const std::string& out_dir, const std::string& 
   return write_report(out_dir, in);
 }
 
-/// @brief A number as JSON: shortest text that reads back to the same double; null when not
-/// finite.
-std::string json_number(double value);
+using app::json_number;  // the shared shortest round-trip number writer
 
 }  // namespace gnnkit::fraud

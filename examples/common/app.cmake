@@ -1,0 +1,13 @@
+# The set-up every example app's CMakeLists.txt shares after its project(): gnnkit (in-tree
+# target, or the installed package when the app is built on its own), C++20, and the apps'
+# common code (gnnkit_app_common: CLI helpers, JSON lines, progress line, SVG charts).
+if(NOT TARGET gnnkit::gnnkit)
+  find_package(gnnkit 0.1 CONFIG REQUIRED)
+endif()
+if(NOT CMAKE_CXX_STANDARD)
+  set(CMAKE_CXX_STANDARD 20)
+  set(CMAKE_CXX_STANDARD_REQUIRED ON)
+endif()
+if(NOT TARGET gnnkit_app_common)
+  add_subdirectory(${CMAKE_CURRENT_LIST_DIR} ${CMAKE_BINARY_DIR}/examples_common)
+endif()

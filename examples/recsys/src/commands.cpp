@@ -1,0 +1,463 @@
+#include "src/commands.hpp"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <numeric>
+#include <sstream>
+
+#include "app/cli.hpp"
+#include "app/json.hpp"
+#include "app/progress.hpp"
+#include "app/svg_plot.hpp"
+#include "gnnkit/core/build_info.hpp"
+#include "gnnkit/core/context.hpp"
+#include "gnnkit/core/error.hpp"
+#include "src/generator.hpp"
+#include "src/interactions.hpp"
+#include "src/lightgcn.hpp"
+#include "src/ranking.hpp"
+#include "src/serving.hpp"
+
+namespace gnnkit::recsys {
+namespace fs = std::filesystem;
+using app::option_value;
+using app::parse_number;
+using app::UsageError;
+
+namespace {
+
+constexpr std::int64_t kK = 20;       // the headline cut-off (LightGCN protocol)
+constexpr std::int64_t kCurve = 100;  // Recall@K plotted for K = 1..kCurve
+
+std::string fixed(double v, int decimals) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, v);
+  return buf;
+}
+
+/// One evaluated model of the report.
+struct ModelRow {
+  std::string name;
+  RankingMetrics metrics;
+  std::vector<EpochRecord> history;  // empty for popularity
+  double seconds_per_epoch = 0;
+  double train_seconds = 0;
+};
+
+std::string metrics_json(const std::vector<ModelRow>& rows, const RecData& data,
+                         const LightGcnOptions& opt) {
+  std::string out = "{\n  \"dataset\": " + app::json_quote(data.name) +
+                    ",\n  \"users\": " + std::to_string(data.train.num_users) +
+                    ",\n  \"items\": " + std::to_string(data.train.num_items) +
+                    ",\n  \"train_interactions\": " + std::to_string(data.train.num_interactions()) +
+                    ",\n  \"test_interactions\": " + std::to_string(data.test.num_interactions()) +
+                    ",\n  \"k\": " + std::to_string(kK) + ",\n  \"options\": {\"layers\": " +
+                    std::to_string(opt.layers) + ", \"dim\": " + std::to_string(opt.dim) +
+                    ", \"epochs\": " + std::to_string(opt.epochs) + ", \"batch\": " +
+                    std::to_string(opt.batch) + ", \"lr\": " + app::json_number(opt.lr) +
+                    ", \"reg\": " + app::json_number(opt.reg) + ", \"seed\": " +
+                    std::to_string(opt.seed) + "},\n  \"models\": [";
+  for (std::size_t m = 0; m < rows.size(); ++m) {
+    const ModelRow& r = rows[m];
+    out += std::string(m ? "," : "") + "\n    {\"name\": " + app::json_quote(r.name) +
+           ", \"recall_at_20\": " + app::json_number(r.metrics.recall) +
+           ", \"ndcg_at_20\": " + app::json_number(r.metrics.ndcg) +
+           ", \"users_evaluated\": " + std::to_string(r.metrics.users) +
+           ", \"ranking_seconds\": " + app::json_number(r.metrics.seconds) +
+           ", \"seconds_per_epoch\": " + app::json_number(r.seconds_per_epoch) +
+           ", \"train_seconds\": " + app::json_number(r.train_seconds) + ", \"recall_curve\": [";
+    for (std::size_t k = 0; k < r.metrics.recall_curve.size(); ++k)
+      out += (k ? ", " : "") + app::json_number(r.metrics.recall_curve[k]);
+    out += "], \"history\": [";
+    for (std::size_t e = 0; e < r.history.size(); ++e) {
+      const EpochRecord& h = r.history[e];
+      out += std::string(e ? ", " : "") + "{\"epoch\": " + std::to_string(h.epoch) +
+             ", \"loss\": " + app::json_number(h.loss) + ", \"seconds\": " + app::json_number(h.seconds);
+      if (h.evaluated)
+        out += ", \"recall_at_20\": " + app::json_number(h.recall) + ", \"ndcg_at_20\": " +
+               app::json_number(h.ndcg);
+      out += "}";
+    }
+    out += "]}";
+  }
+  return out + "\n  ]\n}\n";
+}
+
+void write_report(const std::string& dir, const std::vector<ModelRow>& rows, const RecData& data,
+                  const LightGcnOptions& opt, const std::string& model_dir) {
+  constexpr const char* fn = "write_report";
+  const fs::path root(dir);
+  // Training curves: loss and test Recall@20 per epoch of each trained model.
+  app::LineChart loss{.title = "Training loss (BPR)", .x_label = "epoch", .y_label = "loss"};
+  app::LineChart recall{.title = "Test Recall@20 during training", .x_label = "epoch",
+                        .y_label = "Recall@20"};
+  loss.integer_x = recall.integer_x = true;
+  loss.legend = app::LegendPosition::kTopRight;
+  loss.id = "loss";
+  recall.id = "recall";
+  // One colour per model in every chart; popularity is the grey reference.
+  const auto colour = [&](const ModelRow& r) {
+    if (r.history.empty()) return std::string(app::kReferenceGrey);
+    std::size_t trained_index = 0;
+    for (const ModelRow& o : rows) {
+      if (&o == &r) break;
+      trained_index += !o.history.empty();
+    }
+    return std::string(app::kPalette[trained_index % app::kPalette.size()]);
+  };
+  for (const ModelRow& r : rows) {
+    if (r.history.empty()) continue;
+    app::Series l{.name = r.name, .colour = colour(r)};
+    app::Series rc{.name = r.name, .colour = colour(r), .markers = true};
+    for (const EpochRecord& h : r.history) {
+      l.x.push_back(h.epoch), l.y.push_back(h.loss);
+      if (h.evaluated) rc.x.push_back(h.epoch), rc.y.push_back(h.recall);
+    }
+    loss.series.push_back(l);
+    recall.series.push_back(rc);
+  }
+  const bool trained = !loss.series.empty();
+  if (trained)
+    app::write_file_atomic((root / "training.svg").string(), app::render_svg_row({loss, recall}), fn);
+  app::LineChart curve{.title = "Recall@K over all items (test users)", .x_label = "K",
+                       .y_label = "Recall@K"};
+  curve.legend = app::LegendPosition::kBottomRight;
+  curve.integer_x = true;
+  for (const ModelRow& r : rows) {
+    app::Series s{.name = r.name, .colour = colour(r), .dashed = r.history.empty()};
+    for (std::size_t k = 0; k < r.metrics.recall_curve.size(); ++k)
+      s.x.push_back(double(k + 1)), s.y.push_back(r.metrics.recall_curve[k]);
+    curve.series.push_back(s);
+  }
+  double top = 0;
+  for (const ModelRow& r : rows)
+    for (double v : r.metrics.recall_curve) top = std::max(top, v);
+  curve.y_range = std::make_pair(0.0, std::min(1.0, std::max(0.05, top * 1.1)));
+  app::write_file_atomic((root / "recall_at_k.svg").string(), app::render_svg(curve), fn);
+
+  std::string md = "# Recommendation: " + data.name + "\n\n" + data.source + ": " +
+                   std::to_string(data.train.num_users) + " users, " +
+                   std::to_string(data.train.num_items) + " items, " +
+                   std::to_string(data.train.num_interactions()) + " training and " +
+                   std::to_string(data.test.num_interactions()) + " test interactions.\n\n" +
+                   "## Full-ranking test metrics\n\n"
+                   "| Model | Recall@20 | NDCG@20 | Training time per epoch | Ranking time |\n"
+                   "|---|---:|---:|---:|---:|\n";
+  std::size_t best = 0;
+  for (std::size_t m = 0; m < rows.size(); ++m)
+    if (rows[m].metrics.recall > rows[best].metrics.recall) best = m;
+  for (std::size_t m = 0; m < rows.size(); ++m) {
+    const ModelRow& r = rows[m];
+    const std::string star = m == best ? " ★" : "";
+    md += "| " + r.name + " | " + (m == best ? "**" : "") + fixed(r.metrics.recall, 4) +
+          (m == best ? "**" : "") + star + " | " + fixed(r.metrics.ndcg, 4) + " | " +
+          (r.history.empty() ? std::string("-") : fixed(r.seconds_per_epoch, 2) + " s") + " | " +
+          fixed(r.metrics.seconds, 2) + " s |\n";
+  }
+  md += "\n" + std::to_string(rows.front().metrics.users) +
+        " test users. Every item a user has not interacted with in training is ranked (the "
+        "LightGCN protocol): Recall@20 is the share of the user's test items in the top 20, "
+        "NDCG@20 also rewards placing them early; both are averaged over test users. ★ best "
+        "Recall@20. The metrics are those after the last epoch (no epoch is picked on the "
+        "test set).\n\n";
+  if (trained)
+    md += "## Training\n\n![Training curves](training.svg)\n\nHow to read: left, the BPR loss "
+          "per epoch (it should fall); right, the test Recall@20 every few epochs (it should "
+          "rise, then flatten; a fall means over-fitting).\n\n";
+  md += "## Recall@K\n\n![Recall at K](recall_at_k.svg)\n\nHow to read: the share of test items "
+        "found in the top K recommendations, for K = 1..100. Higher is better; the gap between "
+        "the GNN and popularity is the personalisation the graph adds.\n\n";
+  md += "## Run details\n\n| | |\n|---|---|\n| layers / embedding size | " +
+        std::to_string(opt.layers) + " / " + std::to_string(opt.dim) + " |\n| epochs / batch / lr / L2 | " +
+        std::to_string(opt.epochs) + " / " + std::to_string(opt.batch) + " / " + app::json_number(opt.lr) +
+        " / " + app::json_number(opt.reg) + " |\n| seed | " + std::to_string(opt.seed) +
+        " |\n| model folder | " + model_dir + " |\n| build | " + build_info() +
+        " |\n\nRaw numbers: [metrics.json](metrics.json).\n";
+  app::write_file_atomic((root / "report.md").string(), md, fn);
+  app::write_file_atomic((root / "metrics.json").string(), metrics_json(rows, data, opt), fn);
+}
+
+RecData load_data(const std::string& dataset, const std::string& root, const std::string& folder) {
+  if (!dataset.empty() && !folder.empty()) throw UsageError{"give --dataset or --data, not both"};
+  if (dataset.empty() && folder.empty()) throw UsageError{"train needs --dataset NAME or --data DIR"};
+  return folder.empty() ? load_dataset(dataset, root) : read_lightgcn_folder(folder);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+}  // namespace
+
+const char* generate_usage() {
+  return "usage: gnnkit-recsys generate --out DIR [options]\n"
+         "  --users N            users (default 20000)\n"
+         "  --items M            items (default 5000)\n"
+         "  --categories C       item categories (default 24)\n"
+         "  --sessions S         mean shopping sessions per user (default 12)\n"
+         "  --test-fraction F    latest share of each user's sessions held out (default 0.2)\n"
+         "  --seed S             random seed (default 1); same seed -> same files\n"
+         "  --threads T          worker threads (default: all cores; output does not depend on it)\n"
+         "writes DIR/train.txt, test.txt (LightGCN format), meta.json, items.csv, events.csv\n";
+}
+
+int generate_command(const std::vector<std::string>& args) {
+  GeneratorOptions opt;
+  std::string out;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") return std::fputs(generate_usage(), stdout), 0;
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
+    if (a == "--users") opt.users = parse_number<std::int64_t>(a, value());
+    else if (a == "--items") opt.items = parse_number<std::int64_t>(a, value());
+    else if (a == "--categories") opt.categories = parse_number<int>(a, value());
+    else if (a == "--sessions") opt.sessions_per_user = parse_number<double>(a, value());
+    else if (a == "--test-fraction") opt.test_fraction = parse_number<double>(a, value());
+    else if (a == "--seed") opt.seed = parse_number<std::uint64_t>(a, value());
+    else if (a == "--threads") opt.threads = parse_number<int>(a, value());
+    else if (a == "--out") out = value();
+    else throw UsageError{"unknown option '" + a + "' for generate"};
+  }
+  if (out.empty()) throw UsageError{"generate needs --out DIR"};
+  try {
+    validate(opt);
+  } catch (const InvalidArgument& e) {
+    throw UsageError{e.what()};
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  const SyntheticShop shop = generate_shop(opt);
+  write_shop(out, shop);
+  std::printf("wrote %s: %lld users, %lld items, %lld training and %lld test interactions, "
+              "%zu events (%.1f s)\n",
+              out.c_str(), (long long)shop.data.train.num_users, (long long)shop.data.train.num_items,
+              (long long)shop.data.train.num_interactions(),
+              (long long)shop.data.test.num_interactions(), shop.events.size(), seconds_since(t0));
+  return 0;
+}
+
+const char* train_usage() {
+  return "usage: gnnkit-recsys train (--dataset NAME [--data-root DIR] | --data DIR) --out DIR [options]\n"
+         "  --dataset NAME       movielens-1m-lcfn or amazon-cds, read from --data-root\n"
+         "                       (default ../shared/data)\n"
+         "  --data DIR           a LightGCN-format folder (train.txt, test.txt), e.g. from generate\n"
+         "  --out DIR            report folder; the model goes to DIR/model\n"
+         "  --model M            lightgcn (default) or mf (BPR matrix factorisation)\n"
+         "  --layers K           LightGCN propagation layers (default 3)\n"
+         "  --dim D              embedding size (default 64)\n"
+         "  --epochs E           epochs (default 40)\n"
+         "  --batch B            BPR triples per step (default 8192)\n"
+         "  --lr X               Adam learning rate (default 0.01)\n"
+         "  --reg X              L2 weight on the batch's embeddings (default 0.001)\n"
+         "  --mf-lr X, --mf-reg X   the BPR-MF baseline's (default: the same as the model's)\n"
+         "  --eval-every N       test Recall@20 every N epochs (default 5; 0 = only at the end)\n"
+         "  --no-baselines       skip BPR-MF (popularity is always reported)\n"
+         "  --seed S             model seed (default 1)\n"
+         "  --threads T          CPU threads (default: all cores)\n";
+}
+
+int train_command(const std::vector<std::string>& args) {
+  LightGcnOptions opt;
+  opt.epochs = 40;
+  opt.batch = 8192;
+  opt.lr = 0.01;
+  opt.reg = 1e-3;
+  opt.eval_every = 5;
+  std::string dataset, root = "../shared/data", folder, out, model_kind = "lightgcn";
+  double mf_lr = -1, mf_reg = -1;
+  bool baselines = true;
+  int threads = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") return std::fputs(train_usage(), stdout), 0;
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
+    if (a == "--dataset") dataset = value();
+    else if (a == "--data-root") root = value();
+    else if (a == "--data") folder = value();
+    else if (a == "--out") out = value();
+    else if (a == "--model") model_kind = value();
+    else if (a == "--layers") opt.layers = parse_number<int>(a, value());
+    else if (a == "--dim") opt.dim = parse_number<std::int64_t>(a, value());
+    else if (a == "--epochs") opt.epochs = parse_number<int>(a, value());
+    else if (a == "--batch") opt.batch = parse_number<std::int64_t>(a, value());
+    else if (a == "--lr") opt.lr = parse_number<double>(a, value());
+    else if (a == "--reg") opt.reg = parse_number<double>(a, value());
+    else if (a == "--mf-lr") mf_lr = parse_number<double>(a, value());
+    else if (a == "--mf-reg") mf_reg = parse_number<double>(a, value());
+    else if (a == "--eval-every") opt.eval_every = parse_number<int>(a, value());
+    else if (a == "--no-baselines") baselines = false;
+    else if (a == "--seed") opt.seed = parse_number<std::uint64_t>(a, value());
+    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else throw UsageError{"unknown option '" + a + "' for train"};
+  }
+  if (out.empty()) throw UsageError{"train needs --out DIR"};
+  if (model_kind != "lightgcn" && model_kind != "mf")
+    throw UsageError{"--model must be lightgcn or mf, got '" + model_kind + "'"};
+  if (model_kind == "mf") opt.layers = 0;
+  LightGcnOptions mf = opt;
+  mf.layers = 0;
+  if (mf_lr > 0) mf.lr = mf_lr;
+  if (mf_reg >= 0) mf.reg = mf_reg;
+  const RecData data = load_data(dataset, root, folder);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  if (ec) throw IoError("train", detail::format("cannot create '{}': {}", out, ec.message()));
+  const Context ctx = Context::cpu(threads);
+  std::printf("%s: %lld users, %lld items, %lld training / %lld test interactions\n",
+              data.name.c_str(), (long long)data.train.num_users, (long long)data.train.num_items,
+              (long long)data.train.num_interactions(), (long long)data.test.num_interactions());
+  std::fflush(stdout);
+
+  std::vector<ModelRow> rows;
+  const std::vector<std::int64_t> test_users = data.test.active_users();
+  {
+    ModelRow pop{.name = "popularity"};
+    const auto t0 = std::chrono::steady_clock::now();
+    const std::vector<std::int64_t> counts = data.train.item_counts();
+    const std::vector<float> scores(counts.begin(), counts.end());
+    const TopK ranked = top_k_shared(scores, test_users, kCurve, &data.train, ctx.num_threads());
+    const double seconds = seconds_since(t0);
+    pop.metrics = ranking_metrics(ranked, test_users, data.test, kK, kCurve);
+    pop.metrics.seconds = seconds;
+    rows.push_back(pop);
+  }
+  auto train_one = [&](const std::string& name, const LightGcnOptions& o) {
+    app::ProgressLine progress(true);
+    const auto t0 = std::chrono::steady_clock::now();
+    const LightGcnResult r = train_lightgcn(ctx, data, o, [&](const EpochRecord& e) {
+      const std::string tail = "loss " + fixed(e.loss, 4) +
+                               (e.evaluated ? ", Recall@20 " + fixed(e.recall, 4) : std::string());
+      progress.update(name + " epoch", e.epoch, o.epochs, tail);
+      if (e.evaluated) {
+        if (::isatty(2)) std::fputc('\n', stderr);
+        std::printf("%s epoch %d/%d: loss %.4f, %.2f s, test Recall@20 %.4f, NDCG@20 %.4f\n",
+                    name.c_str(), e.epoch, o.epochs, e.loss, e.seconds, e.recall, e.ndcg);
+        std::fflush(stdout);
+      }
+    });
+    progress.finish();
+    ModelRow row{.name = name, .history = r.history, .seconds_per_epoch = r.seconds_per_epoch,
+                 .train_seconds = seconds_since(t0)};
+    row.metrics = evaluate_embeddings(ctx, r.final, data, kK, kCurve);
+    rows.push_back(row);
+    return r;
+  };
+  const std::string main_name = opt.layers > 0 ? "LightGCN (" + std::to_string(opt.layers) + " layers)" : "BPR-MF";
+  const LightGcnResult trained = train_one(main_name, opt);
+  if (baselines && opt.layers > 0) train_one("BPR-MF", mf);
+
+  SavedModel model;
+  model.kind = opt.layers > 0 ? "lightgcn" : "mf";
+  model.embeddings = trained.final;
+  const std::vector<std::int64_t> counts = data.train.item_counts();
+  model.popularity.assign(counts.begin(), counts.end());
+  model.seen = data.train;
+  model.info = {{"dataset", data.name}, {"source", data.source},
+                {"layers", std::to_string(opt.layers)}, {"epochs", std::to_string(opt.epochs)}};
+  const std::string model_dir = (fs::path(out) / "model").string();
+  save_model(model_dir, model);
+  write_report(out, rows, data, opt, model_dir);
+
+  std::printf("\nmodel (full ranking, %lld test users)   Recall@20   NDCG@20   s/epoch\n",
+              (long long)rows.front().metrics.users);
+  for (const ModelRow& r : rows)
+    std::printf("%-36s   %9.4f   %7.4f   %7s\n", r.name.c_str(), r.metrics.recall, r.metrics.ndcg,
+                r.history.empty() ? "-" : fixed(r.seconds_per_epoch, 2).c_str());
+  std::printf("report: %s\nmodel: %s\n", (fs::path(out) / "report.md").string().c_str(),
+              model_dir.c_str());
+  return 0;
+}
+
+const char* recommend_usage() {
+  return "usage: gnnkit-recsys recommend --model DIR (--user U | --batch) [-k K]\n"
+         "  --model DIR     a model folder written by train (DIR/model)\n"
+         "  --user U        one user: prints one JSON line\n"
+         "  --batch         read requests from stdin, one per line (a user id, or\n"
+         "                  {\"user\": U, \"k\": K}), and write one JSON line per request\n"
+         "  -k K            items per answer (default 10)\n"
+         "  --threads T     CPU threads (default: all cores)\n"
+         "Seen (training) items are never recommended; an unknown user gets the most popular\n"
+         "items with a note; a bad request gets {\"line\": N, \"error\": ...} and the rest go on.\n";
+}
+
+int recommend_command(const std::vector<std::string>& args) {
+  std::string model_dir;
+  std::int64_t user = -1, k = 10;
+  bool batch = false, have_user = false;
+  int threads = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") return std::fputs(recommend_usage(), stdout), 0;
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
+    if (a == "--model") model_dir = value();
+    else if (a == "--user") user = parse_number<std::int64_t>(a, value()), have_user = true;
+    else if (a == "-k" || a == "--k") k = parse_number<std::int64_t>(a, value());
+    else if (a == "--batch") batch = true;
+    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else throw UsageError{"unknown option '" + a + "' for recommend"};
+  }
+  if (model_dir.empty()) throw UsageError{"recommend needs --model DIR"};
+  if (have_user == batch) throw UsageError{"recommend needs exactly one of --user U and --batch"};
+  if (k < 1) throw UsageError{"-k must be >= 1, got " + std::to_string(k)};
+  const Recommender rec(Context::cpu(threads), load_model(model_dir));
+  if (k > rec.model().embeddings.num_items)
+    throw UsageError{"-k must be at most the catalogue size " +
+                     std::to_string(rec.model().embeddings.num_items) + ", got " + std::to_string(k)};
+  if (have_user) {
+    const std::string line = rec.recommend(user, k);
+    std::printf("%s\n", line.c_str());
+    return line.find("\"error\"") == std::string::npos ? 0 : 1;
+  }
+  std::ios::sync_with_stdio(false);
+  rec.serve(std::cin, std::cout, k);
+  return 0;
+}
+
+void write_npy(const std::string& path, const float* data, std::int64_t rows, std::int64_t cols) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
+                       std::to_string(rows) + ", " + std::to_string(cols) + "), }";
+  // Magic (6) + version (2) + header length (2) + header + newline, padded to 64 bytes.
+  const std::size_t total = (10 + header.size() + 1 + 63) / 64 * 64;
+  header.append(total - 10 - header.size() - 1, ' ');
+  header += '\n';
+  std::string out = "\x93NUMPY";
+  out += char(1), out += char(0);
+  out += char(header.size() & 0xff), out += char(header.size() >> 8);
+  out += header;
+  out.append(reinterpret_cast<const char*>(data), std::size_t(rows * cols) * sizeof(float));
+  app::write_file_atomic(path, out, "write_npy");
+}
+
+const char* export_usage() {
+  return "usage: gnnkit-recsys export --model DIR --out PREFIX\n"
+         "writes PREFIX.users.npy [users, dim] and PREFIX.items.npy [items, dim] (float32;\n"
+         "score = users[u] @ items[i]) for use elsewhere (numpy.load, FAISS, ...)\n";
+}
+
+int export_command(const std::vector<std::string>& args) {
+  std::string model_dir, prefix;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") return std::fputs(export_usage(), stdout), 0;
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
+    if (a == "--model") model_dir = value();
+    else if (a == "--out") prefix = value();
+    else throw UsageError{"unknown option '" + a + "' for export"};
+  }
+  if (model_dir.empty() || prefix.empty()) throw UsageError{"export needs --model DIR and --out PREFIX"};
+  const SavedModel m = load_model(model_dir);
+  const Embeddings& e = m.embeddings;
+  write_npy(prefix + ".users.npy", e.user.data(), e.num_users, e.dim);
+  write_npy(prefix + ".items.npy", e.item.data(), e.num_items, e.dim);
+  std::printf("wrote %s.users.npy [%lld, %lld] and %s.items.npy [%lld, %lld]\n", prefix.c_str(),
+              (long long)e.num_users, (long long)e.dim, prefix.c_str(), (long long)e.num_items,
+              (long long)e.dim);
+  return 0;
+}
+
+}  // namespace gnnkit::recsys
