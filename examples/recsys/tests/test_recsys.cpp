@@ -1,0 +1,370 @@
+// Tests of gnnkit-recsys: data reading, exact top-K, metrics, LightGCN's propagation and
+// gradient (against dense and finite-difference references), training determinism, the
+// generator and serving.
+#define CATCH_CONFIG_MAIN
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "gnnkit/core/error.hpp"
+#include "src/commands.hpp"
+#include "src/generator.hpp"
+#include "src/interactions.hpp"
+#include "src/lightgcn.hpp"
+#include "src/ranking.hpp"
+#include "src/serving.hpp"
+
+using namespace gnnkit;
+using namespace gnnkit::recsys;
+namespace fs = std::filesystem;
+
+namespace {
+
+fs::path scratch(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("gnnkit-recsys-test-" + name);
+  fs::remove_all(p);
+  fs::create_directories(p);
+  return p;
+}
+
+void write(const fs::path& p, const std::string& text) { std::ofstream(p, std::ios::binary) << text; }
+
+template <typename E, typename F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const E& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+/// A small interaction set: user 3 has no items, item 5 is never used.
+UserItems tiny_train() {
+  const std::vector<std::int64_t> u = {0, 0, 1, 1, 1, 2, 4, 4, 0};
+  const std::vector<std::int32_t> i = {0, 1, 1, 2, 3, 0, 4, 1, 1};  // (0, 1) twice
+  return user_items_from_pairs(5, 6, u, i);
+}
+
+}  // namespace
+
+TEST_CASE("user_items_from_pairs sorts and removes duplicates", "[recsys][data]") {
+  std::int64_t dup = -1;
+  const std::vector<std::int64_t> u = {1, 0, 1, 1, 0};
+  const std::vector<std::int32_t> i = {5, 2, 3, 5, 1};
+  const UserItems x = user_items_from_pairs(3, 6, u, i, &dup);
+  CHECK(dup == 1);
+  CHECK(x.num_interactions() == 4);
+  CHECK(std::vector<std::int32_t>(x.of(0).begin(), x.of(0).end()) == std::vector<std::int32_t>{1, 2});
+  CHECK(std::vector<std::int32_t>(x.of(1).begin(), x.of(1).end()) == std::vector<std::int32_t>{3, 5});
+  CHECK(x.of(2).empty());
+  CHECK(x.contains(1, 5));
+  CHECK_FALSE(x.contains(1, 4));
+  CHECK(x.item_counts() == std::vector<std::int64_t>{0, 1, 1, 1, 0, 1});
+  CHECK(x.active_users() == std::vector<std::int64_t>{0, 1});
+}
+
+TEST_CASE("LightGCN folders round-trip and bad lines name file and line", "[recsys][data]") {
+  const fs::path dir = scratch("folder");
+  RecData d;
+  d.train = tiny_train();
+  d.test = user_items_from_pairs(5, 6, std::vector<std::int64_t>{0, 2}, std::vector<std::int32_t>{5, 4});
+  write_lightgcn_folder(dir.string(), d);
+  const RecData back = read_lightgcn_folder(dir.string());
+  CHECK(back.train.num_users == 5);
+  CHECK(back.train.num_items == 6);  // declared in meta.json, although item 5 is only in test
+  CHECK(back.train.indptr == d.train.indptr);
+  CHECK(back.train.items == d.train.items);
+  CHECK(back.test.items == d.test.items);
+
+  const fs::path bad = scratch("bad");
+  write(bad / "test.txt", "0 1\n");
+  write(bad / "train.txt", "0 1 2\n\n1 x 3\n");
+  std::string msg = error_of<FormatError>([&] { read_lightgcn_folder(bad.string()); });
+  CHECK_THAT(msg, Catch::Contains("train.txt: line 3") && Catch::Contains("'x' is not an integer"));
+  write(bad / "train.txt", "0 1 -2\n");
+  msg = error_of<FormatError>([&] { read_lightgcn_folder(bad.string()); });
+  CHECK_THAT(msg, Catch::Contains("line 1") && Catch::Contains("negative"));
+  write(bad / "train.txt", "0 1\n0 2\n");
+  msg = error_of<FormatError>([&] { read_lightgcn_folder(bad.string()); });
+  CHECK_THAT(msg, Catch::Contains("line 2") && Catch::Contains("user 0 already has a list on line 1"));
+  write(bad / "train.txt", "0 1 7\n");
+  write(bad / "meta.json", "{\"num_users\": 3, \"num_items\": 5}\n");
+  msg = error_of<FormatError>([&] { read_lightgcn_folder(bad.string()); });
+  CHECK_THAT(msg, Catch::Contains("train.txt: line 1") && Catch::Contains("item id 7 is beyond the declared range [0, 5)"));
+  write(bad / "meta.json", "{\"num_users\": \"three\", \"num_items\": 5}\n");
+  msg = error_of<FormatError>([&] { read_lightgcn_folder(bad.string()); });
+  CHECK_THAT(msg, Catch::Contains("meta.json") && Catch::Contains("num_users"));
+  fs::remove(bad / "meta.json");
+  fs::remove(bad / "test.txt");
+  msg = error_of<IoError>([&] { read_lightgcn_folder(bad.string()); });
+  CHECK_THAT(msg, Catch::Contains("test.txt"));
+  msg = error_of<InvalidArgument>([&] { load_dataset("netflix", bad.string()); });
+  CHECK_THAT(msg, Catch::Contains("unknown dataset 'netflix'") && Catch::Contains("movielens-1m-lcfn"));
+  msg = error_of<IoError>([&] { load_dataset("amazon-cds", (bad / "nowhere").string()); });
+  CHECK_THAT(msg, Catch::Contains("nowhere/amazon-cds"));
+}
+
+TEST_CASE("top_k_dot equals a brute-force ranking with exclusions", "[recsys][ranking]") {
+  std::mt19937 gen(7);
+  std::normal_distribution<float> normal;
+  Embeddings e;
+  e.num_users = 37, e.num_items = 501, e.dim = 8;
+  for (std::int64_t j = 0; j < e.num_users * e.dim; ++j) e.user.push_back(normal(gen));
+  for (std::int64_t j = 0; j < e.num_items * e.dim; ++j) e.item.push_back(normal(gen));
+  // Duplicate item 10's row into 11 so ties occur: the lower id must come first.
+  std::copy_n(e.item_row(10), e.dim, e.item.begin() + 11 * e.dim);
+  std::vector<std::int64_t> su;
+  std::vector<std::int32_t> si;
+  for (std::int64_t u = 0; u < e.num_users; ++u)
+    for (int t = 0; t < 40; ++t) su.push_back(u), si.push_back(std::int32_t(gen() % 501));
+  const UserItems seen = user_items_from_pairs(e.num_users, e.num_items, su, si);
+  std::vector<std::int64_t> users = {3, 0, 36, 3, 17};
+  const Context ctx = Context::cpu(2);
+  for (const std::int64_t k : {1, 7, 470, 501}) {
+    const TopK got = top_k_dot(ctx, e, users, k, &seen, /*user_block=*/2);
+    for (std::size_t r = 0; r < users.size(); ++r) {
+      const std::int64_t u = users[r];
+      std::vector<std::pair<float, std::int32_t>> all;
+      for (std::int32_t i = 0; i < e.num_items; ++i) {
+        if (seen.contains(u, i)) continue;
+        float s = 0;
+        for (std::int64_t c = 0; c < e.dim; ++c) s += e.user_row(u)[c] * e.item_row(i)[c];
+        all.emplace_back(s, i);
+      }
+      std::sort(all.begin(), all.end(), [](auto a, auto b) {
+        return a.first > b.first || (a.first == b.first && a.second < b.second);
+      });
+      for (std::int64_t j = 0; j < k; ++j) {
+        const std::int32_t item = got.items[r * std::size_t(k) + std::size_t(j)];
+        if (j < std::int64_t(all.size())) {
+          INFO("user " << u << " k " << k << " rank " << j);
+          CHECK(item == all[std::size_t(j)].second);
+          CHECK(got.scores[r * std::size_t(k) + std::size_t(j)] ==
+                Approx(all[std::size_t(j)].first).margin(1e-4));
+        } else {
+          CHECK(item == -1);  // fewer unseen items than k: padded
+        }
+      }
+    }
+  }
+  CHECK_THROWS_AS(top_k_dot(ctx, e, std::vector<std::int64_t>{37}, 5, &seen), OutOfRange);
+  CHECK_THROWS_AS(top_k_dot(ctx, e, users, 0, &seen), InvalidArgument);
+}
+
+TEST_CASE("ranking_metrics follow the LightGCN definitions", "[recsys][ranking]") {
+  // Two users; user 0's truth {2, 5}, user 1's truth {9}; user 2 has none (not evaluated).
+  const UserItems truth = user_items_from_pairs(3, 10, std::vector<std::int64_t>{0, 0, 1},
+                                                std::vector<std::int32_t>{2, 5, 9});
+  TopK ranked;
+  ranked.k = 3;
+  ranked.items = {5, 1, 2, /**/ 0, 1, 3, /**/ 9, 8, 7};
+  ranked.scores.assign(9, 0.f);
+  const std::vector<std::int64_t> users = {0, 1, 2};
+  const RankingMetrics m = ranking_metrics(ranked, users, truth, 2, 3);
+  CHECK(m.users == 2);
+  CHECK(m.recall == Approx((0.5 + 0.0) / 2));  // @2: user 0 finds 5 of {2, 5}
+  const double idcg0 = 1 + 1 / std::log2(3.0);
+  CHECK(m.ndcg == Approx((1.0 / idcg0 + 0.0) / 2));
+  REQUIRE(m.recall_curve.size() == 3);
+  CHECK(m.recall_curve[0] == Approx(0.25));
+  CHECK(m.recall_curve[2] == Approx(0.5));  // @3: user 0 finds both
+}
+
+TEST_CASE("the normalised adjacency is D^-1/2 A D^-1/2 of the bipartite graph", "[recsys][lightgcn]") {
+  const UserItems train = tiny_train();
+  const NormalizedAdjacency a = NormalizedAdjacency::build(train);
+  const std::int64_t U = train.num_users, N = U + train.num_items;
+  std::vector<double> dense(std::size_t(N * N), 0.0), deg(std::size_t(N), 0.0);
+  for (std::int64_t u = 0; u < U; ++u)
+    for (const std::int32_t i : train.of(u)) {
+      dense[std::size_t(u * N + U + i)] = dense[std::size_t((U + i) * N + u)] = 1;
+      ++deg[std::size_t(u)], ++deg[std::size_t(U + i)];
+    }
+  std::vector<double> got(std::size_t(N * N), 0.0);
+  for (std::int64_t r = 0; r < N; ++r)
+    for (std::int64_t p = a.indptr[std::size_t(r)]; p < a.indptr[std::size_t(r) + 1]; ++p)
+      got[std::size_t(r * N + a.indices[std::size_t(p)])] += a.weights[std::size_t(p)];
+  for (std::int64_t r = 0; r < N; ++r)
+    for (std::int64_t c = 0; c < N; ++c) {
+      const double want = dense[std::size_t(r * N + c)] == 0 ? 0
+                          : 1 / std::sqrt(deg[std::size_t(r)] * deg[std::size_t(c)]);
+      CHECK(got[std::size_t(r * N + c)] == Approx(want).margin(1e-7));
+    }
+}
+
+TEST_CASE("LightGCN forward is the layer mean of dense propagations, and its gradient matches finite differences", "[recsys][lightgcn]") {
+  const UserItems train = tiny_train();
+  LightGcnOptions opt;
+  opt.layers = GENERATE(0, 2);
+  opt.dim = 3;
+  opt.reg = 0.05;
+  opt.init_scale = 0.5;
+  opt.seed = 3;
+  LightGcnModel model(train, opt, 2);
+  const std::int64_t U = train.num_users, N = U + train.num_items, d = opt.dim;
+  float* E0 = model.parameters()[0]->value.data_as<float>();
+  const float* G0 = model.parameters()[0]->grad.data_as<float>();
+
+  // Dense reference of the forward pass.
+  const NormalizedAdjacency a = NormalizedAdjacency::build(train);
+  std::vector<double> layer(E0, E0 + N * d), mean = layer;
+  for (int k = 0; k < opt.layers; ++k) {
+    std::vector<double> next(std::size_t(N * d), 0.0);
+    for (std::int64_t r = 0; r < N; ++r)
+      for (std::int64_t p = a.indptr[std::size_t(r)]; p < a.indptr[std::size_t(r) + 1]; ++p)
+        for (std::int64_t c = 0; c < d; ++c)
+          next[std::size_t(r * d + c)] += a.weights[std::size_t(p)] * layer[std::size_t(a.indices[std::size_t(p)] * d + c)];
+    layer = next;
+    for (std::size_t j = 0; j < mean.size(); ++j) mean[j] += layer[j];
+  }
+  const float* F = model.forward();
+  for (std::size_t j = 0; j < mean.size(); ++j) CHECK(F[j] == Approx(mean[j] / (opt.layers + 1)).margin(1e-6));
+
+  // Triples with repeated rows (user 0 twice, item 1 as positive and negative).
+  const std::vector<std::int64_t> users = {0, 1, 0, 4}, pos = {1, 2, 0, 4}, neg = {5, 1, 3, 1};
+  const Context ctx = Context::cpu(2);
+  auto total = [&]() {
+    double l2 = 0;
+    const double bpr = model.loss_and_grad(ctx, users, pos, neg, &l2);
+    return bpr + l2;
+  };
+  total();
+  const std::vector<float> grad(G0, G0 + N * d);
+  const float h = 1e-2f;
+  for (std::int64_t j = 0; j < N * d; ++j) {
+    const float keep = E0[j];
+    E0[j] = keep + h;
+    const double up = total();
+    E0[j] = keep - h;
+    const double down = total();
+    E0[j] = keep;
+    INFO("layers " << opt.layers << " entry " << j);
+    CHECK(grad[std::size_t(j)] == Approx((up - down) / (2 * h)).margin(2e-4));
+  }
+}
+
+TEST_CASE("training is deterministic across thread counts and beats popularity", "[recsys][lightgcn]") {
+  GeneratorOptions g;
+  g.users = 600, g.items = 300, g.categories = 6, g.seed = 5;
+  const SyntheticShop shop = generate_shop(g);
+  LightGcnOptions opt;
+  opt.epochs = 8, opt.batch = 1024, opt.lr = 0.01, opt.reg = 1e-3, opt.layers = 2, opt.dim = 16;
+  opt.eval_every = 0;
+  const LightGcnResult one = train_lightgcn(Context::cpu(1), shop.data, opt);
+  const LightGcnResult two = train_lightgcn(Context::cpu(2), shop.data, opt);
+  CHECK(one.final.user == two.final.user);
+  CHECK(one.final.item == two.final.item);
+  CHECK(one.history.back().loss < one.history.front().loss);
+  const std::vector<std::int64_t> users = shop.data.test.active_users();
+  const std::vector<std::int64_t> counts = shop.data.train.item_counts();
+  const std::vector<float> pop(counts.begin(), counts.end());
+  const RankingMetrics popularity =
+      ranking_metrics(top_k_shared(pop, users, 20, &shop.data.train, 2), users, shop.data.test, 20);
+  CHECK(one.history.back().evaluated);
+  CHECK(one.history.back().recall > 1.5 * popularity.recall);
+}
+
+TEST_CASE("the synthetic shop is reproducible and its split is clean", "[recsys][generator]") {
+  GeneratorOptions g;
+  g.users = 800, g.items = 400, g.categories = 8, g.seed = 11;
+  g.threads = 1;
+  const SyntheticShop a = generate_shop(g);
+  g.threads = 2;
+  const SyntheticShop b = generate_shop(g);
+  CHECK(a.data.train.items == b.data.train.items);
+  CHECK(a.data.test.items == b.data.test.items);
+  CHECK(a.item_price == b.item_price);
+  REQUIRE(a.data.test.num_interactions() > 0);
+  for (std::int64_t u = 0; u < a.data.train.num_users; ++u) {
+    CHECK_FALSE(a.data.train.of(u).empty());
+    for (const std::int32_t i : a.data.test.of(u)) CHECK_FALSE(a.data.train.contains(u, i));
+  }
+  // Heavy-tailed popularity: the top 5% of items take far more than 5% of interactions.
+  std::vector<std::int64_t> counts = a.data.train.item_counts();
+  std::sort(counts.rbegin(), counts.rend());
+  const double top = std::accumulate(counts.begin(), counts.begin() + 20, 0.0);
+  CHECK(top / double(a.data.train.num_interactions()) > 0.15);
+  g.items = 10;
+  CHECK_THROWS_WITH(generate_shop(g), Catch::Contains("'items'"));
+}
+
+TEST_CASE("a saved model serves the same ranking, filters seen items and reports bad requests", "[recsys][serving]") {
+  const fs::path dir = scratch("model");
+  SavedModel m;
+  m.kind = "lightgcn";
+  std::mt19937 gen(1);
+  std::normal_distribution<float> normal;
+  Embeddings& e = m.embeddings;
+  e.num_users = 6, e.num_items = 30, e.dim = 4;
+  for (int j = 0; j < 24; ++j) e.user.push_back(normal(gen));
+  for (int j = 0; j < 120; ++j) e.item.push_back(normal(gen));
+  m.seen = user_items_from_pairs(6, 30, std::vector<std::int64_t>{0, 0, 1, 2, 2, 2, 3},
+                                 std::vector<std::int32_t>{1, 2, 3, 4, 5, 6, 29});
+  for (int i = 0; i < 30; ++i) m.popularity.push_back(float((i * 7) % 30));
+  m.info["dataset"] = "unit";
+  save_model(dir.string(), m);
+  const SavedModel back = load_model(dir.string());
+  CHECK(back.kind == "lightgcn");
+  CHECK(back.embeddings.user == e.user);
+  CHECK(back.embeddings.item == e.item);
+  CHECK(back.popularity == m.popularity);
+  CHECK(back.seen.items == m.seen.items);
+  CHECK(back.seen.indptr == m.seen.indptr);
+  CHECK(back.info.at("dataset") == "unit");
+
+  const Recommender rec(Context::cpu(2), back);
+  const TopK want = top_k_dot(Context::cpu(1), e, std::vector<std::int64_t>{2}, 5, &m.seen);
+  std::string expect = "{\"user\": 2, \"items\": [";
+  for (int j = 0; j < 5; ++j) expect += (j ? ", " : "") + std::to_string(want.items[std::size_t(j)]);
+  CHECK_THAT(rec.recommend(2, 5), Catch::StartsWith(expect + "]"));
+
+  std::istringstream in("2\n\n{\"user\": 0, \"k\": 3}\nfoo\n{\"user\": 5}\n100\n{\"user\": 1, \"k\": 31}\n{\"user\": 1,\n");
+  std::ostringstream out;
+  CHECK(rec.serve(in, out, 4) == 7);
+  std::vector<std::string> lines;
+  std::istringstream result(out.str());
+  for (std::string l; std::getline(result, l);) lines.push_back(l);
+  REQUIRE(lines.size() == 7);
+  CHECK_THAT(lines[0], Catch::StartsWith("{\"user\": 2, \"items\": ["));
+  CHECK_THAT(lines[1], Catch::StartsWith("{\"user\": 0,"));
+  CHECK_THAT(lines[2], Catch::Contains("\"line\": 4") && Catch::Contains("\"error\""));
+  // User 5 exists but has no history; user 100 is beyond the model: popularity with a note.
+  CHECK_THAT(lines[3], Catch::Contains("\"user\": 5") && Catch::Contains("most popular"));
+  CHECK_THAT(lines[4], Catch::Contains("\"user\": 100") && Catch::Contains("most popular"));
+  CHECK_THAT(lines[5], Catch::Contains("\"line\": 7") && Catch::Contains("'k' must be in [1, 30]"));
+  CHECK_THAT(lines[6], Catch::Contains("\"line\": 8") && Catch::Contains("malformed"));
+  // Seen items are never recommended, whatever k.
+  for (std::int64_t u = 0; u < 4; ++u) {
+    const std::string line = rec.recommend(u, 30 - std::int64_t(m.seen.of(u).size()));
+    for (const std::int32_t s : m.seen.of(u))
+      CHECK(line.find("[" + std::to_string(s) + ",") == std::string::npos);
+  }
+
+  // A model.json that disagrees with the checkpoint is named in the error.
+  write(dir / "model.json", "{\"kind\": \"lightgcn\", \"num_users\": 7, \"num_items\": 30, \"dim\": 4}\n");
+  CHECK_THROWS_WITH(load_model(dir.string()), Catch::Contains("model.ckpt") && Catch::Contains("model.json"));
+  CHECK_THROWS_WITH(load_model((dir / "missing").string()), Catch::Contains("does not exist"));
+}
+
+TEST_CASE("write_npy writes a NumPy 1.0 header padded to 64 bytes", "[recsys][export]") {
+  const fs::path dir = scratch("npy");
+  const std::vector<float> v = {1, 2, 3, 4, 5, 6};
+  write_npy((dir / "x.npy").string(), v.data(), 2, 3);
+  std::ifstream in(dir / "x.npy", std::ios::binary);
+  const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+  REQUIRE(bytes.size() > 10);
+  CHECK(bytes.substr(0, 6) == "\x93NUMPY");
+  const std::size_t header = std::size_t(std::uint8_t(bytes[8])) | std::size_t(std::uint8_t(bytes[9])) << 8;
+  CHECK((10 + header) % 64 == 0);
+  CHECK_THAT(bytes.substr(10, header), Catch::Contains("'shape': (2, 3)") && Catch::Contains("'<f4'"));
+  CHECK(bytes.size() == 10 + header + 6 * sizeof(float));
+  float last = 0;
+  std::memcpy(&last, bytes.data() + bytes.size() - 4, 4);
+  CHECK(last == 6.f);
+}
