@@ -24,7 +24,9 @@ constexpr const char* kUsage =
     "  train      train LightGCN (or BPR-MF) with BPR, evaluate it and the baselines by full\n"
     "             ranking (Recall@20, NDCG@20), write the model and a report\n"
     "  recommend  top-K items for a user (--user) or for requests on stdin (--batch)\n"
+    "  evaluate   full-ranking Recall@20 / NDCG@20 of a trained model, timed\n"
     "  export     write a model's user and item embeddings as NumPy .npy files\n"
+    "  bench      measure serving latency and throughput on random embeddings\n"
     "\n"
     "run 'gnnkit-recsys <command> --help' for the options of a command.\n";
 
@@ -38,7 +40,9 @@ constexpr Command kCommands[] = {
     {"generate", gnnkit::recsys::generate_command, gnnkit::recsys::generate_usage},
     {"train", gnnkit::recsys::train_command, gnnkit::recsys::train_usage},
     {"recommend", gnnkit::recsys::recommend_command, gnnkit::recsys::recommend_usage},
+    {"evaluate", gnnkit::recsys::evaluate_command, gnnkit::recsys::evaluate_usage},
     {"export", gnnkit::recsys::export_command, gnnkit::recsys::export_usage},
+    {"bench", gnnkit::recsys::bench_command, gnnkit::recsys::bench_usage},
 };
 
 }  // namespace

@@ -18,6 +18,7 @@
 #include "gnnkit/core/build_info.hpp"
 #include "gnnkit/core/context.hpp"
 #include "gnnkit/core/error.hpp"
+#include "gnnkit/sampling/random.hpp"
 #include "src/generator.hpp"
 #include "src/interactions.hpp"
 #include "src/lightgcn.hpp"
@@ -415,6 +416,133 @@ int recommend_command(const std::vector<std::string>& args) {
   }
   std::ios::sync_with_stdio(false);
   rec.serve(std::cin, std::cout, k);
+  return 0;
+}
+
+const char* evaluate_usage() {
+  return "usage: gnnkit-recsys evaluate --model DIR (--dataset NAME [--data-root DIR] | --data DIR)\n"
+         "                              [--repeat R] [--threads T]\n"
+         "full-ranking Recall@20 / NDCG@20 of a trained model on the data's test items (training\n"
+         "items excluded), with the ranking time (the best of R runs, default 1)\n";
+}
+
+int evaluate_command(const std::vector<std::string>& args) {
+  std::string model_dir, dataset, root = "../shared/data", folder;
+  int threads = 0, repeat = 1;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") return std::fputs(evaluate_usage(), stdout), 0;
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
+    if (a == "--model") model_dir = value();
+    else if (a == "--dataset") dataset = value();
+    else if (a == "--data-root") root = value();
+    else if (a == "--data") folder = value();
+    else if (a == "--repeat") repeat = parse_number<int>(a, value());
+    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else throw UsageError{"unknown option '" + a + "' for evaluate"};
+  }
+  if (model_dir.empty()) throw UsageError{"evaluate needs --model DIR"};
+  if (repeat < 1) throw UsageError{"--repeat must be >= 1"};
+  const RecData data = load_data(dataset, root, folder);
+  const SavedModel m = load_model(model_dir);
+  if (m.embeddings.num_users != data.train.num_users || m.embeddings.num_items != data.train.num_items)
+    throw FormatError("evaluate", detail::format("the model in '{}' has {} users and {} items, the "
+                                                 "data '{}' {} and {}", model_dir, m.embeddings.num_users,
+                                                 m.embeddings.num_items, data.name, data.train.num_users,
+                                                 data.train.num_items));
+  const Context ctx = Context::cpu(threads);
+  RankingMetrics best;
+  for (int r = 0; r < repeat; ++r) {
+    const RankingMetrics now = evaluate_embeddings(ctx, m.embeddings, data, kK);
+    if (r == 0 || now.seconds < best.seconds) best = now;
+  }
+  std::printf("{\"recall_at_20\": %s, \"ndcg_at_20\": %s, \"users\": %lld, \"seconds\": %s, "
+              "\"threads\": %d}\n",
+              app::json_number(best.recall).c_str(), app::json_number(best.ndcg).c_str(),
+              (long long)best.users, app::json_number(best.seconds).c_str(), ctx.num_threads());
+  return 0;
+}
+
+const char* bench_usage() {
+  return "usage: gnnkit-recsys bench [--items N] [--users U] [--dim D] [--queries Q] [-k K]\n"
+         "                           [--batch B] [--seen S] [--threads T] [--seed S]\n"
+         "measures serving on random embeddings (defaults: 100000 items, 10000 users, dim 64,\n"
+         "2000 queries, k 10, batch 256, 50 seen items per user): the latency of one request\n"
+         "(parse, exact top-k over every item, seen items filtered, JSON answer) as\n"
+         "p50/p90/p99, and the throughput of batches of B requests\n";
+}
+
+int bench_command(const std::vector<std::string>& args) {
+  std::int64_t items = 100000, users = 10000, dim = 64, queries = 2000, k = 10, batch = 256, seen = 50;
+  std::uint64_t seed = 1;
+  int threads = 0;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "-h" || a == "--help") return std::fputs(bench_usage(), stdout), 0;
+    auto value = [&]() -> const std::string& { return option_value(args, i); };
+    if (a == "--items") items = parse_number<std::int64_t>(a, value());
+    else if (a == "--users") users = parse_number<std::int64_t>(a, value());
+    else if (a == "--dim") dim = parse_number<std::int64_t>(a, value());
+    else if (a == "--queries") queries = parse_number<std::int64_t>(a, value());
+    else if (a == "-k" || a == "--k") k = parse_number<std::int64_t>(a, value());
+    else if (a == "--batch") batch = parse_number<std::int64_t>(a, value());
+    else if (a == "--seen") seen = parse_number<std::int64_t>(a, value());
+    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else if (a == "--seed") seed = parse_number<std::uint64_t>(a, value());
+    else throw UsageError{"unknown option '" + a + "' for bench"};
+  }
+  if (items < 1 || users < 1 || dim < 1 || queries < 1 || batch < 1 || k < 1 || k > items ||
+      seen < 0 || seen >= items)
+    throw UsageError{"bench needs positive sizes, 1 <= k <= items and 0 <= seen < items"};
+  SavedModel m;
+  m.kind = "random";
+  Embeddings& e = m.embeddings;
+  e.num_users = users, e.num_items = items, e.dim = dim;
+  e.user.resize(std::size_t(users * dim));
+  e.item.resize(std::size_t(items * dim));
+  auto fill = [&](std::vector<float>& v, std::uint64_t stream) {
+    for (std::size_t j = 0; j < v.size(); ++j) {
+      CounterRng rng(seed, stream, j);
+      v[j] = float(rng.uniform() - 0.5);
+    }
+  };
+  fill(e.user, 1);
+  fill(e.item, 2);
+  std::vector<std::int64_t> su;
+  std::vector<std::int32_t> si;
+  for (std::int64_t u = 0; u < users; ++u)
+    for (std::int64_t t = 0; t < seen; ++t) {
+      CounterRng rng(seed, 3, std::uint64_t(u * seen + t));
+      su.push_back(u), si.push_back(std::int32_t(rng.below(std::uint64_t(items))));
+    }
+  m.seen = user_items_from_pairs(users, items, su, si);
+  m.popularity.assign(std::size_t(items), 1.f);
+  const Recommender rec(Context::cpu(threads), std::move(m));
+  std::vector<double> lat;
+  std::size_t bytes = 0;
+  for (std::int64_t q = -20; q < queries; ++q) {  // 20 warm-up requests
+    const std::int64_t u = CounterRng(seed, 4, std::uint64_t(q + 20)).below(std::uint64_t(users));
+    const auto t0 = std::chrono::steady_clock::now();
+    bytes += rec.recommend(u, k).size();
+    if (q >= 0) lat.push_back(seconds_since(t0));
+  }
+  std::sort(lat.begin(), lat.end());
+  auto pct = [&](double p) { return 1e3 * lat[std::min(lat.size() - 1, std::size_t(p * double(lat.size())))]; };
+  std::string requests;
+  for (std::int64_t q = 0; q < std::max<std::int64_t>(queries, batch); ++q)
+    requests += std::to_string(CounterRng(seed, 5, std::uint64_t(q)).below(std::uint64_t(users))) + "\n";
+  std::istringstream in(requests);
+  std::ostringstream out;
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::int64_t answered = rec.serve(in, out, k, batch);
+  const double batch_seconds = seconds_since(t0);
+  std::printf("serving %lld items x dim %lld, k %lld, %d threads, %lld seen per user (%zu answer bytes)\n"
+              "one request:   p50 %.3f ms, p90 %.3f ms, p99 %.3f ms, max %.3f ms (%lld requests)\n"
+              "batches of %lld: %.0f requests/s (%lld requests in %.2f s)\n",
+              (long long)items, (long long)dim, (long long)k, Context::cpu(threads).num_threads(),
+              (long long)seen, bytes, pct(0.5), pct(0.9), pct(0.99), 1e3 * lat.back(),
+              (long long)queries, (long long)batch, double(answered) / batch_seconds,
+              (long long)answered, batch_seconds);
   return 0;
 }
 

@@ -2,6 +2,7 @@
 /// @file
 /// The subcommands of gnnkit-recsys. Each returns the process exit code; bad command lines
 /// throw app::UsageError (exit code 2, message and usage printed by main).
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -24,6 +25,15 @@ const char* recommend_usage();
 /// `export --model DIR --out PREFIX`: PREFIX.users.npy and PREFIX.items.npy (float32).
 int export_command(const std::vector<std::string>& args);
 const char* export_usage();
+
+/// `evaluate --model DIR (--dataset NAME | --data DIR)`: full-ranking metrics and timing.
+int evaluate_command(const std::vector<std::string>& args);
+const char* evaluate_usage();
+
+/// `bench [--items N] [--dim D] [--queries Q] ...`: serving latency and throughput on random
+/// embeddings.
+int bench_command(const std::vector<std::string>& args);
+const char* bench_usage();
 
 /// The float32 [rows, cols] C-order matrix as a NumPy .npy file (format version 1.0), written
 /// atomically. (Exposed for the tests.)

@@ -1,14 +1,14 @@
 #pragma once
 /// @file
-/// Exact top-K over a whole catalogue for gnnkit-recsys: scores are dot products of user and
-/// item embeddings, computed a block of users at a time with one matrix product (oneDNN), then
-/// each user's row is scanned once with a K-entry heap that skips the user's seen items, in
-/// parallel over users. Used by the full-ranking evaluation (LightGCN protocol) and by serving.
+/// Embeddings and full-ranking evaluation (the LightGCN protocol) for gnnkit-recsys, on the
+/// library's exact top-K (gnnkit/train/top_k.hpp: blocked matrix products, one heap pass per
+/// user that skips the seen items).
 #include <cstdint>
 #include <span>
 #include <vector>
 
 #include "gnnkit/core/context.hpp"
+#include "gnnkit/train/top_k.hpp"
 #include "src/interactions.hpp"
 
 namespace gnnkit::recsys {
@@ -21,18 +21,14 @@ struct Embeddings {
   const float* item_row(std::int64_t i) const { return item.data() + i * dim; }
 };
 
-/// @brief The best k items of each listed user, best first. Rows with fewer than k unseen
-/// items are padded with item -1 and score -inf.
-struct TopK {
-  std::int64_t k = 0;
-  std::vector<std::int32_t> items;  ///< [users, k]
-  std::vector<float> scores;        ///< [users, k]
-};
+using gnnkit::TopK;
+
+/// @brief A UserItems as the library's exclusion lists (a view: keep `x` alive).
+ItemExclusion exclusion_of(const UserItems* x);
 
 /// @brief Exact top-k by embedding dot product for `users`, excluding each user's items in
-/// `exclude` (e.g. the training interactions; nullptr = none).
-/// @param user_block users scored per matrix product (memory: user_block x num_items floats)
-/// @throws InvalidArgument (k < 1, a user id out of range, mismatched dims)
+/// `exclude` (e.g. the training interactions; nullptr = none): gnnkit::top_k_dot.
+/// @throws InvalidArgument (k < 1, mismatched dims), OutOfRange (a user id out of range)
 TopK top_k_dot(const Context& ctx, const Embeddings& emb, std::span<const std::int64_t> users,
                std::int64_t k, const UserItems* exclude, std::int64_t user_block = 512);
 

@@ -1,6 +1,6 @@
-// Tests of gnnkit-recsys: data reading, exact top-K, metrics, LightGCN's propagation and
-// gradient (against dense and finite-difference references), training determinism, the
-// generator and serving.
+// Tests of gnnkit-recsys: data reading, metrics, training determinism, the generator and
+// serving. (LightGCN's forward and gradient and the exact top-K are tested with the library:
+// tests/cpp/nn/test_lightgcn.cpp, tests/cpp/train/test_top_k.cpp.)
 #define CATCH_CONFIG_MAIN
 #include <catch2/catch.hpp>
 
@@ -110,53 +110,6 @@ TEST_CASE("LightGCN folders round-trip and bad lines name file and line", "[recs
   CHECK_THAT(msg, Catch::Contains("nowhere/amazon-cds"));
 }
 
-TEST_CASE("top_k_dot equals a brute-force ranking with exclusions", "[recsys][ranking]") {
-  std::mt19937 gen(7);
-  std::normal_distribution<float> normal;
-  Embeddings e;
-  e.num_users = 37, e.num_items = 501, e.dim = 8;
-  for (std::int64_t j = 0; j < e.num_users * e.dim; ++j) e.user.push_back(normal(gen));
-  for (std::int64_t j = 0; j < e.num_items * e.dim; ++j) e.item.push_back(normal(gen));
-  // Duplicate item 10's row into 11 so ties occur: the lower id must come first.
-  std::copy_n(e.item_row(10), e.dim, e.item.begin() + 11 * e.dim);
-  std::vector<std::int64_t> su;
-  std::vector<std::int32_t> si;
-  for (std::int64_t u = 0; u < e.num_users; ++u)
-    for (int t = 0; t < 40; ++t) su.push_back(u), si.push_back(std::int32_t(gen() % 501));
-  const UserItems seen = user_items_from_pairs(e.num_users, e.num_items, su, si);
-  std::vector<std::int64_t> users = {3, 0, 36, 3, 17};
-  const Context ctx = Context::cpu(2);
-  for (const std::int64_t k : {1, 7, 470, 501}) {
-    const TopK got = top_k_dot(ctx, e, users, k, &seen, /*user_block=*/2);
-    for (std::size_t r = 0; r < users.size(); ++r) {
-      const std::int64_t u = users[r];
-      std::vector<std::pair<float, std::int32_t>> all;
-      for (std::int32_t i = 0; i < e.num_items; ++i) {
-        if (seen.contains(u, i)) continue;
-        float s = 0;
-        for (std::int64_t c = 0; c < e.dim; ++c) s += e.user_row(u)[c] * e.item_row(i)[c];
-        all.emplace_back(s, i);
-      }
-      std::sort(all.begin(), all.end(), [](auto a, auto b) {
-        return a.first > b.first || (a.first == b.first && a.second < b.second);
-      });
-      for (std::int64_t j = 0; j < k; ++j) {
-        const std::int32_t item = got.items[r * std::size_t(k) + std::size_t(j)];
-        if (j < std::int64_t(all.size())) {
-          INFO("user " << u << " k " << k << " rank " << j);
-          CHECK(item == all[std::size_t(j)].second);
-          CHECK(got.scores[r * std::size_t(k) + std::size_t(j)] ==
-                Approx(all[std::size_t(j)].first).margin(1e-4));
-        } else {
-          CHECK(item == -1);  // fewer unseen items than k: padded
-        }
-      }
-    }
-  }
-  CHECK_THROWS_AS(top_k_dot(ctx, e, std::vector<std::int64_t>{37}, 5, &seen), OutOfRange);
-  CHECK_THROWS_AS(top_k_dot(ctx, e, users, 0, &seen), InvalidArgument);
-}
-
 TEST_CASE("ranking_metrics follow the LightGCN definitions", "[recsys][ranking]") {
   // Two users; user 0's truth {2, 5}, user 1's truth {9}; user 2 has none (not evaluated).
   const UserItems truth = user_items_from_pairs(3, 10, std::vector<std::int64_t>{0, 0, 1},
@@ -174,79 +127,6 @@ TEST_CASE("ranking_metrics follow the LightGCN definitions", "[recsys][ranking]"
   REQUIRE(m.recall_curve.size() == 3);
   CHECK(m.recall_curve[0] == Approx(0.25));
   CHECK(m.recall_curve[2] == Approx(0.5));  // @3: user 0 finds both
-}
-
-TEST_CASE("the normalised adjacency is D^-1/2 A D^-1/2 of the bipartite graph", "[recsys][lightgcn]") {
-  const UserItems train = tiny_train();
-  const NormalizedAdjacency a = NormalizedAdjacency::build(train);
-  const std::int64_t U = train.num_users, N = U + train.num_items;
-  std::vector<double> dense(std::size_t(N * N), 0.0), deg(std::size_t(N), 0.0);
-  for (std::int64_t u = 0; u < U; ++u)
-    for (const std::int32_t i : train.of(u)) {
-      dense[std::size_t(u * N + U + i)] = dense[std::size_t((U + i) * N + u)] = 1;
-      ++deg[std::size_t(u)], ++deg[std::size_t(U + i)];
-    }
-  std::vector<double> got(std::size_t(N * N), 0.0);
-  for (std::int64_t r = 0; r < N; ++r)
-    for (std::int64_t p = a.indptr[std::size_t(r)]; p < a.indptr[std::size_t(r) + 1]; ++p)
-      got[std::size_t(r * N + a.indices[std::size_t(p)])] += a.weights[std::size_t(p)];
-  for (std::int64_t r = 0; r < N; ++r)
-    for (std::int64_t c = 0; c < N; ++c) {
-      const double want = dense[std::size_t(r * N + c)] == 0 ? 0
-                          : 1 / std::sqrt(deg[std::size_t(r)] * deg[std::size_t(c)]);
-      CHECK(got[std::size_t(r * N + c)] == Approx(want).margin(1e-7));
-    }
-}
-
-TEST_CASE("LightGCN forward is the layer mean of dense propagations, and its gradient matches finite differences", "[recsys][lightgcn]") {
-  const UserItems train = tiny_train();
-  LightGcnOptions opt;
-  opt.layers = GENERATE(0, 2);
-  opt.dim = 3;
-  opt.reg = 0.05;
-  opt.init_scale = 0.5;
-  opt.seed = 3;
-  LightGcnModel model(train, opt, 2);
-  const std::int64_t U = train.num_users, N = U + train.num_items, d = opt.dim;
-  float* E0 = model.parameters()[0]->value.data_as<float>();
-  const float* G0 = model.parameters()[0]->grad.data_as<float>();
-
-  // Dense reference of the forward pass.
-  const NormalizedAdjacency a = NormalizedAdjacency::build(train);
-  std::vector<double> layer(E0, E0 + N * d), mean = layer;
-  for (int k = 0; k < opt.layers; ++k) {
-    std::vector<double> next(std::size_t(N * d), 0.0);
-    for (std::int64_t r = 0; r < N; ++r)
-      for (std::int64_t p = a.indptr[std::size_t(r)]; p < a.indptr[std::size_t(r) + 1]; ++p)
-        for (std::int64_t c = 0; c < d; ++c)
-          next[std::size_t(r * d + c)] += a.weights[std::size_t(p)] * layer[std::size_t(a.indices[std::size_t(p)] * d + c)];
-    layer = next;
-    for (std::size_t j = 0; j < mean.size(); ++j) mean[j] += layer[j];
-  }
-  const float* F = model.forward();
-  for (std::size_t j = 0; j < mean.size(); ++j) CHECK(F[j] == Approx(mean[j] / (opt.layers + 1)).margin(1e-6));
-
-  // Triples with repeated rows (user 0 twice, item 1 as positive and negative).
-  const std::vector<std::int64_t> users = {0, 1, 0, 4}, pos = {1, 2, 0, 4}, neg = {5, 1, 3, 1};
-  const Context ctx = Context::cpu(2);
-  auto total = [&]() {
-    double l2 = 0;
-    const double bpr = model.loss_and_grad(ctx, users, pos, neg, &l2);
-    return bpr + l2;
-  };
-  total();
-  const std::vector<float> grad(G0, G0 + N * d);
-  const float h = 1e-2f;
-  for (std::int64_t j = 0; j < N * d; ++j) {
-    const float keep = E0[j];
-    E0[j] = keep + h;
-    const double up = total();
-    E0[j] = keep - h;
-    const double down = total();
-    E0[j] = keep;
-    INFO("layers " << opt.layers << " entry " << j);
-    CHECK(grad[std::size_t(j)] == Approx((up - down) / (2 * h)).margin(2e-4));
-  }
 }
 
 TEST_CASE("training is deterministic across thread counts and beats popularity", "[recsys][lightgcn]") {

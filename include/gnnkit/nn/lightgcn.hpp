@@ -1,0 +1,97 @@
+#pragma once
+/// @file
+/// LightGCN (He et al., SIGIR 2020) over a user-item interaction graph, forward and backward,
+/// for BPR training; BPR matrix factorisation is the same model with 0 layers. (compiled target)
+///
+/// Model: ID embeddings E0 of users and items, one [users + items, dim] table (users first).
+/// LightGCN propagates them with the symmetric normalisation Â = D^-1/2 A D^-1/2 of the
+/// bipartite graph (E_{k+1} = Â E_k, K layers) and scores with the layer mean
+/// F = (E_0 + ... + E_K) / (K + 1): score(u, i) = <F_u, F_i>. Â is symmetric, so the backward
+/// pass of a propagation is another propagation (the no-atomics SpMM kernel, no transpose kept).
+/// The loss of a batch of (user, positive, negative) triples is the mean BPR loss
+/// softplus(s_uj - s_ui) plus reg / 2 * Σ (|e0_u|² + |e0_i|² + |e0_j|²) / B, the L2 on the
+/// batch's ego embeddings of the LightGCN reference code.
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "gnnkit/core/context.hpp"
+#include "gnnkit/nn/parameter.hpp"
+
+namespace gnnkit::nn {
+
+/// @brief Â of LightGCN over the nodes [users..., items...] (user u is node u, item i is node
+/// num_users + i): CSR rows with weights 1 / sqrt(deg(a) deg(b)). Symmetric, so also its CSC.
+struct BipartiteNormAdjacency {
+  std::int64_t num_users = 0, num_items = 0;
+  std::vector<std::int64_t> indptr;   ///< [num_users + num_items + 1]
+  std::vector<std::int32_t> indices;
+  std::vector<float> weights;
+
+  std::int64_t num_nodes() const noexcept { return num_users + num_items; }
+
+  /// @brief From per-user item lists (a user-major CSR: user_indptr [num_users + 1], items in
+  /// [0, num_items); duplicates count as separate edges).
+  /// @throws InvalidArgument (malformed CSR, an item out of range, more than 2^31 nodes)
+  static BipartiteNormAdjacency build(std::int64_t num_users, std::int64_t num_items,
+                                      std::span<const std::int64_t> user_indptr,
+                                      std::span<const std::int32_t> items);
+
+  /// @brief out = Â x; x and out are [num_nodes, dim] row-major, distinct buffers.
+  void propagate(const float* x, std::int64_t dim, float* out, int threads) const;
+};
+
+/// @brief Hyper-parameters of a LightGcn model.
+struct LightGcnOptions {
+  int layers = 3;            ///< propagation layers K (0 = BPR matrix factorisation)
+  std::int64_t dim = 64;     ///< embedding width
+  double reg = 1e-4;         ///< L2 weight on the batch's ego embeddings
+  double init_scale = 0.1;   ///< E0 ~ N(0, init_scale²) (LightGCN's normal init)
+  std::uint64_t seed = 1;    ///< initialisation seed
+};
+
+/// @throws InvalidArgument naming a bad field and its value
+void validate(const LightGcnOptions& options);
+
+/// @brief The LightGCN / BPR-MF model: its embedding table, propagation and BPR gradient.
+class LightGcn {
+ public:
+  /// @param user_indptr, items the training interactions (a user-major CSR) that form the graph
+  /// @throws InvalidArgument (options, malformed interactions)
+  LightGcn(std::int64_t num_users, std::int64_t num_items,
+           std::span<const std::int64_t> user_indptr, std::span<const std::int32_t> items,
+           const LightGcnOptions& options, int threads);
+
+  std::int64_t num_users() const noexcept { return users_; }
+  std::int64_t num_items() const noexcept { return items_; }
+  std::int64_t dim() const noexcept { return dim_; }
+  const LightGcnOptions& options() const noexcept { return options_; }
+  /// @brief One parameter, "embedding" [users + items, dim]: E0 (users first).
+  ParameterList& parameters() noexcept { return params_; }
+
+  /// @brief Final embeddings F, [users + items, dim] row-major; the pointer stays valid until
+  /// the next forward or loss_and_grad.
+  const float* forward();
+
+  /// @brief Mean BPR loss of the triples on F; writes d(loss + L2 term)/dE0 into the
+  /// parameter's grad (overwriting it). Returns the BPR part (what an epoch log reports);
+  /// *l2_term gets the L2 part when given.
+  /// @throws InvalidArgument (lengths differ or are 0), OutOfRange (an id out of range)
+  double loss_and_grad(const Context& ctx, std::span<const std::int64_t> users,
+                       std::span<const std::int64_t> pos_items,
+                       std::span<const std::int64_t> neg_items, double* l2_term = nullptr);
+
+  /// @brief F split into user rows [num_users, dim] and item rows [num_items, dim] (runs
+  /// forward).
+  void embeddings(std::vector<float>& user, std::vector<float>& item);
+
+ private:
+  std::int64_t users_, items_, dim_;
+  int threads_;
+  LightGcnOptions options_;
+  BipartiteNormAdjacency adj_;
+  ParameterList params_;
+  std::vector<float> cur_, next_, final_, grad_final_, pos_, neg_, gpos_, gneg_;
+};
+
+}  // namespace gnnkit::nn

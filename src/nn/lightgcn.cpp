@@ -1,0 +1,221 @@
+#include "gnnkit/nn/lightgcn.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <numeric>
+
+#include "gnnkit/core/error.hpp"
+#include "gnnkit/kernels/sparse.hpp"
+#include "gnnkit/train/loss.hpp"
+
+namespace gnnkit::nn {
+namespace {
+
+inline float dot(const float* a, const float* b, std::int64_t d) {
+  float s = 0;
+#pragma omp simd reduction(+ : s)
+  for (std::int64_t j = 0; j < d; ++j) s += a[j] * b[j];
+  return s;
+}
+
+inline void axpy(float alpha, const float* x, float* y, std::int64_t d) {
+#pragma omp simd
+  for (std::int64_t j = 0; j < d; ++j) y[j] += alpha * x[j];
+}
+
+}  // namespace
+
+void validate(const LightGcnOptions& o) {
+  constexpr const char* fn = "LightGcn";
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.layers >= 0 && o.layers <= 8,
+                    "'layers' must be in [0, 8], got {}", o.layers);
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.dim >= 1 && o.dim <= 4096,
+                    "'dim' must be in [1, 4096], got {}", o.dim);
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.reg >= 0 && std::isfinite(o.reg),
+                    "'reg' must be >= 0, got {}", o.reg);
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.init_scale > 0 && std::isfinite(o.init_scale),
+                    "'init_scale' must be positive, got {}", o.init_scale);
+}
+
+BipartiteNormAdjacency BipartiteNormAdjacency::build(std::int64_t num_users, std::int64_t num_items,
+                                                     std::span<const std::int64_t> user_indptr,
+                                                     std::span<const std::int32_t> items) {
+  constexpr const char* fn = "BipartiteNormAdjacency::build";
+  const std::int64_t U = num_users, I = num_items, N = U + I;
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, U >= 0 && I >= 0 && N < std::numeric_limits<std::int32_t>::max(),
+                    "users + items must be in [0, 2^31), got {} + {}", U, I);
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn,
+                    std::int64_t(user_indptr.size()) == U + 1 && user_indptr[0] == 0 &&
+                        user_indptr[std::size_t(U)] == std::int64_t(items.size()),
+                    "'user_indptr' must have num_users + 1 = {} entries from 0 to {} (the items), "
+                    "got {} entries",
+                    U + 1, items.size(), user_indptr.size());
+  for (std::int64_t u = 0; u < U; ++u)
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, user_indptr[std::size_t(u)] <= user_indptr[std::size_t(u) + 1],
+                      "'user_indptr' must not decrease, got {} then {} at user {}",
+                      user_indptr[std::size_t(u)], user_indptr[std::size_t(u) + 1], u);
+  std::vector<std::int64_t> item_deg(std::size_t(I), 0);
+  for (std::size_t e = 0; e < items.size(); ++e) {
+    GNNKIT_EXPECTS_AS(OutOfRange, fn, items[e] >= 0 && items[e] < I,
+                      "'items'[{}] = {} must be in [0, {})", e, items[e], I);
+    ++item_deg[std::size_t(items[e])];
+  }
+  BipartiteNormAdjacency a;
+  a.num_users = U;
+  a.num_items = I;
+  a.indptr.assign(std::size_t(N) + 1, 0);
+  for (std::int64_t u = 0; u < U; ++u)
+    a.indptr[std::size_t(u) + 1] = user_indptr[std::size_t(u) + 1] - user_indptr[std::size_t(u)];
+  for (std::int64_t i = 0; i < I; ++i) a.indptr[std::size_t(U + i) + 1] = item_deg[std::size_t(i)];
+  std::partial_sum(a.indptr.begin(), a.indptr.end(), a.indptr.begin());
+  a.indices.resize(std::size_t(a.indptr.back()));
+  a.weights.resize(a.indices.size());
+  std::vector<std::int64_t> next(a.indptr.begin() + U, a.indptr.end() - 1);  // item rows
+  for (std::int64_t u = 0; u < U; ++u) {
+    const double du = double(user_indptr[std::size_t(u) + 1] - user_indptr[std::size_t(u)]);
+    std::int64_t p = a.indptr[std::size_t(u)];
+    for (std::int64_t e = user_indptr[std::size_t(u)]; e < user_indptr[std::size_t(u) + 1]; ++e) {
+      const std::int32_t i = items[std::size_t(e)];
+      const float w = float(1.0 / std::sqrt(du * double(item_deg[std::size_t(i)])));
+      a.indices[std::size_t(p)] = std::int32_t(U + i);
+      a.weights[std::size_t(p++)] = w;
+      const std::int64_t q = next[std::size_t(i)]++;  // users in increasing order: rows sorted
+      a.indices[std::size_t(q)] = std::int32_t(u);
+      a.weights[std::size_t(q)] = w;
+    }
+  }
+  return a;
+}
+
+void BipartiteNormAdjacency::propagate(const float* x, std::int64_t dim, float* out,
+                                       int threads) const {
+  const CompressedView<std::int32_t> view{num_nodes(), num_nodes(), indptr.data(), indices.data(),
+                                          nullptr};
+  kernels::cpu::spmm_forward<float>(view, x, dim, dim, weights.data(), 1,
+                                    kernels::cpu::Reduce::kSum, out, dim, nullptr, threads);
+}
+
+LightGcn::LightGcn(std::int64_t num_users, std::int64_t num_items,
+                   std::span<const std::int64_t> user_indptr, std::span<const std::int32_t> items,
+                   const LightGcnOptions& options, int threads)
+    : users_(num_users),
+      items_(num_items),
+      dim_(options.dim),
+      threads_(std::max(1, threads)),
+      options_(options) {
+  validate(options);
+  // Built (and so checked) for every K: BPR-MF needs no propagation but the same inputs.
+  adj_ = BipartiteNormAdjacency::build(num_users, num_items, user_indptr, items);
+  if (options.layers == 0) adj_ = BipartiteNormAdjacency{};
+  params_.add("embedding", {users_ + items_, dim_}, Init::kNormal, options.seed, DType::kFloat32,
+              options.init_scale);
+  const std::size_t nd = std::size_t((users_ + items_) * dim_);
+  if (options.layers > 0) cur_.resize(nd), next_.resize(nd), final_.resize(nd), grad_final_.resize(nd);
+}
+
+const float* LightGcn::forward() {
+  const float* E0 = params_[0]->value.data_as<float>();
+  const int K = options_.layers;
+  if (K == 0) return E0;
+  const std::int64_t nd = (users_ + items_) * dim_;
+  const float inv_layers = 1.0f / float(K + 1);
+  std::memcpy(cur_.data(), E0, std::size_t(nd) * sizeof(float));
+  std::memcpy(final_.data(), E0, std::size_t(nd) * sizeof(float));
+  for (int k = 0; k < K; ++k) {
+    adj_.propagate(cur_.data(), dim_, next_.data(), threads_);
+    std::swap(cur_, next_);
+    float* f = final_.data();
+    const float* c = cur_.data();
+    const bool last = k + 1 == K;
+#pragma omp parallel for simd num_threads(threads_) schedule(static)
+    for (std::int64_t j = 0; j < nd; ++j) f[j] = last ? (f[j] + c[j]) * inv_layers : f[j] + c[j];
+  }
+  return final_.data();
+}
+
+double LightGcn::loss_and_grad(const Context& ctx, std::span<const std::int64_t> users,
+                               std::span<const std::int64_t> pos_items,
+                               std::span<const std::int64_t> neg_items, double* l2_term) {
+  constexpr const char* fn = "LightGcn::loss_and_grad";
+  const std::int64_t B = std::int64_t(users.size()), U = users_, d = dim_;
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn,
+                    B > 0 && pos_items.size() == users.size() && neg_items.size() == users.size(),
+                    "needs as many positives and negatives as users (> 0), got {}, {} and {}",
+                    users.size(), pos_items.size(), neg_items.size());
+  for (std::size_t t = 0; t < users.size(); ++t) {
+    GNNKIT_EXPECTS_AS(OutOfRange, fn, users[t] >= 0 && users[t] < U,
+                      "'users'[{}] = {} must be in [0, {})", t, users[t], U);
+    GNNKIT_EXPECTS_AS(OutOfRange, fn, pos_items[t] >= 0 && pos_items[t] < items_,
+                      "'pos_items'[{}] = {} must be in [0, {})", t, pos_items[t], items_);
+    GNNKIT_EXPECTS_AS(OutOfRange, fn, neg_items[t] >= 0 && neg_items[t] < items_,
+                      "'neg_items'[{}] = {} must be in [0, {})", t, neg_items[t], items_);
+  }
+  const std::size_t nb = std::size_t(B);
+  pos_.resize(nb), neg_.resize(nb), gpos_.resize(nb), gneg_.resize(nb);
+  const float* F = forward();
+  const float* E0 = params_[0]->value.data_as<float>();
+  float* G0 = params_[0]->grad.data_as<float>();
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (std::int64_t t = 0; t < B; ++t) {
+    const float* fu = F + users[std::size_t(t)] * d;
+    pos_[std::size_t(t)] = dot(fu, F + (U + pos_items[std::size_t(t)]) * d, d);
+    neg_[std::size_t(t)] = dot(fu, F + (U + neg_items[std::size_t(t)]) * d, d);
+  }
+  const auto view1 = [&](std::vector<float>& v) {
+    return TensorView(v.data(), DType::kFloat32, Device::cpu(), {B});
+  };
+  const double loss = bpr_loss(ctx, view1(pos_), view1(neg_), view1(gpos_), view1(gneg_));
+
+  // dLoss/dF on the batch rows (serial: rows repeat within a batch), then back through the
+  // propagation: dE0 = (G + Â G + ... + Â^K G) / (K + 1), Â being symmetric.
+  const int K = options_.layers;
+  const std::int64_t nd = (U + items_) * d;
+  float* G = K > 0 ? grad_final_.data() : G0;
+  std::memset(G, 0, std::size_t(nd) * sizeof(float));
+  for (std::int64_t t = 0; t < B; ++t) {
+    const std::int64_t u = users[std::size_t(t)], i = U + pos_items[std::size_t(t)],
+                       j = U + neg_items[std::size_t(t)];
+    const float gp = gpos_[std::size_t(t)], gn = gneg_[std::size_t(t)];
+    axpy(gp, F + i * d, G + u * d, d);
+    axpy(gn, F + j * d, G + u * d, d);
+    axpy(gp, F + u * d, G + i * d, d);
+    axpy(gn, F + u * d, G + j * d, d);
+  }
+  if (K > 0) {
+    const float inv_layers = 1.0f / float(K + 1);
+    std::memcpy(cur_.data(), G, std::size_t(nd) * sizeof(float));
+    std::memcpy(G0, G, std::size_t(nd) * sizeof(float));
+    for (int k = 0; k < K; ++k) {
+      adj_.propagate(cur_.data(), d, next_.data(), threads_);
+      std::swap(cur_, next_);
+      const float* c = cur_.data();
+      const bool last = k + 1 == K;
+#pragma omp parallel for simd num_threads(threads_) schedule(static)
+      for (std::int64_t q = 0; q < nd; ++q) G0[q] = last ? (G0[q] + c[q]) * inv_layers : G0[q] + c[q];
+    }
+  }
+  // L2 on the batch's ego embeddings, per occurrence (as the LightGCN reference code).
+  double l2 = 0;
+  if (options_.reg > 0) {
+    const float r = float(options_.reg / double(B));
+    for (std::int64_t t = 0; t < B; ++t)
+      for (const std::int64_t row : {users[std::size_t(t)], U + pos_items[std::size_t(t)],
+                                     U + neg_items[std::size_t(t)]}) {
+        l2 += double(dot(E0 + row * d, E0 + row * d, d));
+        axpy(r, E0 + row * d, G0 + row * d, d);
+      }
+    l2 *= options_.reg / 2 / double(B);
+  }
+  if (l2_term) *l2_term = l2;
+  return loss;
+}
+
+void LightGcn::embeddings(std::vector<float>& user, std::vector<float>& item) {
+  const float* F = forward();
+  user.assign(F, F + users_ * dim_);
+  item.assign(F + users_ * dim_, F + (users_ + items_) * dim_);
+}
+
+}  // namespace gnnkit::nn

@@ -1,0 +1,111 @@
+// LightGCN: the normalised adjacency against a dense construction, the forward pass against
+// dense propagations, the gradient against central finite differences (with repeated rows,
+// an isolated user and an unused item), and input errors.
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <vector>
+
+#include "gnnkit/core/error.hpp"
+#include "gnnkit/nn/lightgcn.hpp"
+
+using namespace gnnkit;
+using namespace gnnkit::nn;
+
+namespace {
+// 5 users, 6 items; user 3 has no items and item 5 is never used.
+struct Tiny {
+  std::int64_t users = 5, items = 6;
+  std::vector<std::int64_t> indptr = {0, 2, 5, 6, 6, 8};
+  std::vector<std::int32_t> item = {0, 1, 1, 2, 3, 0, 1, 4};
+};
+}  // namespace
+
+TEST_CASE("BipartiteNormAdjacency is D^-1/2 A D^-1/2 of the user-item graph", "[lightgcn]") {
+  const Tiny t;
+  const auto a = BipartiteNormAdjacency::build(t.users, t.items, t.indptr, t.item);
+  const std::int64_t U = t.users, N = U + t.items;
+  std::vector<double> dense(std::size_t(N * N), 0.0), deg(std::size_t(N), 0.0);
+  for (std::int64_t u = 0; u < U; ++u)
+    for (std::int64_t e = t.indptr[std::size_t(u)]; e < t.indptr[std::size_t(u) + 1]; ++e) {
+      const std::int64_t i = U + t.item[std::size_t(e)];
+      dense[std::size_t(u * N + i)] = dense[std::size_t(i * N + u)] = 1;
+      ++deg[std::size_t(u)], ++deg[std::size_t(i)];
+    }
+  std::vector<double> got(std::size_t(N * N), 0.0);
+  for (std::int64_t r = 0; r < N; ++r)
+    for (std::int64_t p = a.indptr[std::size_t(r)]; p < a.indptr[std::size_t(r) + 1]; ++p)
+      got[std::size_t(r * N + a.indices[std::size_t(p)])] += a.weights[std::size_t(p)];
+  for (std::int64_t r = 0; r < N; ++r)
+    for (std::int64_t c = 0; c < N; ++c) {
+      const double want = dense[std::size_t(r * N + c)] == 0
+                              ? 0
+                              : 1 / std::sqrt(deg[std::size_t(r)] * deg[std::size_t(c)]);
+      CHECK(got[std::size_t(r * N + c)] == Approx(want).margin(1e-7));
+    }
+  std::vector<std::int32_t> bad = t.item;
+  bad[3] = 6;
+  CHECK_THROWS_WITH(BipartiteNormAdjacency::build(t.users, t.items, t.indptr, bad),
+                    Catch::Contains("'items'[3] = 6"));
+  CHECK_THROWS_AS(BipartiteNormAdjacency::build(t.users + 1, t.items, t.indptr, t.item),
+                  InvalidArgument);
+}
+
+TEST_CASE("LightGcn forward is the mean of dense propagations and its gradient matches finite differences", "[lightgcn]") {
+  const Tiny t;
+  LightGcnOptions opt;
+  opt.layers = GENERATE(0, 1, 3);
+  opt.dim = 3;
+  opt.reg = 0.05;
+  opt.init_scale = 0.5;
+  opt.seed = 3;
+  LightGcn model(t.users, t.items, t.indptr, t.item, opt, 2);
+  const std::int64_t N = t.users + t.items, d = opt.dim;
+  float* E0 = model.parameters()[0]->value.data_as<float>();
+  const float* G0 = model.parameters()[0]->grad.data_as<float>();
+
+  const auto a = BipartiteNormAdjacency::build(t.users, t.items, t.indptr, t.item);
+  std::vector<double> layer(E0, E0 + N * d), mean = layer;
+  for (int k = 0; k < opt.layers; ++k) {
+    std::vector<double> next(std::size_t(N * d), 0.0);
+    for (std::int64_t r = 0; r < N; ++r)
+      for (std::int64_t p = a.indptr[std::size_t(r)]; p < a.indptr[std::size_t(r) + 1]; ++p)
+        for (std::int64_t c = 0; c < d; ++c)
+          next[std::size_t(r * d + c)] +=
+              a.weights[std::size_t(p)] * layer[std::size_t(a.indices[std::size_t(p)] * d + c)];
+    layer = next;
+    for (std::size_t j = 0; j < mean.size(); ++j) mean[j] += layer[j];
+  }
+  const float* F = model.forward();
+  for (std::size_t j = 0; j < mean.size(); ++j)
+    CHECK(F[j] == Approx(mean[j] / (opt.layers + 1)).margin(1e-6));
+
+  // Triples with repeated rows (user 0 twice, item 1 as positive and as negative).
+  const std::vector<std::int64_t> users = {0, 1, 0, 4}, pos = {1, 2, 0, 4}, neg = {5, 1, 3, 1};
+  const Context ctx = Context::cpu(2);
+  auto total = [&]() {
+    double l2 = 0;
+    const double bpr = model.loss_and_grad(ctx, users, pos, neg, &l2);
+    return bpr + l2;
+  };
+  total();
+  const std::vector<float> grad(G0, G0 + N * d);
+  const float h = 1e-2f;
+  for (std::int64_t j = 0; j < N * d; ++j) {
+    const float keep = E0[j];
+    E0[j] = keep + h;
+    const double up = total();
+    E0[j] = keep - h;
+    const double down = total();
+    E0[j] = keep;
+    INFO("layers " << opt.layers << " entry " << j);
+    CHECK(grad[std::size_t(j)] == Approx((up - down) / (2 * h)).margin(2e-4));
+  }
+
+  const std::vector<std::int64_t> out_of_range = {0, 1, 0, 5};
+  CHECK_THROWS_WITH(model.loss_and_grad(ctx, out_of_range, pos, neg), Catch::Contains("'users'[3] = 5"));
+  CHECK_THROWS_AS(model.loss_and_grad(ctx, users, pos, std::vector<std::int64_t>{1}), InvalidArgument);
+  LightGcnOptions bad = opt;
+  bad.layers = 9;
+  CHECK_THROWS_WITH(LightGcn(t.users, t.items, t.indptr, t.item, bad, 1), Catch::Contains("'layers'"));
+}
