@@ -23,7 +23,7 @@ from . import _core
 from .graph import HeteroGraph
 from .sampling import MiniBatch
 
-__all__ = ["Model", "SageConv", "GatConv", "Adjacency"]
+__all__ = ["Model", "SageConv", "GatConv", "Adjacency", "LightGCN"]
 
 
 def _source(source: Union[HeteroGraph, MiniBatch]):
@@ -222,3 +222,55 @@ class GatConv(_Layer):
         return np.asarray(self._l.forward(adj._a, x_src, x_dst, training, step))
 
     __call__ = forward
+
+
+class LightGCN:
+    """LightGCN (He et al. 2020) ID embeddings over a user-item graph, trained with BPR;
+    ``layers=0`` is BPR matrix factorisation. The training interactions form the graph
+    (symmetric normalisation D^-1/2 A D^-1/2); the final embedding is the mean of the
+    ``layers + 1`` propagation steps and a score is a dot product.
+
+    ``loss_and_grad(users, pos_items, neg_items)`` runs forward and backward for a batch of
+    triples (mean BPR loss + ``reg / 2 * Σ |e0|² / batch`` on the batch's ego embeddings) and
+    leaves the gradient for an optimiser from :mod:`gnnkit.train`:
+
+    >>> import numpy as np, gnnkit
+    >>> users, items = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 2])
+    >>> model = gnnkit.nn.LightGCN(3, 3, users, items, dim=8, layers=2, seed=0)
+    >>> opt = gnnkit.train.Adam(model, lr=0.01)
+    >>> bpr, l2 = model.loss_and_grad([0, 1], [1, 1], [2, 0]); opt.step()
+    >>> user_emb, item_emb = model.embeddings()
+    >>> user_emb.shape, item_emb.shape
+    ((3, 8), (3, 8))
+    """
+
+    def __init__(self, num_users: int, num_items: int, users: Any, items: Any, *, dim: int = 64,
+                 layers: int = 3, reg: float = 1e-4, init_scale: float = 0.1, seed: int = 0,
+                 num_threads: int = 0):
+        users = np.asarray(users)
+        items = np.asarray(items)
+        if users.shape != items.shape or users.ndim != 1:
+            raise ValueError(f"LightGCN: 'users' and 'items' must be 1-d of one length, got "
+                             f"{users.shape} and {items.shape}")
+        if len(users) and (users.min() < 0 or users.max() >= num_users):
+            bad = int(np.flatnonzero((users < 0) | (users >= num_users))[0])
+            raise IndexError(f"LightGCN: users[{bad}] = {int(users[bad])} must be in [0, {num_users})")
+        order = np.argsort(users, kind="stable")
+        indptr = np.zeros(num_users + 1, dtype=np.int64)
+        np.cumsum(np.bincount(users, minlength=num_users), out=indptr[1:])
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self._m = _core.LightGCN(num_users, num_items, indptr, items[order].astype(np.int32), layers,
+                                 dim, reg, init_scale, seed, num_threads)
+
+    @property
+    def embedding(self) -> np.ndarray:
+        """E0, [users + items, dim], sharing the model's memory (users first)."""
+        return np.asarray(self._m.embedding)
+
+    def loss_and_grad(self, users: Any, pos_items: Any, neg_items: Any) -> Tuple[float, float]:
+        """(mean BPR loss, L2 term) of the triples; the gradient goes to the optimiser."""
+        return self._m.loss_and_grad(users, pos_items, neg_items)
+
+    def embeddings(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Final (propagated) user [users, dim] and item [items, dim] embeddings."""
+        return self._m.embeddings()

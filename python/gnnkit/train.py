@@ -31,7 +31,7 @@ __all__ = [
     "precision_at_top_fraction", "accuracy", "f1", "recall_at_k", "ndcg_at_k",
     "cross_entropy", "binary_cross_entropy_with_logits", "sigmoid_focal_loss", "bpr_loss",
     "SGD", "Adam", "AdamW", "save_checkpoint", "load_checkpoint", "fit_node_classifier",
-    "CORA_RECIPES",
+    "CORA_RECIPES", "top_k",
 ]
 
 
@@ -226,6 +226,31 @@ def bpr_loss(pos_scores: Any, neg_scores: Any, *,
     return tuple(_core.bpr_loss(_ctx(ctx), _float_input(pos_scores), _float_input(neg_scores)))
 
 
+def top_k(user_emb: Any, item_emb: Any, users: Any, k: int, *, exclude: Optional[Sequence[Any]] = None,
+          user_block: int = 512, num_threads: int = 0) -> Tuple[np.ndarray, np.ndarray]:
+    """Exact top-k items by dot product for ``users`` (rows of ``user_emb``), best first, ties
+    to the lower item id: ``(items int32 [n, k], scores float32 [n, k])``; rows with fewer
+    than k candidates end with item -1 and score -inf.
+
+    ``exclude``: items never to return, either a list of per-user item lists (index = user id)
+    or a CSR pair ``(indptr, items)`` with each user's items sorted. Blocked matrix products
+    (oneDNN) and one heap pass per user, in parallel; no [users, items] matrix is built.
+    """
+    indptr = items = None
+    if exclude is not None:
+        if (isinstance(exclude, tuple) and len(exclude) == 2
+                and np.asarray(exclude[0]).dtype.kind in "iu" and np.ndim(exclude[0]) == 1
+                and len(exclude[0]) > 0 and not isinstance(exclude[0][0], (list, np.ndarray))):
+            indptr, items = np.asarray(exclude[0], np.int64), np.asarray(exclude[1], np.int32)
+        else:
+            lists = [np.unique(np.asarray(x, dtype=np.int64)) for x in exclude]
+            indptr = np.zeros(len(lists) + 1, dtype=np.int64)
+            np.cumsum([len(x) for x in lists], out=indptr[1:])
+            items = (np.concatenate(lists) if lists else np.zeros(0)).astype(np.int32)
+    return _core.top_k(np.asarray(user_emb, np.float32), np.asarray(item_emb, np.float32),
+                       np.asarray(users, np.int64), int(k), indptr, items, user_block, num_threads)
+
+
 # --- optimisers and checkpoints ----------------------------------------------------------
 
 def _owner(model: Any) -> Any:
@@ -233,7 +258,7 @@ def _owner(model: Any) -> Any:
     for attr in ("_m", "_l"):
         if hasattr(model, attr):
             return getattr(model, attr)
-    raise TypeError(f"expected a gnnkit.nn Model, SageConv or GatConv, got {type(model).__name__}")
+    raise TypeError(f"expected a gnnkit.nn Model, SageConv, GatConv or LightGCN, got {type(model).__name__}")
 
 
 def SGD(model: Any, lr: float, *, momentum: float = 0.0, dampening: float = 0.0,

@@ -15,10 +15,12 @@
 #include "convert.hpp"
 #include "gnnkit/io/graph_file.hpp"
 #include "gnnkit/nn/gat_conv.hpp"
+#include "gnnkit/nn/lightgcn.hpp"
 #include "gnnkit/nn/model.hpp"
 #include "gnnkit/nn/sage_conv.hpp"
 #include "gnnkit/train/checkpoint.hpp"
 #include "gnnkit/train/optimizer.hpp"
+#include "gnnkit/train/top_k.hpp"
 
 namespace py = pybind11;
 
@@ -192,6 +194,31 @@ struct PyModel {
 
 using OptimizerPtr = std::shared_ptr<Optimizer>;
 
+/// A LightGcn with the context its calls run on.
+struct PyLightGcn {
+  std::unique_ptr<nn::LightGcn> model;
+  Context ctx = Context::cpu();
+};
+
+/// A contiguous 1-d array of `dtype` (converted when needed: callers pass Python lists too).
+template <typename T>
+py::array_t<T, py::array::c_style | py::array::forcecast> vector_arg(const py::object& obj) {
+  return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(obj);
+}
+
+template <typename T>
+std::span<const T> span_of(const py::array_t<T, py::array::c_style | py::array::forcecast>& a,
+                           const char* fn, const char* arg) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, a && a.ndim() == 1, "'{}' must be a 1-d array", arg);
+  return {a.data(), std::size_t(a.size())};
+}
+
+py::array_t<float> float_matrix(const std::vector<float>& v, std::int64_t rows, std::int64_t cols) {
+  py::array_t<float> out({py::ssize_t(rows), py::ssize_t(cols)});
+  std::copy(v.begin(), v.end(), out.mutable_data());
+  return out;
+}
+
 }  // namespace
 
 void init_nn(py::module_& m) {
@@ -341,6 +368,83 @@ void init_nn(py::module_& m) {
         return to_list(p.backward(grad, input_grads));
       }, py::arg("grad_out"), py::arg("input_grads"));
 
+  py::class_<PyLightGcn>(m, "LightGCN",
+                         "LightGCN / BPR-MF embeddings over a user-item graph (gnnkit/nn/lightgcn.hpp).")
+      .def(py::init([](std::int64_t num_users, std::int64_t num_items, const py::object& user_indptr,
+                       const py::object& items, int layers, std::int64_t dim, double reg,
+                       double init_scale, std::uint64_t seed, int threads) {
+             auto p = std::make_unique<PyLightGcn>();
+             p->ctx = Context::cpu(threads);
+             const auto indptr = vector_arg<std::int64_t>(user_indptr);
+             const auto item = vector_arg<std::int32_t>(items);
+             p->model = std::make_unique<nn::LightGcn>(
+                 num_users, num_items, span_of(indptr, "LightGCN", "user_indptr"),
+                 span_of(item, "LightGCN", "items"),
+                 nn::LightGcnOptions{layers, dim, reg, init_scale, seed}, p->ctx.num_threads());
+             return p;
+           }),
+           py::arg("num_users"), py::arg("num_items"), py::arg("user_indptr"), py::arg("items"),
+           py::arg("layers"), py::arg("dim"), py::arg("reg"), py::arg("init_scale"), py::arg("seed"),
+           py::arg("num_threads") = 0)
+      .def_property_readonly("num_users", [](const PyLightGcn& p) { return p.model->num_users(); })
+      .def_property_readonly("num_items", [](const PyLightGcn& p) { return p.model->num_items(); })
+      .def_property_readonly("dim", [](const PyLightGcn& p) { return p.model->dim(); })
+      .def_property_readonly("embedding", [](PyLightGcn& p) {
+        return py::cast(p.model->parameters()[0]->value);
+      }, "E0 [users + items, dim] (a gnnkit.Tensor sharing the model's memory)")
+      .def("loss_and_grad", [](PyLightGcn& p, const py::object& users, const py::object& pos,
+                               const py::object& neg) {
+        const auto u = vector_arg<std::int64_t>(users), i = vector_arg<std::int64_t>(pos),
+                   j = vector_arg<std::int64_t>(neg);
+        const auto su = span_of(u, "LightGCN.loss_and_grad", "users");
+        const auto si = span_of(i, "LightGCN.loss_and_grad", "pos_items");
+        const auto sj = span_of(j, "LightGCN.loss_and_grad", "neg_items");
+        double bpr = 0, l2 = 0;
+        {
+          py::gil_scoped_release no_gil;
+          bpr = p.model->loss_and_grad(p.ctx, su, si, sj, &l2);
+        }
+        return py::make_tuple(bpr, l2);
+      }, py::arg("users"), py::arg("pos_items"), py::arg("neg_items"))
+      .def("embeddings", [](PyLightGcn& p) {
+        std::vector<float> u, i;
+        {
+          py::gil_scoped_release no_gil;
+          p.model->embeddings(u, i);
+        }
+        return py::make_tuple(float_matrix(u, p.model->num_users(), p.model->dim()),
+                              float_matrix(i, p.model->num_items(), p.model->dim()));
+      });
+
+  m.def("top_k", [](const py::object& user_emb, const py::object& item_emb, const py::object& users,
+                    std::int64_t k, const py::object& exclude_indptr, const py::object& exclude_items,
+                    std::int64_t user_block, int threads) {
+    const Tensor ue = as_tensor(user_emb, "user_emb"), ie = as_tensor(item_emb, "item_emb");
+    const auto u = vector_arg<std::int64_t>(users);
+    py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> xp;
+    py::array_t<std::int32_t, py::array::c_style | py::array::forcecast> xi;
+    ItemExclusion exclude;
+    if (!exclude_indptr.is_none()) {
+      xp = vector_arg<std::int64_t>(exclude_indptr);
+      xi = vector_arg<std::int32_t>(exclude_items);
+      exclude = {span_of(xp, "top_k", "exclude_indptr"), span_of(xi, "top_k", "exclude_items")};
+    }
+    const auto su = span_of(u, "top_k", "users");
+    TopK r;
+    {
+      py::gil_scoped_release no_gil;
+      r = top_k_dot(Context::cpu(threads), ue, ie, su, k, exclude, user_block);
+    }
+    const py::ssize_t n = py::ssize_t(su.size());
+    py::array_t<std::int32_t> items({n, py::ssize_t(k)});
+    py::array_t<float> scores({n, py::ssize_t(k)});
+    std::copy(r.items.begin(), r.items.end(), items.mutable_data());
+    std::copy(r.scores.begin(), r.scores.end(), scores.mutable_data());
+    return py::make_tuple(items, scores);
+  }, py::arg("user_emb"), py::arg("item_emb"), py::arg("users"), py::arg("k"),
+     py::arg("exclude_indptr") = py::none(), py::arg("exclude_items") = py::none(),
+     py::arg("user_block") = 512, py::arg("num_threads") = 0);
+
   py::class_<Optimizer, OptimizerPtr>(m, "Optimizer")
       .def("step", [](Optimizer& o, int threads) {
         py::gil_scoped_release no_gil;
@@ -355,7 +459,8 @@ void init_nn(py::module_& m) {
     if (py::isinstance<PyModel>(owner)) return owner.cast<PyModel&>().model->parameters();
     if (py::isinstance<PySage>(owner)) return owner.cast<PySage&>().params;
     if (py::isinstance<PyGat>(owner)) return owner.cast<PyGat&>().params;
-    throw InvalidArgument("optimizer", "'model' must be a gnnkit Model, SageConv or GatConv");
+    if (py::isinstance<PyLightGcn>(owner)) return owner.cast<PyLightGcn&>().model->parameters();
+    throw InvalidArgument("optimizer", "'model' must be a gnnkit Model, SageConv, GatConv or LightGCN");
   };
   m.def("sgd", [params_of](const py::object& model, double lr, double momentum, double dampening, bool nesterov,
                            double weight_decay) -> OptimizerPtr {
