@@ -126,7 +126,11 @@ TopK top_k_dot(const Context& ctx, const TensorView& user_emb, const TensorView&
   out.items.resize(std::size_t(n * k));
   out.scores.resize(std::size_t(n * k));
   if (n == 0) return out;
-  user_block = std::max<std::int64_t>(1, std::min(user_block, n));
+  // At most ~16 MiB of scores per block: the block stays in the last-level cache and a big
+  // catalogue does not page-fault a fresh [users, items] buffer on every call.
+  constexpr std::int64_t kMaxBlockScores = std::int64_t(1) << 22;
+  user_block = std::max<std::int64_t>(
+      1, std::min({user_block, n, std::max<std::int64_t>(1, kMaxBlockScores / std::max<std::int64_t>(items, 1))}));
   std::vector<float> rows(std::size_t(user_block * d));
   std::vector<float> scores(std::size_t(user_block * items));
   const TensorView item_t = nn::transposed(item_emb);
