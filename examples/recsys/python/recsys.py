@@ -158,14 +158,14 @@ def negatives(rng: np.random.Generator, data: Data, users: np.ndarray, train_key
     return j
 
 
-def train_lightgcn(data: Data, args, layers: int, log=print) -> Dict[str, object]:
+def train_lightgcn(data: Data, args, layers: int, lr: float, reg: float, log=print) -> Dict[str, object]:
     import gnnkit
     tqdm = _tqdm(not args.no_progress)
     users = data.train_users
     items = data.train_items.astype(np.int64)
     model = gnnkit.nn.LightGCN(data.num_users, data.num_items, users, items, dim=args.dim,
-                               layers=layers, reg=args.reg, seed=args.seed, num_threads=args.threads)
-    opt = gnnkit.train.Adam(model, lr=args.lr)
+                               layers=layers, reg=reg, seed=args.seed, num_threads=args.threads)
+    opt = gnnkit.train.Adam(model, lr=lr)
     rng = np.random.default_rng(args.seed)
     train_keys = users * data.num_items + items  # sorted: users ascend, items ascend within
     name = f"LightGCN ({layers} layers)" if layers else "BPR-MF"
@@ -269,10 +269,10 @@ def cmd_train(args) -> int:
     counts = np.bincount(data.train_items, minlength=data.num_items)
     rows = [dict(evaluate(data, None, None, popularity=counts.astype(np.float32), threads=args.threads),
                  name="popularity")]
-    main, ue, ie = train_lightgcn(data, args, args.layers)
+    main, ue, ie = train_lightgcn(data, args, args.layers, args.lr, args.reg)
     rows.append(main)
     if not args.no_baselines and args.layers > 0:
-        rows.append(train_lightgcn(data, args, 0)[0])
+        rows.append(train_lightgcn(data, args, 0, args.mf_lr, args.mf_reg)[0])
     np.save(out / "user_embeddings.npy", ue)
     np.save(out / "item_embeddings.npy", ie)
     np.save(out / "train_indptr.npy", data.train_indptr)
@@ -327,6 +327,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--batch", type=int, default=8192)
     t.add_argument("--lr", type=float, default=0.01)
     t.add_argument("--reg", type=float, default=1e-3)
+    t.add_argument("--mf-lr", type=float, default=0.003, help="the BPR-MF baseline's learning rate")
+    t.add_argument("--mf-reg", type=float, default=0.01, help="the BPR-MF baseline's L2 (MF needs more)")
     t.add_argument("--eval-every", type=int, default=5)
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--threads", type=int, default=0)
