@@ -27,6 +27,7 @@ constexpr const char* kUsage =
     "  evaluate   full-ranking Recall@20 / NDCG@20 of a trained model, timed\n"
     "  export     write a model's user and item embeddings as NumPy .npy files\n"
     "  bench      measure serving latency and throughput on random embeddings\n"
+    "  ann-bench  FAISS HNSW against the exact top-K on millions of synthetic embeddings\n"
     "\n"
     "run 'gnnkit-recsys <command> --help' for the options of a command.\n";
 
@@ -43,6 +44,7 @@ constexpr Command kCommands[] = {
     {"evaluate", gnnkit::recsys::evaluate_command, gnnkit::recsys::evaluate_usage},
     {"export", gnnkit::recsys::export_command, gnnkit::recsys::export_usage},
     {"bench", gnnkit::recsys::bench_command, gnnkit::recsys::bench_usage},
+    {"ann-bench", gnnkit::recsys::ann_bench_command, gnnkit::recsys::ann_bench_usage},
 };
 
 }  // namespace

@@ -549,6 +549,20 @@ int bench_command(const std::vector<std::string>& args) {
   return 0;
 }
 
+#ifndef GNNKIT_RECSYS_HAVE_FAISS
+const char* ann_bench_usage() {
+  return "usage: gnnkit-recsys ann-bench ...\n"
+         "not available: this gnnkit-recsys was built without FAISS (apt-get install libfaiss-dev,\n"
+         "then reconfigure)\n";
+}
+
+int ann_bench_command(const std::vector<std::string>&) {
+  std::fputs("gnnkit-recsys: ann-bench needs FAISS, which this build did not find (apt-get install "
+             "libfaiss-dev, then reconfigure)\n", stderr);
+  return 1;
+}
+#endif
+
 void write_npy(const std::string& path, const float* data, std::int64_t rows, std::int64_t cols) {
   std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
                        std::to_string(rows) + ", " + std::to_string(cols) + "), }";

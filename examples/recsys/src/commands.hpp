@@ -35,6 +35,11 @@ const char* evaluate_usage();
 int bench_command(const std::vector<std::string>& args);
 const char* bench_usage();
 
+/// `ann-bench [--items N] ...`: FAISS HNSW against the exact top-K (src/ann.cpp; without
+/// FAISS the command reports that it was not built in).
+int ann_bench_command(const std::vector<std::string>& args);
+const char* ann_bench_usage();
+
 /// The float32 [rows, cols] C-order matrix as a NumPy .npy file (format version 1.0), written
 /// atomically. (Exposed for the tests.)
 void write_npy(const std::string& path, const float* data, std::int64_t rows, std::int64_t cols);
