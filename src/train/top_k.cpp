@@ -13,21 +13,22 @@ namespace {
 constexpr float kNone = -std::numeric_limits<float>::infinity();
 using Entry = std::pair<float, std::int32_t>;
 
-/// Selects the k best (score, item) of one row into out (best first), skipping the sorted
-/// `skip` items. One pass with a min-heap of size k: a candidate below the heap's minimum (the
-/// common case once the heap is full) costs one comparison.
-void select_row(const float* scores, std::int64_t num_items, std::span<const std::int32_t> skip,
-                std::int64_t k, std::vector<Entry>& heap, std::int32_t* out_items,
-                float* out_scores) {
-  heap.clear();
-  // Ties keep the lower item id (deterministic): items arrive in increasing id order and a
-  // candidate replaces the heap's minimum only when strictly better.
-  const auto worse = [](const Entry& a, const Entry& b) {
-    return a.first > b.first || (a.first == b.first && a.second < b.second);
-  };
-  const auto consider = [&](std::int64_t begin, std::int64_t end) {
-    for (std::int64_t i = begin; i < end; ++i) {
-      const float s = scores[i];
+// Ties keep the lower item id (deterministic): items are offered in increasing id order and a
+// candidate replaces the heap's minimum only when strictly better.
+inline bool worse(const Entry& a, const Entry& b) {
+  return a.first > b.first || (a.first == b.first && a.second < b.second);
+}
+
+/// Offers items [begin, end) (scores[i - begin]) to a min-heap of the k best, skipping the
+/// sorted `skip` items; *cursor is the position in `skip` of the first item >= begin and is
+/// advanced past end. A candidate below the heap's minimum (the common case once the heap is
+/// full) costs one comparison.
+void offer(const float* scores, std::int64_t begin, std::int64_t end,
+           std::span<const std::int32_t> skip, std::size_t* cursor, std::int64_t k,
+           std::vector<Entry>& heap) {
+  const auto consider = [&](std::int64_t from, std::int64_t to) {
+    for (std::int64_t i = from; i < to; ++i) {
+      const float s = scores[i - begin];
       if (std::int64_t(heap.size()) < k) {
         heap.emplace_back(s, std::int32_t(i));
         std::push_heap(heap.begin(), heap.end(), worse);
@@ -38,12 +39,16 @@ void select_row(const float* scores, std::int64_t num_items, std::span<const std
       }
     }
   };
-  std::int64_t from = 0;
-  for (const std::int32_t s : skip) {
-    consider(from, s);
-    from = std::int64_t(s) + 1;
+  std::int64_t from = begin;
+  for (; *cursor < skip.size() && skip[*cursor] < end; ++*cursor) {
+    consider(from, skip[*cursor]);
+    from = std::int64_t(skip[*cursor]) + 1;
   }
-  consider(from, num_items);
+  consider(from, end);
+}
+
+/// Writes the heap best first into out (padding with -1 / -inf up to k) and empties it.
+void finish(std::vector<Entry>& heap, std::int64_t k, std::int32_t* out_items, float* out_scores) {
   std::sort_heap(heap.begin(), heap.end(), worse);  // best first
   std::int64_t j = 0;
   for (; j < std::int64_t(heap.size()); ++j) {
@@ -51,6 +56,7 @@ void select_row(const float* scores, std::int64_t num_items, std::span<const std
     out_scores[j] = heap[std::size_t(j)].first;
   }
   for (; j < k; ++j) out_items[j] = -1, out_scores[j] = kNone;
+  heap.clear();
 }
 
 void check_matrix_f32(const char* fn, const char* arg, const TensorView& t) {
@@ -107,7 +113,7 @@ void check_exclusion(const ItemExclusion& x, std::int64_t num_items) {
 
 TopK top_k_dot(const Context& ctx, const TensorView& user_emb, const TensorView& item_emb,
                std::span<const std::int64_t> users, std::int64_t k, const ItemExclusion& exclude,
-               std::int64_t user_block) {
+               std::int64_t user_block, std::int64_t item_tile) {
   constexpr const char* fn = "top_k_dot";
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, k >= 1, "'k' must be >= 1, got {}", k);
   check_matrix_f32(fn, "user_emb", user_emb);
@@ -126,33 +132,46 @@ TopK top_k_dot(const Context& ctx, const TensorView& user_emb, const TensorView&
   out.items.resize(std::size_t(n * k));
   out.scores.resize(std::size_t(n * k));
   if (n == 0) return out;
-  // At most ~16 MiB of scores per block: the block stays in the last-level cache and a big
-  // catalogue does not page-fault a fresh [users, items] buffer on every call.
+  // Users in blocks of user_block, items in tiles: one [block, tile] product at a time, at
+  // most ~16 MiB of scores, so it stays in the last-level cache and a catalogue of millions
+  // needs neither a [users, items] buffer nor one pass over the item table per user. Each
+  // user's heap carries over from tile to tile.
   constexpr std::int64_t kMaxBlockScores = std::int64_t(1) << 22;
-  user_block = std::max<std::int64_t>(
-      1, std::min({user_block, n, std::max<std::int64_t>(1, kMaxBlockScores / std::max<std::int64_t>(items, 1))}));
+  user_block = std::max<std::int64_t>(1, std::min(user_block, n));
+  const std::int64_t tile = std::max<std::int64_t>(
+      1, std::min(items, item_tile > 0 ? item_tile : kMaxBlockScores / user_block));
   std::vector<float> rows(std::size_t(user_block * d));
-  std::vector<float> scores(std::size_t(user_block * items));
-  const TensorView item_t = nn::transposed(item_emb);
+  std::vector<float> scores(std::size_t(user_block * tile));
+  const auto nb = static_cast<std::size_t>(user_block);
+  std::vector<std::vector<Entry>> heaps(nb);
+  for (auto& h : heaps) h.reserve(std::size_t(k));
+  std::vector<std::size_t> cursor(nb);
   const float* ubase = static_cast<const float*>(user_emb.data());
+  const float* ibase = static_cast<const float*>(item_emb.data());
+  const std::int64_t istride = item_emb.stride(0);
   const int threads = ctx.num_threads();
   for (std::int64_t b0 = 0; b0 < n; b0 += user_block) {
     const std::int64_t b = std::min(user_block, n - b0);
-    for (std::int64_t r = 0; r < b; ++r)
+    for (std::int64_t r = 0; r < b; ++r) {
       std::copy_n(ubase + users[std::size_t(b0 + r)] * user_emb.stride(0), d, rows.data() + r * d);
-    matmul_into(ctx, TensorView(rows.data(), DType::kFloat32, Device::cpu(), {b, d}), item_t,
-                std::nullopt, TensorView(scores.data(), DType::kFloat32, Device::cpu(), {b, items}));
-#pragma omp parallel num_threads(threads) if (b > 1)
-    {
-      std::vector<Entry> heap;
-      heap.reserve(std::size_t(k));
-#pragma omp for schedule(dynamic, 8)
-      for (std::int64_t r = 0; r < b; ++r) {
-        const std::int64_t row = b0 + r;
-        select_row(scores.data() + r * items, items, exclude.of(users[std::size_t(row)]), k, heap,
-                   out.items.data() + row * k, out.scores.data() + row * k);
-      }
+      cursor[std::size_t(r)] = 0;
     }
+    for (std::int64_t t0 = 0; t0 < items; t0 += tile) {
+      const std::int64_t t = std::min(tile, items - t0);
+      const std::int64_t item_shape[2] = {t, d}, item_strides[2] = {istride, 1};
+      const TensorView item_tile_view(const_cast<float*>(ibase + t0 * istride), DType::kFloat32,
+                                      Device::cpu(), item_shape, item_strides);
+      matmul_into(ctx, TensorView(rows.data(), DType::kFloat32, Device::cpu(), {b, d}),
+                  nn::transposed(item_tile_view), std::nullopt,
+                  TensorView(scores.data(), DType::kFloat32, Device::cpu(), {b, t}));
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 8) if (b > 1)
+      for (std::int64_t r = 0; r < b; ++r)
+        offer(scores.data() + r * t, t0, t0 + t, exclude.of(users[std::size_t(b0 + r)]),
+              &cursor[std::size_t(r)], k, heaps[std::size_t(r)]);
+    }
+#pragma omp parallel for num_threads(threads) schedule(static) if (b > 64)
+    for (std::int64_t r = 0; r < b; ++r)
+      finish(heaps[std::size_t(r)], k, out.items.data() + (b0 + r) * k, out.scores.data() + (b0 + r) * k);
   }
   return out;
 }
@@ -174,9 +193,12 @@ TopK top_k_shared(std::span<const float> item_scores, std::span<const std::int64
   {
     std::vector<Entry> heap;
 #pragma omp for schedule(dynamic, 64)
-    for (std::int64_t r = 0; r < n; ++r)
-      select_row(item_scores.data(), std::int64_t(item_scores.size()), exclude.of(users[std::size_t(r)]),
-                 k, heap, out.items.data() + r * k, out.scores.data() + r * k);
+    for (std::int64_t r = 0; r < n; ++r) {
+      std::size_t cursor = 0;
+      offer(item_scores.data(), 0, std::int64_t(item_scores.size()), exclude.of(users[std::size_t(r)]),
+            &cursor, k, heap);
+      finish(heap, k, out.items.data() + r * k, out.scores.data() + r * k);
+    }
   }
   return out;
 }

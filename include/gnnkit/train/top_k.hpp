@@ -3,10 +3,10 @@
 /// Exact top-K recommendation over a whole catalogue (full-ranking evaluation, serving).
 /// (compiled target)
 ///
-/// Scores are dot products of user and item embeddings, computed a block of users at a time
-/// with one matrix product (oneDNN), then each user's row is scanned once with a K-entry heap
-/// that skips the user's excluded (seen) items, in parallel over users. No [users, items]
-/// matrix is ever materialised beyond one block.
+/// Scores are dot products of user and item embeddings, computed for a block of users and a
+/// tile of items at a time with one matrix product (oneDNN), then each user's tile row is
+/// offered to that user's K-entry heap, skipping the user's excluded (seen) items, in parallel
+/// over users. No [users, items] matrix is ever materialised: memory is one block x tile.
 #include <cstdint>
 #include <span>
 #include <vector>
@@ -50,11 +50,14 @@ void check_exclusion(const ItemExclusion& exclude, std::int64_t num_items);
 /// @param user_emb [num_users, dim] float32 (CPU, any row stride)
 /// @param item_emb [num_items, dim] float32 (CPU, any row stride)
 /// @param exclude items to skip per user (the listed users' lists are checked)
-/// @param user_block users scored per matrix product (memory: user_block x num_items floats)
+/// @param user_block users scored together (their item scores come from shared products)
+/// @param item_tile items per matrix product; 0 = about 16 MiB of scores per product
+///        (memory: user_block x item_tile floats, whatever the catalogue size)
 /// @throws InvalidArgument (k < 1, shapes or dtypes), OutOfRange (a user id)
 TopK top_k_dot(const Context& ctx, const TensorView& user_emb, const TensorView& item_emb,
                std::span<const std::int64_t> users, std::int64_t k,
-               const ItemExclusion& exclude = {}, std::int64_t user_block = 512);
+               const ItemExclusion& exclude = {}, std::int64_t user_block = 512,
+               std::int64_t item_tile = 0);
 
 /// @brief Top-k by one score per item shared by all users (e.g. popularity), skipping each
 /// user's excluded items.

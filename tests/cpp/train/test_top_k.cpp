@@ -54,8 +54,10 @@ TEST_CASE("top_k_dot equals a brute-force ranking with exclusions", "[top_k]") {
   const TensorView iv(e.item.data(), DType::kFloat32, Device::cpu(), {e.num_items, e.dim});
   std::vector<std::int64_t> users = {3, 0, 36, 3, 17};
   const Context ctx = Context::cpu(2);
-  for (const std::int64_t k : {1, 7, 470, 501}) {
-    const TopK got = top_k_dot(ctx, uv, iv, users, k, seen, /*user_block=*/2);
+  for (const std::int64_t k : {1, 7, 470, 501})
+  for (const std::int64_t tile : {0, 1, 64, 100}) {  // 0: one tile; else several, uneven last
+    INFO("item tile " << tile);
+    const TopK got = top_k_dot(ctx, uv, iv, users, k, seen, /*user_block=*/2, tile);
     for (std::size_t r = 0; r < users.size(); ++r) {
       const std::int64_t u = users[r];
       std::vector<std::pair<float, std::int32_t>> all;
