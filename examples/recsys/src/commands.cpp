@@ -23,6 +23,7 @@
 #include "src/interactions.hpp"
 #include "src/lightgcn.hpp"
 #include "src/ranking.hpp"
+#include "src/sage.hpp"
 #include "src/serving.hpp"
 
 namespace gnnkit::recsys {
@@ -45,6 +46,7 @@ std::string fixed(double v, int decimals) {
 /// One evaluated model of the report.
 struct ModelRow {
   std::string name;
+  std::string settings;  // hyper-parameters, as the report shows them
   RankingMetrics metrics;
   std::vector<EpochRecord> history;  // empty for popularity
   double seconds_per_epoch = 0;
@@ -67,6 +69,7 @@ std::string metrics_json(const std::vector<ModelRow>& rows, const RecData& data,
   for (std::size_t m = 0; m < rows.size(); ++m) {
     const ModelRow& r = rows[m];
     out += std::string(m ? "," : "") + "\n    {\"name\": " + app::json_quote(r.name) +
+           ", \"settings\": " + app::json_quote(r.settings) +
            ", \"recall_at_20\": " + app::json_number(r.metrics.recall) +
            ", \"ndcg_at_20\": " + app::json_number(r.metrics.ndcg) +
            ", \"users_evaluated\": " + std::to_string(r.metrics.users) +
@@ -174,12 +177,11 @@ void write_report(const std::string& dir, const std::vector<ModelRow>& rows, con
   md += "## Recall@K\n\n![Recall at K](recall_at_k.svg)\n\nHow to read: the share of test items "
         "found in the top K recommendations, for K = 1..100. Higher is better; the gap between "
         "the GNN and popularity is the personalisation the graph adds.\n\n";
-  md += "## Run details\n\n| | |\n|---|---|\n| layers / embedding size | " +
-        std::to_string(opt.layers) + " / " + std::to_string(opt.dim) + " |\n| epochs / batch / lr / L2 | " +
-        std::to_string(opt.epochs) + " / " + std::to_string(opt.batch) + " / " + app::json_number(opt.lr) +
-        " / " + app::json_number(opt.reg) + " |\n| seed | " + std::to_string(opt.seed) +
-        " |\n| model folder | " + model_dir + " |\n| build | " + build_info() +
-        " |\n\nRaw numbers: [metrics.json](metrics.json).\n";
+  md += "## Run details\n\n| | |\n|---|---|\n";
+  for (const ModelRow& r : rows)
+    if (!r.settings.empty()) md += "| " + r.name + " | " + r.settings + " |\n";
+  md += "| seed | " + std::to_string(opt.seed) + " |\n| model folder | " + model_dir +
+        " |\n| build | " + build_info() + " |\n\nRaw numbers: [metrics.json](metrics.json).\n";
   app::write_file_atomic((root / "report.md").string(), md, fn);
   app::write_file_atomic((root / "metrics.json").string(), metrics_json(rows, data, opt), fn);
 }
@@ -246,22 +248,66 @@ const char* train_usage() {
   return "usage: gnnkit-recsys train (--dataset NAME [--data-root DIR] | --data DIR) --out DIR [options]\n"
          "  --dataset NAME       movielens-1m-lcfn or amazon-cds, read from --data-root\n"
          "                       (default ../shared/data)\n"
-         "  --data DIR           a LightGCN-format folder (train.txt, test.txt), e.g. from generate\n"
+         "  --data DIR           a LightGCN-format folder (train.txt, test.txt), e.g. from generate;\n"
+         "                       its items.csv (category, price), when present, feeds SAGE\n"
          "  --out DIR            report folder; the model goes to DIR/model\n"
-         "  --model M            lightgcn (default) or mf (BPR matrix factorisation)\n"
-         "  --layers K           LightGCN propagation layers (default 3)\n"
-         "  --dim D              embedding size (default 64)\n"
+         "  --model M[,M...]     lightgcn (default), sage (GraphSAGE two-tower) or mf (BPR matrix\n"
+         "                       factorisation); several train side by side, the first is saved\n"
+         "  --dim D              embedding size of every model (default 64)\n"
+         "LightGCN (and mf when it is listed):\n"
+         "  --layers K           propagation layers (default 3)\n"
          "  --epochs E           epochs (default 40)\n"
          "  --batch B            BPR triples per step (default 8192)\n"
          "  --lr X               Adam learning rate (default 0.01)\n"
          "  --reg X              L2 weight on the batch's embeddings (default 0.001)\n"
-         "  --mf-lr X, --mf-reg X   the BPR-MF baseline's learning rate and L2 (default 0.003 and\n"
-         "                       0.01: MF needs a stronger L2 than LightGCN)\n"
-         "  --eval-every N       test Recall@20 every N epochs (default 5; 0 = only at the end)\n"
+         "GraphSAGE two-tower (link neighbour sampling with negatives):\n"
+         "  --sage-layers L      SAGE layers (default 2)\n"
+         "  --fanouts F1,F2      neighbours sampled per hop, one per layer (default 10,10; -1 = all)\n"
+         "  --hidden H           width between layers (default 64)\n"
+         "  --negatives N        negative items per positive (default 1)\n"
+         "  --sage-epochs E, --sage-batch B, --sage-lr X, --sage-reg X\n"
+         "                       (defaults 20, 2048, 0.005, 0.0001)\n"
+         "BPR-MF (the baseline, or a model when listed; epochs and batch as LightGCN's):\n"
+         "  --mf-lr X, --mf-reg X   learning rate and L2 (default 0.003 and 0.01: MF needs a\n"
+         "                       stronger L2 than LightGCN)\n"
          "  --no-baselines       skip BPR-MF (popularity is always reported)\n"
+         "  --eval-every N       test Recall@20 every N epochs (default 5; 0 = only at the end)\n"
          "  --seed S             model seed (default 1)\n"
          "  --threads T          CPU threads (default: all cores)\n";
 }
+
+namespace {
+
+std::vector<std::string> split_list(const std::string& text) {
+  std::vector<std::string> out;
+  std::size_t b = 0;
+  while (b <= text.size()) {
+    const std::size_t e = std::min(text.find(',', b), text.size());
+    out.push_back(text.substr(b, e - b));
+    b = e + 1;
+  }
+  return out;
+}
+
+std::string lightgcn_settings(const LightGcnOptions& o) {
+  return (o.layers > 0 ? std::to_string(o.layers) + " layers, " : std::string()) + "dim " +
+         std::to_string(o.dim) + ", " + std::to_string(o.epochs) + " epochs, batch " +
+         std::to_string(o.batch) + ", lr " + app::json_number(o.lr) + ", L2 " +
+         app::json_number(o.reg);
+}
+
+std::string sage_settings(const SageOptions& o) {
+  std::string fanouts;
+  for (std::size_t h = 0; h < o.fanouts.size(); ++h)
+    fanouts += (h ? "," : "") + std::to_string(o.fanouts[h]);
+  return std::to_string(o.model.layers) + " layers, fan-outs " + fanouts + ", dim " +
+         std::to_string(o.model.dim) + ", hidden " + std::to_string(o.model.hidden) + ", " +
+         std::to_string(o.negatives) + " negative(s), " + std::to_string(o.epochs) +
+         " epochs, batch " + std::to_string(o.batch) + ", lr " + app::json_number(o.lr) +
+         ", L2 " + app::json_number(o.model.reg);
+}
+
+}  // namespace
 
 int train_command(const std::vector<std::string>& args) {
   LightGcnOptions opt;
@@ -270,11 +316,12 @@ int train_command(const std::vector<std::string>& args) {
   opt.lr = 0.01;
   opt.reg = 1e-3;
   opt.eval_every = 5;
-  std::string dataset, root = "../shared/data", folder, out, model_kind = "lightgcn";
+  SageOptions sage;
+  std::string dataset, root = "../shared/data", folder, out, model_list = "lightgcn";
   // BPR-MF's own defaults: with LightGCN's (lr 0.01, L2 0.001) it over-fits (movielens-1m-lcfn,
   // 60 epochs: Recall@20 0.19); 0.003 / 0.01 was the best of a small sweep there (0.246).
   double mf_lr = 0.003, mf_reg = 0.01;
-  bool baselines = true;
+  bool baselines = true, fanouts_given = false;
   int threads = 0;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -284,30 +331,55 @@ int train_command(const std::vector<std::string>& args) {
     else if (a == "--data-root") root = value();
     else if (a == "--data") folder = value();
     else if (a == "--out") out = value();
-    else if (a == "--model") model_kind = value();
+    else if (a == "--model") model_list = value();
     else if (a == "--layers") opt.layers = parse_number<int>(a, value());
-    else if (a == "--dim") opt.dim = parse_number<std::int64_t>(a, value());
+    else if (a == "--dim") opt.dim = sage.model.dim = parse_number<std::int64_t>(a, value());
     else if (a == "--epochs") opt.epochs = parse_number<int>(a, value());
     else if (a == "--batch") opt.batch = parse_number<std::int64_t>(a, value());
     else if (a == "--lr") opt.lr = parse_number<double>(a, value());
     else if (a == "--reg") opt.reg = parse_number<double>(a, value());
+    else if (a == "--sage-layers") sage.model.layers = parse_number<int>(a, value());
+    else if (a == "--fanouts") {
+      sage.fanouts.clear();
+      for (const std::string& f : split_list(value())) sage.fanouts.push_back(parse_number<std::int64_t>(a, f));
+      fanouts_given = true;
+    }
+    else if (a == "--hidden") sage.model.hidden = parse_number<std::int64_t>(a, value());
+    else if (a == "--negatives") sage.negatives = parse_number<std::int64_t>(a, value());
+    else if (a == "--sage-epochs") sage.epochs = parse_number<int>(a, value());
+    else if (a == "--sage-batch") sage.batch = parse_number<std::int64_t>(a, value());
+    else if (a == "--sage-lr") sage.lr = parse_number<double>(a, value());
+    else if (a == "--sage-reg") sage.model.reg = parse_number<double>(a, value());
     else if (a == "--mf-lr") mf_lr = parse_number<double>(a, value());
     else if (a == "--mf-reg") mf_reg = parse_number<double>(a, value());
-    else if (a == "--eval-every") opt.eval_every = parse_number<int>(a, value());
+    else if (a == "--eval-every") opt.eval_every = sage.eval_every = parse_number<int>(a, value());
     else if (a == "--no-baselines") baselines = false;
-    else if (a == "--seed") opt.seed = parse_number<std::uint64_t>(a, value());
+    else if (a == "--seed") opt.seed = sage.model.seed = parse_number<std::uint64_t>(a, value());
     else if (a == "--threads") threads = parse_number<int>(a, value());
     else throw UsageError{"unknown option '" + a + "' for train"};
   }
   if (out.empty()) throw UsageError{"train needs --out DIR"};
-  if (model_kind != "lightgcn" && model_kind != "mf")
-    throw UsageError{"--model must be lightgcn or mf, got '" + model_kind + "'"};
-  if (model_kind == "mf") opt.layers = 0;
+  const std::vector<std::string> models = split_list(model_list);
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    if (models[m] != "lightgcn" && models[m] != "mf" && models[m] != "sage")
+      throw UsageError{"--model must list lightgcn, sage or mf, got '" + models[m] + "'"};
+    if (std::count(models.begin(), models.end(), models[m]) > 1)
+      throw UsageError{"--model lists '" + models[m] + "' twice"};
+  }
+  // --sage-layers 3 without --fanouts: repeat the last default fan-out.
+  if (!fanouts_given && sage.model.layers >= 1)
+    sage.fanouts.resize(std::size_t(sage.model.layers), sage.fanouts.back());
   LightGcnOptions mf = opt;
   mf.layers = 0;
   mf.lr = mf_lr;
   mf.reg = mf_reg;
+  const bool list_mf = std::find(models.begin(), models.end(), "mf") != models.end();
+  const bool list_sage = std::find(models.begin(), models.end(), "sage") != models.end();
+  if (list_sage) validate(sage);  // before any training: a bad flag costs no epochs
   const RecData data = load_data(dataset, root, folder);
+  const Tensor item_features = list_sage && !folder.empty()
+                                   ? read_item_features(folder, data.train.num_items)
+                                   : Tensor();
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) throw IoError("train", detail::format("cannot create '{}': {}", out, ec.message()));
@@ -315,6 +387,9 @@ int train_command(const std::vector<std::string>& args) {
   std::printf("%s: %lld users, %lld items, %lld training / %lld test interactions\n",
               data.name.c_str(), (long long)data.train.num_users, (long long)data.train.num_items,
               (long long)data.train.num_interactions(), (long long)data.test.num_interactions());
+  if (item_features.defined())
+    std::printf("item features: %lld per item (category one-hot, log price)\n",
+                (long long)item_features.size(1));
   std::fflush(stdout);
 
   std::vector<ModelRow> rows;
@@ -330,39 +405,61 @@ int train_command(const std::vector<std::string>& args) {
     pop.metrics.seconds = seconds;
     rows.push_back(pop);
   }
-  auto train_one = [&](const std::string& name, const LightGcnOptions& o) {
+  // Trains one model through `train` (which reports each epoch to the callback it is given).
+  auto train_one = [&](const std::string& name, const std::string& settings, int epochs,
+                       const auto& train) {
     app::ProgressLine progress(true);
     const auto t0 = std::chrono::steady_clock::now();
-    const LightGcnResult r = train_lightgcn(ctx, data, o, [&](const EpochRecord& e) {
+    const TrainResult r = train([&](const EpochRecord& e) {
       const std::string tail = "loss " + fixed(e.loss, 4) +
                                (e.evaluated ? ", Recall@20 " + fixed(e.recall, 4) : std::string());
-      progress.update(name + " epoch", e.epoch, o.epochs, tail);
+      progress.update(name + " epoch", e.epoch, epochs, tail);
       if (e.evaluated) {
         if (::isatty(2)) std::fputc('\n', stderr);
         std::printf("%s epoch %d/%d: loss %.4f, %.2f s, test Recall@20 %.4f, NDCG@20 %.4f\n",
-                    name.c_str(), e.epoch, o.epochs, e.loss, e.seconds, e.recall, e.ndcg);
+                    name.c_str(), e.epoch, epochs, e.loss, e.seconds, e.recall, e.ndcg);
         std::fflush(stdout);
       }
     });
     progress.finish();
-    ModelRow row{.name = name, .history = r.history, .seconds_per_epoch = r.seconds_per_epoch,
-                 .train_seconds = seconds_since(t0)};
+    ModelRow row{.name = name, .settings = settings, .history = r.history,
+                 .seconds_per_epoch = r.seconds_per_epoch, .train_seconds = seconds_since(t0)};
     row.metrics = evaluate_embeddings(ctx, r.final, data, kK, kCurve);
     rows.push_back(row);
     return r;
   };
-  const std::string main_name = opt.layers > 0 ? "LightGCN (" + std::to_string(opt.layers) + " layers)" : "BPR-MF";
-  const LightGcnResult trained = train_one(main_name, opt);
-  if (baselines && opt.layers > 0) train_one("BPR-MF", mf);
-
+  auto train_lightgcn_like = [&](const std::string& name, const LightGcnOptions& o) {
+    return train_one(name, lightgcn_settings(o), o.epochs, [&](const auto& on_epoch) {
+      return train_lightgcn(ctx, data, o, on_epoch);
+    });
+  };
   SavedModel model;
-  model.kind = opt.layers > 0 ? "lightgcn" : "mf";
-  model.embeddings = trained.final;
+  model.info = {{"dataset", data.name}, {"source", data.source}};
+  for (std::size_t m = 0; m < models.size(); ++m) {
+    TrainResult r;
+    if (models[m] == "lightgcn") {
+      r = train_lightgcn_like("LightGCN (" + std::to_string(opt.layers) + " layers)", opt);
+      if (m == 0) model.info["layers"] = std::to_string(opt.layers), model.info["epochs"] = std::to_string(opt.epochs);
+    } else if (models[m] == "mf") {
+      r = train_lightgcn_like("BPR-MF", mf);
+      if (m == 0) model.info["layers"] = "0", model.info["epochs"] = std::to_string(mf.epochs);
+    } else {
+      r = train_one("GraphSAGE two-tower (" + std::to_string(sage.model.layers) + " layers)",
+                    sage_settings(sage), sage.epochs, [&](const auto& on_epoch) {
+                      return train_sage(ctx, data, item_features, sage, on_epoch);
+                    });
+      if (m == 0) model.info["layers"] = std::to_string(sage.model.layers), model.info["epochs"] = std::to_string(sage.epochs);
+    }
+    if (m == 0) {
+      model.kind = models[0];
+      model.embeddings = r.final;
+    }
+  }
+  if (baselines && !list_mf) train_lightgcn_like("BPR-MF", mf);
+
   const std::vector<std::int64_t> counts = data.train.item_counts();
   model.popularity.assign(counts.begin(), counts.end());
   model.seen = data.train;
-  model.info = {{"dataset", data.name}, {"source", data.source},
-                {"layers", std::to_string(opt.layers)}, {"epochs", std::to_string(opt.epochs)}};
   const std::string model_dir = (fs::path(out) / "model").string();
   save_model(model_dir, model);
   write_report(out, rows, data, opt, model_dir);

@@ -18,6 +18,7 @@
 #include "gnnkit/nn/lightgcn.hpp"
 #include "src/interactions.hpp"
 #include "src/ranking.hpp"
+#include "src/training.hpp"
 
 namespace gnnkit::recsys {
 
@@ -37,26 +38,10 @@ struct LightGcnOptions {
   nn::LightGcnOptions model() const { return {layers, dim, reg, init_scale, seed}; }
 };
 
-/// @brief One epoch's record.
-struct EpochRecord {
-  int epoch = 0;              ///< 1-based
-  double loss = 0;            ///< mean BPR loss over the epoch's batches (without the L2 term)
-  double seconds = 0;         ///< training time of the epoch (evaluation excluded)
-  bool evaluated = false;
-  double recall = 0, ndcg = 0;  ///< at 20, when evaluated
-};
-
-/// @brief The outcome of training.
-struct LightGcnResult {
-  Embeddings final;                  ///< final (propagated) embeddings after the last epoch
-  std::vector<EpochRecord> history;
-  double seconds_per_epoch = 0;      ///< median training time per epoch
-};
-
 /// @brief Trains LightGCN (options.layers > 0) or BPR-MF (0) on data.train.
 /// @param on_epoch called after each epoch (with the test metrics every eval_every epochs)
 /// @throws InvalidArgument for bad options (naming the field and value)
-LightGcnResult train_lightgcn(const Context& ctx, const RecData& data, const LightGcnOptions& options,
+TrainResult train_lightgcn(const Context& ctx, const RecData& data, const LightGcnOptions& options,
                               const std::function<void(const EpochRecord&)>& on_epoch = {});
 
 }  // namespace gnnkit::recsys

@@ -136,8 +136,8 @@ TEST_CASE("training is deterministic across thread counts and beats popularity",
   LightGcnOptions opt;
   opt.epochs = 8, opt.batch = 1024, opt.lr = 0.01, opt.reg = 1e-3, opt.layers = 2, opt.dim = 16;
   opt.eval_every = 0;
-  const LightGcnResult one = train_lightgcn(Context::cpu(1), shop.data, opt);
-  const LightGcnResult two = train_lightgcn(Context::cpu(2), shop.data, opt);
+  const TrainResult one = train_lightgcn(Context::cpu(1), shop.data, opt);
+  const TrainResult two = train_lightgcn(Context::cpu(2), shop.data, opt);
   CHECK(one.final.user == two.final.user);
   CHECK(one.final.item == two.final.item);
   CHECK(one.history.back().loss < one.history.front().loss);

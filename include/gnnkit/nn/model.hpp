@@ -221,6 +221,19 @@ class GnnModel {
   /// @throws InvalidArgument / ShapeMismatch naming the layer and the shapes
   Tensor forward(const Context& ctx, const std::vector<LayerGraph>& graphs,
                  const std::vector<Tensor>& x, const ForwardMode& mode, Cache* cache) const {
+    std::vector<Tensor> h = forward_types(ctx, graphs, x, mode, cache);
+    const Tensor& out = h[std::size_t(spec_.target_type)];
+    GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::forward", out.defined(),
+                      "no relation reaches the target node type {}", spec_.target_type);
+    return out;
+  }
+
+  /// @brief forward for every node type at once (two-tower models score users against
+  /// items): entry t is [layers.back().num_dst[t], out], undefined for a type that no
+  /// relation of the last layer reaches.
+  std::vector<Tensor> forward_types(const Context& ctx, const std::vector<LayerGraph>& graphs,
+                                    const std::vector<Tensor>& x, const ForwardMode& mode,
+                                    Cache* cache) const {
     GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::forward", int(graphs.size()) == num_layers(),
                       "needs one LayerGraph per layer ({}), got {}", num_layers(), graphs.size());
     GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::forward", x.size() == spec_.in_features.size(),
@@ -262,10 +275,7 @@ class GnnModel {
       }
       h = std::move(y);
     }
-    const Tensor& out = h[std::size_t(spec_.target_type)];
-    GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::forward", out.defined(),
-                      "no relation reaches the target node type {}", spec_.target_type);
-    return out;
+    return h;
   }
 
   /// @brief Backward of the last forward (its cache): accumulates every parameter's gradient
@@ -274,11 +284,22 @@ class GnnModel {
   std::vector<Tensor> backward(const Context& ctx, const std::vector<LayerGraph>& graphs,
                                const Cache& cache, const Tensor& grad_out,
                                bool input_grads = true) const {
+    std::vector<Tensor> g(spec_.in_features.size());
+    g[std::size_t(spec_.target_type)] = grad_out;
+    return backward_types(ctx, graphs, cache, std::move(g), input_grads);
+  }
+
+  /// @brief backward of forward_types: grad_outs[t] is the gradient of output t (undefined:
+  /// zero). The tensors are updated in place.
+  std::vector<Tensor> backward_types(const Context& ctx, const std::vector<LayerGraph>& graphs,
+                                     const Cache& cache, std::vector<Tensor> g,
+                                     bool input_grads = true) const {
     GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::backward",
                       int(cache.layers.size()) == num_layers(),
                       "the cache holds no forward pass (pass a cache to forward first)");
-    std::vector<Tensor> g(spec_.in_features.size());
-    g[std::size_t(spec_.target_type)] = grad_out;
+    GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::backward", g.size() == spec_.in_features.size(),
+                      "needs one output gradient per node type ({}), got {}",
+                      spec_.in_features.size(), g.size());
     for (int l = num_layers() - 1; l >= 0; --l) {
       const std::uint64_t key = mix64(cache.mode.dropout_key ^ mix64(std::uint64_t(l) + 1));
       if (l + 1 < num_layers()) {

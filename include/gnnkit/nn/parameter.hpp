@@ -95,6 +95,17 @@ class ParameterList {
     return p;
   }
 
+  /// @brief Registers an existing parameter (shared, not copied): a composite model lists
+  /// its own parameters and those of the parts it is built from.
+  /// @throws InvalidArgument if p is null or its name is taken
+  void adopt(ParameterPtr p) {
+    GNNKIT_EXPECTS_AS(InvalidArgument, "ParameterList::adopt", p != nullptr,
+                      "'p' must not be null");
+    GNNKIT_EXPECTS_AS(InvalidArgument, "ParameterList::adopt", find(p->name) == nullptr,
+                      "parameter '{}' already exists", p->name);
+    params_.push_back(std::move(p));
+  }
+
   /// @brief The parameter called name, or nullptr.
   ParameterPtr find(std::string_view name) const {
     for (const auto& p : params_)

@@ -7,19 +7,13 @@
 #include <vector>
 
 #include "gnnkit/core/error.hpp"
+#include "support/tiny_interactions.hpp"
 #include "gnnkit/nn/lightgcn.hpp"
 
 using namespace gnnkit;
 using namespace gnnkit::nn;
 
-namespace {
-// 5 users, 6 items; user 3 has no items and item 5 is never used.
-struct Tiny {
-  std::int64_t users = 5, items = 6;
-  std::vector<std::int64_t> indptr = {0, 2, 5, 6, 6, 8};
-  std::vector<std::int32_t> item = {0, 1, 1, 2, 3, 0, 1, 4};
-};
-}  // namespace
+using Tiny = test::TinyInteractions;
 
 TEST_CASE("BipartiteNormAdjacency is D^-1/2 A D^-1/2 of the user-item graph", "[lightgcn]") {
   const Tiny t;
