@@ -23,7 +23,7 @@ from . import _core
 from .graph import HeteroGraph
 from .sampling import MiniBatch
 
-__all__ = ["Model", "SageConv", "GatConv", "Adjacency", "LightGCN"]
+__all__ = ["Model", "SageConv", "GatConv", "Adjacency", "LightGCN", "TwoTower"]
 
 
 def _source(source: Union[HeteroGraph, MiniBatch]):
@@ -224,6 +224,22 @@ class GatConv(_Layer):
     __call__ = forward
 
 
+def _user_csr(fn: str, num_users: int, users: Any, items: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """(user_indptr, items sorted by user as int32) of interaction pairs; errors name fn."""
+    users = np.asarray(users)
+    items = np.asarray(items)
+    if users.shape != items.shape or users.ndim != 1:
+        raise ValueError(f"{fn}: 'users' and 'items' must be 1-d of one length, got "
+                         f"{users.shape} and {items.shape}")
+    if len(users) and (users.min() < 0 or users.max() >= num_users):
+        bad = int(np.flatnonzero((users < 0) | (users >= num_users))[0])
+        raise IndexError(f"{fn}: users[{bad}] = {int(users[bad])} must be in [0, {num_users})")
+    order = np.argsort(users, kind="stable")
+    indptr = np.zeros(num_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(users, minlength=num_users), out=indptr[1:])
+    return indptr, items[order].astype(np.int32)
+
+
 class LightGCN:
     """LightGCN (He et al. 2020) ID embeddings over a user-item graph, trained with BPR;
     ``layers=0`` is BPR matrix factorisation. The training interactions form the graph
@@ -247,19 +263,9 @@ class LightGCN:
     def __init__(self, num_users: int, num_items: int, users: Any, items: Any, *, dim: int = 64,
                  layers: int = 3, reg: float = 1e-4, init_scale: float = 0.1, seed: int = 0,
                  num_threads: int = 0):
-        users = np.asarray(users)
-        items = np.asarray(items)
-        if users.shape != items.shape or users.ndim != 1:
-            raise ValueError(f"LightGCN: 'users' and 'items' must be 1-d of one length, got "
-                             f"{users.shape} and {items.shape}")
-        if len(users) and (users.min() < 0 or users.max() >= num_users):
-            bad = int(np.flatnonzero((users < 0) | (users >= num_users))[0])
-            raise IndexError(f"LightGCN: users[{bad}] = {int(users[bad])} must be in [0, {num_users})")
-        order = np.argsort(users, kind="stable")
-        indptr = np.zeros(num_users + 1, dtype=np.int64)
-        np.cumsum(np.bincount(users, minlength=num_users), out=indptr[1:])
+        indptr, sorted_items = _user_csr("LightGCN", num_users, users, items)
         self.num_users, self.num_items = int(num_users), int(num_items)
-        self._m = _core.LightGCN(num_users, num_items, indptr, items[order].astype(np.int32), layers,
+        self._m = _core.LightGCN(num_users, num_items, indptr, sorted_items, layers,
                                  dim, reg, init_scale, seed, num_threads)
 
     @property
@@ -274,3 +280,48 @@ class LightGCN:
     def embeddings(self) -> Tuple[np.ndarray, np.ndarray]:
         """Final (propagated) user [users, dim] and item [items, dim] embeddings."""
         return self._m.embeddings()
+
+
+class TwoTower:
+    """GraphSAGE two-tower recommender: ID embeddings of users and items (plus optional item
+    features) through ``layers`` SAGE layers over the user-item graph of the training
+    interactions; a pair scores ``h_user @ h_item``. Trained with BPR on link-sampled batches:
+    ``train_step(users, items, key)`` draws ``negatives`` unseen items per positive pair,
+    samples the joint neighbourhood of all endpoints with ``fanouts`` (one per layer), and runs
+    forward and backward (mean BPR loss + ``reg / 2 * Σ |e|² / batch`` on the batch's ID
+    embeddings), leaving the gradient for an optimiser from :mod:`gnnkit.train`. ``key``
+    identifies the batch (e.g. ``epoch << 32 | batch``): same key, same sample.
+    ``embeddings()`` runs layer-wise inference over the whole graph.
+
+    >>> import numpy as np, gnnkit
+    >>> users, items = np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0])
+    >>> model = gnnkit.nn.TwoTower(3, 4, users, items, dim=8, fanouts=[2, 2], seed=0)
+    >>> opt = gnnkit.train.Adam(model, lr=0.01)
+    >>> loss = model.train_step([0, 2], [1, 2], key=0); opt.step()
+    >>> user_emb, item_emb = model.embeddings()
+    >>> user_emb.shape, item_emb.shape
+    ((3, 8), (4, 8))
+    """
+
+    def __init__(self, num_users: int, num_items: int, users: Any, items: Any, *,
+                 item_features: Any = None, layers: int = 2, dim: int = 64, hidden: int = 64,
+                 aggr: str = "mean", dropout: float = 0.0, reg: float = 1e-4,
+                 init_scale: float = 0.1, fanouts: Sequence[int] = (10, 10), negatives: int = 1,
+                 seed: int = 0, num_threads: int = 0):
+        indptr, sorted_items = _user_csr("TwoTower", num_users, users, items)
+        if item_features is not None:
+            item_features = np.ascontiguousarray(item_features, dtype=np.float32)
+        self.num_users, self.num_items = int(num_users), int(num_items)
+        self._m = _core.TwoTower(num_users, num_items, indptr, sorted_items, item_features, layers,
+                                 dim, hidden, aggr, dropout, reg, init_scale, seed, list(fanouts),
+                                 negatives, num_threads)
+
+    def train_step(self, users: Any, items: Any, key: int) -> float:
+        """Mean BPR loss of the positive pairs (users[i], items[i]) and their negatives; the
+        gradient goes to the optimiser."""
+        return self._m.train_step(users, items, key)
+
+    def embeddings(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Final user [users, dim] and item [items, dim] embeddings (every neighbour)."""
+        u, i = self._m.embeddings()
+        return np.asarray(u), np.asarray(i)

@@ -258,7 +258,7 @@ def _owner(model: Any) -> Any:
     for attr in ("_m", "_l"):
         if hasattr(model, attr):
             return getattr(model, attr)
-    raise TypeError(f"expected a gnnkit.nn Model, SageConv, GatConv or LightGCN, got {type(model).__name__}")
+    raise TypeError(f"expected a gnnkit.nn Model, SageConv, GatConv, LightGCN or TwoTower, got {type(model).__name__}")
 
 
 def SGD(model: Any, lr: float, *, momentum: float = 0.0, dampening: float = 0.0,

@@ -18,6 +18,7 @@
 #include "gnnkit/nn/lightgcn.hpp"
 #include "gnnkit/nn/model.hpp"
 #include "gnnkit/nn/sage_conv.hpp"
+#include "gnnkit/nn/two_tower.hpp"
 #include "gnnkit/train/checkpoint.hpp"
 #include "gnnkit/train/optimizer.hpp"
 #include "gnnkit/train/top_k.hpp"
@@ -198,6 +199,17 @@ using OptimizerPtr = std::shared_ptr<Optimizer>;
 struct PyLightGcn {
   std::unique_ptr<nn::LightGcn> model;
   Context ctx = Context::cpu();
+};
+
+/// A TwoTower with its graph, link sampler and context: one training step is a sample plus a
+/// forward and backward pass, all in C++ without the GIL.
+struct PyTwoTower {
+  std::unique_ptr<nn::TwoTower> model;
+  HeteroGraph graph;
+  std::unique_ptr<LinkSampler> links;
+  LinkBatch batch;
+  Context ctx = Context::cpu();
+  std::uint64_t seed = 0, steps = 0;
 };
 
 /// A contiguous 1-d array of `dtype` (converted when needed: callers pass Python lists too).
@@ -416,6 +428,73 @@ void init_nn(py::module_& m) {
                               float_matrix(i, p.model->num_items(), p.model->dim()));
       });
 
+  py::class_<PyTwoTower>(m, "TwoTower",
+                         "GraphSAGE two-tower recommender trained with BPR on link-sampled batches "
+                         "(gnnkit/nn/two_tower.hpp).")
+      .def(py::init([](std::int64_t num_users, std::int64_t num_items, const py::object& user_indptr,
+                       const py::object& items, const py::object& item_features, int layers,
+                       std::int64_t dim, std::int64_t hidden, const std::string& aggr, double dropout,
+                       double reg, double init_scale, std::uint64_t seed,
+                       const std::vector<std::int64_t>& fanouts, std::int64_t negatives, int threads) {
+             auto p = std::make_unique<PyTwoTower>();
+             p->ctx = Context::cpu(threads);
+             p->seed = seed;
+             const auto indptr = vector_arg<std::int64_t>(user_indptr);
+             const auto item = vector_arg<std::int32_t>(items);
+             const Tensor features = item_features.is_none() ? Tensor() : as_tensor(item_features, "item_features");
+             nn::TwoTowerOptions o;
+             o.layers = layers;
+             o.dim = dim;
+             o.hidden = hidden;
+             o.aggr = parse_reduce(aggr, "TwoTower", "aggr");
+             o.dropout = dropout;
+             o.reg = reg;
+             o.init_scale = init_scale;
+             o.seed = seed;
+             GNNKIT_EXPECTS_AS(InvalidArgument, "TwoTower", std::int64_t(fanouts.size()) == layers,
+                               "'fanouts' must list one fan-out per layer ({}), got {}", layers,
+                               fanouts.size());
+             p->model = std::make_unique<nn::TwoTower>(num_users, num_items, features, o);
+             p->graph = nn::TwoTower::interaction_graph(p->ctx, num_users, num_items,
+                                                        span_of(indptr, "TwoTower", "user_indptr"),
+                                                        span_of(item, "TwoTower", "items"));
+             SamplingOptions so;
+             so.fanouts = fanouts;
+             LinkSamplingOptions lo;
+             lo.num_negatives = negatives;
+             lo.exclude_positives = true;
+             lo.max_tries = 200;
+             p->links = std::make_unique<LinkSampler>(std::make_shared<NeighborSampler>(p->graph, so),
+                                                      nn::TwoTower::kRelation, lo);
+             return p;
+           }),
+           py::arg("num_users"), py::arg("num_items"), py::arg("user_indptr"), py::arg("items"),
+           py::arg("item_features"), py::arg("layers"), py::arg("dim"), py::arg("hidden"),
+           py::arg("aggr"), py::arg("dropout"), py::arg("reg"), py::arg("init_scale"), py::arg("seed"),
+           py::arg("fanouts"), py::arg("negatives"), py::arg("num_threads") = 0)
+      .def_property_readonly("num_users", [](const PyTwoTower& p) { return p.model->num_users(); })
+      .def_property_readonly("num_items", [](const PyTwoTower& p) { return p.model->num_items(); })
+      .def("train_step", [](PyTwoTower& p, const py::object& users, const py::object& items,
+                            std::uint64_t key) {
+        auto u = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(users);
+        auto i = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(items);
+        if (!u || !i) throw InvalidArgument("TwoTower.train_step", "'users' and 'items' must be arrays of int64 ids");
+        const Tensor tu = as_tensor(u, "users"), ti = as_tensor(i, "items");
+        py::gil_scoped_release no_gil;
+        p.links->sample_into(p.ctx.with_seed(mix64(p.seed ^ mix64(key >> 32))), tu, ti,
+                             key & 0xffffffffull, p.batch);
+        p.model->parameters().zero_grad();
+        return p.model->loss_and_grad(p.ctx, p.batch, ++p.steps);
+      }, py::arg("users"), py::arg("items"), py::arg("key"))
+      .def("embeddings", [](PyTwoTower& p) {
+        Tensor u, i;
+        {
+          py::gil_scoped_release no_gil;
+          p.model->embeddings(p.ctx, p.graph, u, i);
+        }
+        return py::make_tuple(py::cast(u), py::cast(i));
+      });
+
   m.def("top_k", [](const py::object& user_emb, const py::object& item_emb, const py::object& users,
                     std::int64_t k, const py::object& exclude_indptr, const py::object& exclude_items,
                     std::int64_t user_block, int threads) {
@@ -460,7 +539,8 @@ void init_nn(py::module_& m) {
     if (py::isinstance<PySage>(owner)) return owner.cast<PySage&>().params;
     if (py::isinstance<PyGat>(owner)) return owner.cast<PyGat&>().params;
     if (py::isinstance<PyLightGcn>(owner)) return owner.cast<PyLightGcn&>().model->parameters();
-    throw InvalidArgument("optimizer", "'model' must be a gnnkit Model, SageConv, GatConv or LightGCN");
+    if (py::isinstance<PyTwoTower>(owner)) return owner.cast<PyTwoTower&>().model->parameters();
+    throw InvalidArgument("optimizer", "'model' must be a gnnkit Model, SageConv, GatConv, LightGCN or TwoTower");
   };
   m.def("sgd", [params_of](const py::object& model, double lr, double momentum, double dampening, bool nesterov,
                            double weight_decay) -> OptimizerPtr {

@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""The gnnkit-recsys workflow in Python: LightGCN (or BPR-MF) trained with BPR on a user-item
-dataset, full-ranking evaluation next to popularity, a report, and the embeddings as .npy.
+"""The gnnkit-recsys workflow in Python: LightGCN, the GraphSAGE two-tower or BPR-MF trained with
+BPR on a user-item dataset, full-ranking evaluation next to popularity, a report, and the embeddings as .npy.
 
     python examples/recsys/python/recsys.py train --dataset movielens-1m-lcfn --out report/
     python examples/recsys/python/recsys.py train --data DIR --out report/   # LightGCN folder
     python examples/recsys/python/recsys.py recommend --out report/ --user 3 -k 10
 
 It uses the same library pieces as the C++ app (``gnnkit.nn.LightGCN``: propagation, BPR
-loss and gradient in C++; ``gnnkit.train.Adam``; ``gnnkit.train.top_k``: exact top-K with
+loss and gradient in C++; ``gnnkit.nn.TwoTower``: link sampling with negatives, SAGE forward
+and backward in C++; ``gnnkit.train.Adam``; ``gnnkit.train.top_k``: exact top-K with
 the training items excluded) with the same defaults, so both give the same kind of numbers:
 training triples are every training interaction once per epoch in a shuffled order with one
 uniformly drawn negative the user has not interacted with, and the metrics are Recall@20 and
@@ -158,47 +159,112 @@ def negatives(rng: np.random.Generator, data: Data, users: np.ndarray, train_key
     return j
 
 
-def train_lightgcn(data: Data, args, layers: int, lr: float, reg: float, log=print) -> Dict[str, object]:
-    import gnnkit
+def _run_epochs(data: Data, args, name: str, epochs: int, batch: int, step, embed,
+                log=print) -> Tuple[Dict[str, object], np.ndarray, np.ndarray]:
+    """The epoch loop both models share: every training interaction once per epoch in a
+    shuffled order, ``step(indices, epoch, batch_index)`` -> the batch's loss; test metrics
+    of ``embed()`` every ``eval_every`` epochs and at the end."""
     tqdm = _tqdm(not args.no_progress)
-    users = data.train_users
-    items = data.train_items.astype(np.int64)
-    model = gnnkit.nn.LightGCN(data.num_users, data.num_items, users, items, dim=args.dim,
-                               layers=layers, reg=reg, seed=args.seed, num_threads=args.threads)
-    opt = gnnkit.train.Adam(model, lr=lr)
     rng = np.random.default_rng(args.seed)
-    train_keys = users * data.num_items + items  # sorted: users ascend, items ascend within
-    name = f"LightGCN ({layers} layers)" if layers else "BPR-MF"
+    n = len(data.train_items)
     history: List[Dict[str, float]] = []
-    n = len(users)
-    bar = tqdm(total=args.epochs, desc=name, unit="epoch")
-    for epoch in range(1, args.epochs + 1):
+    bar = tqdm(total=epochs, desc=name, unit="epoch")
+    for epoch in range(1, epochs + 1):
         t0 = time.perf_counter()
         order = rng.permutation(n)
-        total, batches = 0.0, 0
-        for b0 in range(0, n, args.batch):
-            idx = order[b0:b0 + args.batch]
-            u = users[idx]
-            bpr, _ = model.loss_and_grad(u, items[idx], negatives(rng, data, u, train_keys))
-            opt.step(args.threads)
-            total += bpr
-            batches += 1
-        rec = {"epoch": epoch, "loss": total / batches, "seconds": time.perf_counter() - t0}
-        if epoch == args.epochs or (args.eval_every and epoch % args.eval_every == 0):
-            ue, ie = model.embeddings()
+        losses = [step(order[b0:b0 + batch], epoch, k) for k, b0 in enumerate(range(0, n, batch))]
+        rec = {"epoch": epoch, "loss": float(np.mean(losses)), "seconds": time.perf_counter() - t0}
+        if epoch == epochs or (args.eval_every and epoch % args.eval_every == 0):
+            ue, ie = embed()
             m = evaluate(data, ue, ie, threads=args.threads)
             rec.update(recall_at_20=m["recall_at_20"], ndcg_at_20=m["ndcg_at_20"])
-            log(f"{name} epoch {epoch}/{args.epochs}: loss {rec['loss']:.4f}, {rec['seconds']:.2f} s, "
+            log(f"{name} epoch {epoch}/{epochs}: loss {rec['loss']:.4f}, {rec['seconds']:.2f} s, "
                 f"test Recall@20 {m['recall_at_20']:.4f}, NDCG@20 {m['ndcg_at_20']:.4f}")
         history.append(rec)
         bar.update(1)
         bar.set_postfix_str(f"loss {rec['loss']:.4f}")
     bar.close()
-    ue, ie = model.embeddings()
+    ue, ie = embed()
     result = evaluate(data, ue, ie, threads=args.threads)
     result.update(name=name, history=history,
                   seconds_per_epoch=float(np.median([h["seconds"] for h in history])))
     return result, ue, ie
+
+
+def train_lightgcn(data: Data, args, layers: int, lr: float, reg: float, log=print):
+    import gnnkit
+    users = data.train_users
+    items = data.train_items.astype(np.int64)
+    model = gnnkit.nn.LightGCN(data.num_users, data.num_items, users, items, dim=args.dim,
+                               layers=layers, reg=reg, seed=args.seed, num_threads=args.threads)
+    opt = gnnkit.train.Adam(model, lr=lr)
+    rng = np.random.default_rng(args.seed + 1)
+    train_keys = users * data.num_items + items  # sorted: users ascend, items ascend within
+
+    def step(idx, epoch, k):
+        u = users[idx]
+        bpr, _ = model.loss_and_grad(u, items[idx], negatives(rng, data, u, train_keys))
+        opt.step(args.threads)
+        return bpr
+
+    name = f"LightGCN ({layers} layers)" if layers else "BPR-MF"
+    return _run_epochs(data, args, name, args.epochs, args.batch, step, model.embeddings, log)
+
+
+def read_item_features(folder: Path, num_items: int) -> Optional[np.ndarray]:
+    """items.csv (item,category,price) -> [items, categories + 1]: one-hot category and the
+    standardised log price; None without the file. Errors name the file and line."""
+    path = folder / "items.csv"
+    if not path.exists():
+        return None
+    category = np.full(num_items, -1, np.int64)
+    log_price = np.zeros(num_items)
+    with open(path) as f:
+        header = f.readline().strip()
+        if header != "item,category,price":
+            raise ValueError(f"{path}: line 1: the header must be 'item,category,price', got {header!r}")
+        for lineno, line in enumerate(f, 2):
+            if not line.strip():
+                continue
+            parts = line.strip().split(",")
+            try:
+                item, cat, price = int(parts[0]), int(parts[1]), float(parts[2])
+                if len(parts) != 3:
+                    raise ValueError
+            except (ValueError, IndexError):
+                raise ValueError(f"{path}: line {lineno}: expected item,category,price, got {line.strip()!r}") from None
+            if not 0 <= item < num_items:
+                raise ValueError(f"{path}: line {lineno}: item {item} is outside [0, {num_items})")
+            if cat < 0 or not price > 0:
+                raise ValueError(f"{path}: line {lineno}: category must be >= 0 and price > 0")
+            category[item], log_price[item] = cat, np.log(price)
+    missing = np.flatnonzero(category < 0)
+    if len(missing):
+        raise ValueError(f"{path}: item {int(missing[0])} has no line")
+    out = np.zeros((num_items, category.max() + 2), np.float32)
+    out[np.arange(num_items), category] = 1
+    out[:, -1] = (log_price - log_price.mean()) / (log_price.std() + 1e-12)
+    return out
+
+
+def train_sage(data: Data, args, features: Optional[np.ndarray], log=print):
+    import gnnkit
+    users = data.train_users
+    items = data.train_items.astype(np.int64)
+    fanouts = [int(x) for x in args.fanouts.split(",")]
+    model = gnnkit.nn.TwoTower(data.num_users, data.num_items, users, items, item_features=features,
+                               layers=args.sage_layers, dim=args.dim, hidden=args.hidden,
+                               reg=args.sage_reg, fanouts=fanouts, negatives=args.negatives,
+                               seed=args.seed, num_threads=args.threads)
+    opt = gnnkit.train.Adam(model, lr=args.sage_lr)
+
+    def step(idx, epoch, k):
+        loss = model.train_step(users[idx], items[idx], key=(epoch << 32) | k)
+        opt.step(args.threads)
+        return loss
+
+    name = f"GraphSAGE two-tower ({args.sage_layers} layers)"
+    return _run_epochs(data, args, name, args.sage_epochs, args.sage_batch, step, model.embeddings, log)
 
 
 def write_report(out: Path, data: Data, rows: List[Dict[str, object]], args) -> None:
@@ -250,12 +316,17 @@ def write_report(out: Path, data: Data, rows: List[Dict[str, object]], args) -> 
     if trained:
         lines += ["![Training curves](training.png)", ""]
     lines += ["![Recall at K](recall_at_k.png)", "",
-              f"Options: layers {args.layers}, dim {args.dim}, epochs {args.epochs}, batch {args.batch}, "
-              f"lr {args.lr}, reg {args.reg}, seed {args.seed}.", ""]
+              f"Options: models {args.model}; LightGCN/MF: layers {args.layers}, dim {args.dim}, "
+              f"epochs {args.epochs}, batch {args.batch}, lr {args.lr}, reg {args.reg}; SAGE: "
+              f"layers {args.sage_layers}, fan-outs {args.fanouts}, hidden {args.hidden}, negatives "
+              f"{args.negatives}, epochs {args.sage_epochs}, batch {args.sage_batch}, lr {args.sage_lr}, "
+              f"reg {args.sage_reg}; seed {args.seed}.", ""]
     (out / "report.md").write_text("\n".join(lines))
     (out / "metrics.json").write_text(json.dumps(
         {"dataset": data.name, "options": {k: getattr(args, k) for k in
-                                           ("layers", "dim", "epochs", "batch", "lr", "reg", "seed")},
+                                           ("model", "layers", "dim", "epochs", "batch", "lr", "reg",
+                                            "sage_layers", "fanouts", "hidden", "negatives",
+                                            "sage_epochs", "sage_batch", "sage_lr", "sage_reg", "seed")},
          "models": rows}, indent=1))
 
 
@@ -269,9 +340,23 @@ def cmd_train(args) -> int:
     counts = np.bincount(data.train_items, minlength=data.num_items)
     rows = [dict(evaluate(data, None, None, popularity=counts.astype(np.float32), threads=args.threads),
                  name="popularity")]
-    main, ue, ie = train_lightgcn(data, args, args.layers, args.lr, args.reg)
-    rows.append(main)
-    if not args.no_baselines and args.layers > 0:
+    models = args.model.split(",")
+    for m in models:
+        if m not in ("lightgcn", "sage", "mf") or models.count(m) > 1:
+            raise ValueError(f"--model must list lightgcn, sage or mf once each, got {args.model!r}")
+    features = read_item_features(Path(args.data), data.num_items) if args.data and "sage" in models else None
+    saved = None
+    for m in models:
+        if m == "lightgcn":
+            row, u_emb, i_emb = train_lightgcn(data, args, args.layers, args.lr, args.reg)
+        elif m == "mf":
+            row, u_emb, i_emb = train_lightgcn(data, args, 0, args.mf_lr, args.mf_reg)
+        else:
+            row, u_emb, i_emb = train_sage(data, args, features)
+        rows.append(row)
+        saved = saved or (u_emb, i_emb)
+    ue, ie = saved
+    if not args.no_baselines and "mf" not in models:
         rows.append(train_lightgcn(data, args, 0, args.mf_lr, args.mf_reg)[0])
     np.save(out / "user_embeddings.npy", ue)
     np.save(out / "item_embeddings.npy", ie)
@@ -321,12 +406,23 @@ def main(argv: Optional[List[str]] = None) -> int:
     src.add_argument("--data", help="a LightGCN-format folder (train.txt, test.txt)")
     t.add_argument("--data-root", default=None, help="folder of the shared datasets")
     t.add_argument("--out", required=True)
+    t.add_argument("--model", default="lightgcn",
+                   help="lightgcn, sage (GraphSAGE two-tower) or mf; a comma list trains several, "
+                        "the first is saved")
     t.add_argument("--layers", type=int, default=3)
     t.add_argument("--dim", type=int, default=64)
     t.add_argument("--epochs", type=int, default=40)
     t.add_argument("--batch", type=int, default=8192)
     t.add_argument("--lr", type=float, default=0.01)
     t.add_argument("--reg", type=float, default=1e-3)
+    t.add_argument("--sage-layers", type=int, default=2)
+    t.add_argument("--fanouts", default="10,10", help="SAGE neighbours per hop (-1 = all)")
+    t.add_argument("--hidden", type=int, default=64)
+    t.add_argument("--negatives", type=int, default=1, help="SAGE negatives per positive")
+    t.add_argument("--sage-epochs", type=int, default=20)
+    t.add_argument("--sage-batch", type=int, default=2048)
+    t.add_argument("--sage-lr", type=float, default=0.005)
+    t.add_argument("--sage-reg", type=float, default=1e-4)
     t.add_argument("--mf-lr", type=float, default=0.003, help="the BPR-MF baseline's learning rate")
     t.add_argument("--mf-reg", type=float, default=0.01, help="the BPR-MF baseline's L2 (MF needs more)")
     t.add_argument("--eval-every", type=int, default=5)

@@ -17,6 +17,7 @@
 #include "src/interactions.hpp"
 #include "src/lightgcn.hpp"
 #include "src/ranking.hpp"
+#include "src/sage.hpp"
 #include "src/serving.hpp"
 
 using namespace gnnkit;
@@ -148,6 +149,57 @@ TEST_CASE("training is deterministic across thread counts and beats popularity",
       ranking_metrics(top_k_shared(pop, users, 20, &shop.data.train, 2), users, shop.data.test, 20);
   CHECK(one.history.back().evaluated);
   CHECK(one.history.back().recall > 1.5 * popularity.recall);
+}
+
+TEST_CASE("the SAGE two-tower trains reproducibly on the shop and beats popularity", "[recsys][sage]") {
+  GeneratorOptions g;
+  g.users = 600, g.items = 300, g.categories = 6, g.seed = 5;
+  const SyntheticShop shop = generate_shop(g);
+  const fs::path dir = scratch("sage");
+  write_shop(dir.string(), shop);
+  const Tensor features = read_item_features(dir.string(), g.items);
+  REQUIRE(features.defined());
+  CHECK(features.size(1) == 6 + 1);  // one-hot category + log price
+  SageOptions opt;
+  opt.model.dim = opt.model.hidden = 16;
+  opt.fanouts = {5, 5};
+  opt.epochs = 6, opt.batch = 512, opt.lr = 0.01, opt.eval_every = 0;
+  const TrainResult a = train_sage(Context::cpu(2), shop.data, features, opt);
+  const TrainResult b = train_sage(Context::cpu(2), shop.data, features, opt);
+  CHECK(a.final.user == b.final.user);  // same seed, same batches and negatives
+  CHECK(a.history.back().loss < a.history.front().loss);
+  const std::vector<std::int64_t> users = shop.data.test.active_users();
+  const std::vector<std::int64_t> counts = shop.data.train.item_counts();
+  const std::vector<float> pop(counts.begin(), counts.end());
+  const RankingMetrics popularity =
+      ranking_metrics(top_k_shared(pop, users, 20, &shop.data.train, 2), users, shop.data.test, 20);
+  CHECK(a.history.back().recall > 1.5 * popularity.recall);
+  opt.fanouts = {5};
+  CHECK_THROWS_WITH(train_sage(Context::cpu(1), shop.data, features, opt),
+                    Catch::Contains("'fanouts' must list one fan-out per layer (2), got 1"));
+}
+
+TEST_CASE("read_item_features names the file and line of a bad row", "[recsys][sage]") {
+  const fs::path dir = scratch("items");
+  const std::string folder = dir.string();
+  CHECK_FALSE(read_item_features(folder, 3).defined());  // no items.csv: no features
+  const auto items = [&](const std::string& text) { write(dir / "items.csv", text); };
+  items("item,category,price\n0,0,1.5\n1,1,2\n2,0,4\n");
+  const Tensor f = read_item_features(folder, 3);
+  REQUIRE(f.size(0) == 3);
+  REQUIRE(f.size(1) == 3);
+  CHECK(f.data_as<float>()[0] == 1.0f);  // item 0: category 0
+  CHECK(f.data_as<float>()[4] == 1.0f);  // item 1: category 1
+  items("item,category,price\n0,0,1.5\n1,x,2\n2,0,4\n");
+  CHECK_THROWS_WITH(read_item_features(folder, 3), Catch::Contains("items.csv: line 3: category"));
+  items("item,category,price\n0,0,1.5\n7,1,2\n");
+  CHECK_THROWS_WITH(read_item_features(folder, 3), Catch::Contains("line 3: item 7 is outside [0, 3)"));
+  items("item,category,price\n0,0,1.5\n1,1,-2\n2,0,4\n");
+  CHECK_THROWS_WITH(read_item_features(folder, 3), Catch::Contains("line 3: price"));
+  items("item,category,price\n0,0,1.5\n2,0,4\n");
+  CHECK_THROWS_WITH(read_item_features(folder, 3), Catch::Contains("item 1 has no line"));
+  items("item,cat\n");
+  CHECK_THROWS_WITH(read_item_features(folder, 3), Catch::Contains("line 1: the header"));
 }
 
 TEST_CASE("the synthetic shop is reproducible and its split is clean", "[recsys][generator]") {
