@@ -260,6 +260,8 @@ const char* train_usage() {
          "  --batch B            BPR triples per step (default 8192)\n"
          "  --lr X               Adam learning rate (default 0.01)\n"
          "  --reg X              L2 weight on the batch's embeddings (default 0.001)\n"
+         "  --lightgcn-negatives N  negatives per positive, BPR averaged over them (default 1;\n"
+         "                       BPR-MF uses the same number)\n"
          "GraphSAGE two-tower (link neighbour sampling with negatives):\n"
          "  --sage-layers L      SAGE layers (default 2)\n"
          "  --fanouts F1,F2      neighbours sampled per hop, one per layer (default 10,10; -1 = all)\n"
@@ -291,7 +293,9 @@ std::vector<std::string> split_list(const std::string& text) {
 
 std::string lightgcn_settings(const LightGcnOptions& o) {
   return (o.layers > 0 ? std::to_string(o.layers) + " layers, " : std::string()) + "dim " +
-         std::to_string(o.dim) + ", " + std::to_string(o.epochs) + " epochs, batch " +
+         std::to_string(o.dim) + ", " +
+         (o.negatives > 1 ? std::to_string(o.negatives) + " negatives, " : std::string()) +
+         std::to_string(o.epochs) + " epochs, batch " +
          std::to_string(o.batch) + ", lr " + app::json_number(o.lr) + ", L2 " +
          app::json_number(o.reg);
 }
@@ -338,6 +342,7 @@ int train_command(const std::vector<std::string>& args) {
     else if (a == "--batch") opt.batch = parse_number<std::int64_t>(a, value());
     else if (a == "--lr") opt.lr = parse_number<double>(a, value());
     else if (a == "--reg") opt.reg = parse_number<double>(a, value());
+    else if (a == "--lightgcn-negatives") opt.negatives = parse_number<std::int64_t>(a, value());
     else if (a == "--sage-layers") sage.model.layers = parse_number<int>(a, value());
     else if (a == "--fanouts") {
       sage.fanouts.clear();

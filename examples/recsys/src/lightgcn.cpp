@@ -18,6 +18,8 @@ void validate(const LightGcnOptions& o) {
   constexpr const char* fn = "train_lightgcn";
   nn::validate(o.model());
   validate_loop(fn, o.epochs, o.batch, o.lr, o.eval_every);
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.negatives >= 1 && o.negatives <= 1024,
+                    "'negatives' must be in [1, 1024], got {}", o.negatives);
 }
 
 }  // namespace
@@ -34,26 +36,31 @@ TrainResult train_lightgcn(const Context& ctx, const RecData& data, const LightG
   Adam adam(model.parameters(), AdamOptions{.lr = opt.lr});
 
   const std::vector<std::int64_t> pair_user = pair_users(train);
-  const auto mb = static_cast<std::size_t>(std::min(opt.batch, train.num_interactions()));
+  const std::int64_t k = opt.negatives;
+  const auto mb = static_cast<std::size_t>(std::min(opt.batch, train.num_interactions()) * k);
   std::vector<std::int64_t> bu(mb), bi(mb), bj(mb);
   const auto step = [&](std::span<const std::int64_t> pairs, int epoch, std::int64_t) {
-    const std::int64_t B = std::int64_t(pairs.size());
-    // Triples; the negative of pair p is keyed by (seed, epoch, p): any thread count agrees.
+    const std::int64_t B = std::int64_t(pairs.size()) * k;
+    // Triples; the negatives of pair p come from a stream keyed by (seed, epoch, p): any
+    // thread count agrees.
 #pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t t = 0; t < B; ++t) {
+    for (std::int64_t t = 0; t < std::int64_t(pairs.size()); ++t) {
       const std::int64_t p = pairs[std::size_t(t)];
       const std::int64_t u = pair_user[std::size_t(p)];
-      bu[std::size_t(t)] = u;
-      bi[std::size_t(t)] = train.items[std::size_t(p)];
       CounterRng rng(opt.seed, std::uint64_t(epoch), std::uint64_t(p));
-      std::int32_t j = 0;
-      // Rejection: a user who has every item would loop forever, so give up after 64 draws
-      // (the negative is then a positive: a zero-information triple, never wrong data).
-      for (int tries = 0; tries < 64; ++tries) {
-        j = std::int32_t(rng.below(std::uint64_t(I)));
-        if (!train.contains(u, j)) break;
+      for (std::int64_t s = 0; s < k; ++s) {
+        const std::size_t slot = std::size_t(t * k + s);
+        bu[slot] = u;
+        bi[slot] = train.items[std::size_t(p)];
+        std::int32_t j = 0;
+        // Rejection: a user who has every item would loop forever, so give up after 64
+        // draws (the negative is then a positive: a zero-information triple, never wrong).
+        for (int tries = 0; tries < 64; ++tries) {
+          j = std::int32_t(rng.below(std::uint64_t(I)));
+          if (!train.contains(u, j)) break;
+        }
+        bj[slot] = j;
       }
-      bj[std::size_t(t)] = j;
     }
     const auto first = [&](const std::vector<std::int64_t>& v) {
       return std::span<const std::int64_t>(v.data(), std::size_t(B));

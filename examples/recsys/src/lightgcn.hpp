@@ -29,6 +29,8 @@ struct LightGcnOptions {
   std::int64_t dim = 64;        ///< embedding width
   int epochs = 100;
   std::int64_t batch = 2048;    ///< BPR triples per Adam step
+  std::int64_t negatives = 1;   ///< negatives per positive: k triples (u, i, j_1..k), BPR
+                                ///< averaged over them (batch counts positives)
   double lr = 0.001;            ///< Adam learning rate
   double reg = 1e-4;            ///< L2 weight on the batch's ego embeddings
   double init_scale = 0.1;      ///< E0 ~ N(0, init_scale²) (LightGCN's normal init)
