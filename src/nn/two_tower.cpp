@@ -119,6 +119,7 @@ TwoTower::TwoTower(std::int64_t num_users, std::int64_t num_items, const Tensor&
                                 options_.seed, dtype, options_.init_scale);
   item_embedding_ = params_.add("item_embedding", {num_items, options_.dim}, Init::kNormal,
                                 options_.seed, dtype, options_.init_scale);
+  user_embedding_->sparse_rows = item_embedding_->sparse_rows = options_.sparse_updates;
   GnnModelOptions mo;
   mo.conv = ConvKind::kSage;
   mo.num_layers = options_.layers;
@@ -236,6 +237,10 @@ double TwoTower::loss_and_grad(const Context& ctx, const LinkBatch& batch, std::
     T* GE_i = item_embedding_->grad.data_as<T>();
     const auto& users = mb.nodes[kUser];
     const auto& items = mb.nodes[kItem];
+    if (options_.sparse_updates) {  // every batch node's row may get gradient
+      user_embedding_->mark_rows(users);
+      item_embedding_->mark_rows(items);
+    }
     if (gx[kUser].defined())
       kernels::cpu::scatter_add_rows(gx[kUser].data_as<T>(), d, d, users.data(),
                                      std::int64_t(users.size()), GE_u, d, threads);

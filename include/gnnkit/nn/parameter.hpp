@@ -4,8 +4,10 @@
 /// optimisers update them, checkpoints save them. A Parameter is shared (layers keep a
 /// pointer, the list keeps the order), so a model is one ParameterList plus its layers.
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <span>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -32,7 +34,28 @@ struct Parameter {
   std::string name;  ///< unique in its list, e.g. "conv1.lin_neigh.weight"
   Tensor value;
   Tensor grad;  ///< accumulated by backward passes; zeroed by ParameterList::zero_grad
+  /// Row-sparse gradients (embedding tables, where a batch touches few rows): the backward
+  /// pass lists the rows it wrote in `touched_rows`; optimisers then update only those rows
+  /// (lazily, as torch.optim.SparseAdam: untouched rows and their optimiser state stay as they
+  /// are) and zero_grad clears only them. Off: every element is updated every step.
+  bool sparse_rows = false;
+  std::vector<std::int64_t> touched_rows;  ///< sorted, unique row ids (when sparse_rows)
+
   std::int64_t numel() const noexcept { return value.numel(); }
+  /// Elements per row (the product of the dimensions after the first).
+  std::int64_t row_size() const noexcept { return value.ndim() ? value.numel() / value.size(0) : 1; }
+  /// Records rows a backward pass wrote gradient into (any order, repeats allowed).
+  void mark_rows(std::span<const std::int64_t> rows) {
+    const bool was_empty = touched_rows.empty();
+    touched_rows.insert(touched_rows.end(), rows.begin(), rows.end());
+    bool sorted_unique = true;
+    for (std::size_t i = 1; i < touched_rows.size() && sorted_unique; ++i)
+      sorted_unique = touched_rows[i - 1] < touched_rows[i];
+    if (!sorted_unique || !was_empty) {
+      std::sort(touched_rows.begin(), touched_rows.end());
+      touched_rows.erase(std::unique(touched_rows.begin(), touched_rows.end()), touched_rows.end());
+    }
+  }
 };
 
 using ParameterPtr = std::shared_ptr<Parameter>;
@@ -122,7 +145,16 @@ class ParameterList {
 
   /// @brief Sets every gradient to zero.
   void zero_grad() {
-    for (auto& p : params_) std::memset(p->grad.data(), 0, p->grad.nbytes());
+    for (auto& p : params_) {
+      if (!p->sparse_rows) {
+        std::memset(p->grad.data(), 0, p->grad.nbytes());
+        continue;
+      }
+      const std::size_t row_bytes = std::size_t(p->row_size()) * dtype_size(p->grad.dtype());
+      char* g = static_cast<char*>(p->grad.data());
+      for (const std::int64_t r : p->touched_rows) std::memset(g + std::size_t(r) * row_bytes, 0, row_bytes);
+      p->touched_rows.clear();
+    }
   }
 
   std::size_t size() const noexcept { return params_.size(); }

@@ -43,6 +43,10 @@ struct TwoTowerOptions {
   double dropout = 0.0;          ///< on hidden features during training
   double reg = 1e-4;             ///< L2 weight on the batch's ID embeddings
   double init_scale = 0.1;       ///< ID embeddings ~ N(0, init_scale²)
+  /// The embedding tables are row-sparse parameters (Parameter::sparse_rows): an optimiser
+  /// step updates only the rows the batch touched (lazy Adam, as torch.optim.SparseAdam)
+  /// instead of every row of the catalogue. false: dense updates, as nn.Embedding with Adam.
+  bool sparse_updates = true;
   std::uint64_t seed = 1;        ///< initialisation and dropout seed
 };
 

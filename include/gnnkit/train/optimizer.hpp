@@ -232,9 +232,26 @@ class Optimizer {
   /// Adopts checked values (the order of hyper_parameters()).
   virtual void set_hyper_parameters(std::span<const double> values) = 0;
 
-  /// Runs f(j) for every element j of parameter i, in parallel when it is large.
+  /// Runs f(j) for every element j of p to update, in parallel when there are many: all of
+  /// them, or those of the touched rows of a row-sparse parameter.
   template <typename F>
-  static void for_each_element(const Context& ctx, std::int64_t n, F&& f) {
+  static void for_each_element(const Context& ctx, const Parameter& p, F&& f) {
+    if (p.sparse_rows) {
+      const std::int64_t width = p.row_size();
+      const std::int64_t rows = std::int64_t(p.touched_rows.size());
+      const std::int64_t n = p.value.ndim() ? p.value.size(0) : 1;
+      for (const std::int64_t r : p.touched_rows)  // never write outside the tensor
+        GNNKIT_EXPECTS_AS(OutOfRange, "Optimizer::step", r >= 0 && r < n,
+                          "touched row {} of parameter '{}' must be in [0, {})", r, p.name, n);
+#pragma omp parallel for num_threads(ctx.num_threads()) \
+    schedule(static) if (rows * width > train_detail::kParallelElements)
+      for (std::int64_t k = 0; k < rows; ++k) {
+        const std::int64_t base = p.touched_rows[std::size_t(k)] * width;
+        for (std::int64_t j = base; j < base + width; ++j) f(j);
+      }
+      return;
+    }
+    const std::int64_t n = p.numel();
 #pragma omp parallel for num_threads(ctx.num_threads()) \
     schedule(static) if (n > train_detail::kParallelElements)
     for (std::int64_t j = 0; j < n; ++j) f(j);
@@ -338,7 +355,7 @@ class Sgd final : public Optimizer {
       T* w = p.value.data_as<T>();
       const T* g = p.grad.data_as<T>();
       T* buf = mu != 0 ? buffers_[i][0].data_as<T>() : nullptr;
-      for_each_element(ctx, p.numel(), [&](std::int64_t j) {
+      for_each_element(ctx, p, [&](std::int64_t j) {
         double d = double(g[j]) + wd * double(w[j]);
         if (buf) {
           const double b = first ? d : mu * double(buf[j]) + (1 - damp) * d;
@@ -431,7 +448,7 @@ class Adam : public Optimizer {
       const T* g = p.grad.data_as<T>();
       T* m = buffers_[i][0].data_as<T>();
       T* v = buffers_[i][1].data_as<T>();
-      for_each_element(ctx, p.numel(), [&](std::int64_t j) {
+      for_each_element(ctx, p, [&](std::int64_t j) {
         const double x = double(w[j]) * shrink;
         const double d = double(g[j]) + coupled * x;
         const double mj = double(m[j]) + (1 - b1) * (d - double(m[j]));

@@ -194,6 +194,52 @@ TEST_CASE("Adam minimises a quadratic", "[train][optimizer]") {
     REQUIRE(w->value.data_as<float>()[j] == Approx(std::cos(j)).margin(1e-3));
 }
 
+TEST_CASE("row-sparse parameters: lazy Adam and SGD update only the touched rows", "[train][optimizer]") {
+  ParameterList params;
+  auto table = params.add("table", {6, 3}, Init::kNormal, 5, DType::kFloat64, 0.5);
+  table->sparse_rows = true;
+  const bool sgd = GENERATE(false, true);
+  CAPTURE(sgd);
+  std::unique_ptr<Optimizer> opt;
+  if (sgd) opt = std::make_unique<Sgd>(params, SgdOptions{0.1, 0.9, 0.0, false, 0.01});
+  else opt = std::make_unique<Adam>(params, AdamOptions{0.05, 0.8, 0.95, 1e-8, 0.01});
+  std::vector<double> x(table->value.data_as<double>(), table->value.data_as<double>() + 18);
+  std::vector<double> m(18, 0), v(18, 0), buf(18, 0);
+  std::vector<bool> seen(18, false);
+  const std::vector<std::vector<std::int64_t>> rows = {{0, 2}, {4, 2, 1}, {2}, {5, 0}};
+  for (int t = 1; t <= 4; ++t) {
+    params.zero_grad();
+    for (std::int64_t r = 0; r < 6; ++r)  // zero_grad cleared the previous step's rows
+      for (int c = 0; c < 3; ++c) REQUIRE(table->grad.data_as<double>()[r * 3 + c] == 0);
+    REQUIRE(table->touched_rows.empty());
+    for (const std::int64_t r : rows[std::size_t(t - 1)])
+      for (int c = 0; c < 3; ++c)
+        table->grad.data_as<double>()[r * 3 + c] = grad_of(x[std::size_t(r * 3 + c)], std::size_t(r * 3 + c));
+    table->mark_rows(rows[std::size_t(t - 1)]);
+    opt->step(ctx);
+    // Reference: the dense rule applied to the touched rows' elements only, with the global
+    // step count for Adam's bias correction (torch.optim.SparseAdam / TF LazyAdam).
+    for (const std::int64_t r : rows[std::size_t(t - 1)])
+      for (std::size_t j = std::size_t(r * 3); j < std::size_t(r * 3 + 3); ++j) {
+        const double g = grad_of(x[j], j) + 0.01 * x[j];
+        if (sgd) {
+          buf[j] = seen[j] ? 0.9 * buf[j] + g : g;
+          seen[j] = true;
+          x[j] -= 0.1 * buf[j];
+        } else {
+          m[j] = 0.8 * m[j] + 0.2 * g;
+          v[j] = 0.95 * v[j] + 0.05 * g * g;
+          x[j] -= 0.05 * (m[j] / (1 - std::pow(0.8, t))) / (std::sqrt(v[j] / (1 - std::pow(0.95, t))) + 1e-8);
+        }
+      }
+    require_close(values<double>(*table), x, 1e-12);
+  }
+  // Row 3 was never touched: it still has its initial value, which a dense step with weight
+  // decay would have changed.
+  table->mark_rows(std::vector<std::int64_t>{7});
+  REQUIRE_THROWS_WITH(opt->step(ctx), Contains("touched row 7 of parameter 'table' must be in [0, 6)"));
+}
+
 TEST_CASE("large parameters update identically for any thread count", "[train][optimizer]") {
   auto run = [](int threads) {
     ParameterList params;
