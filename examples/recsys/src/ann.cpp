@@ -2,11 +2,14 @@
 // catalogues too large to scan per request. Compiled only when FAISS is found
 // (Debian: libfaiss-dev); without it the subcommand says so.
 #include <faiss/IndexHNSW.h>
+#include <faiss/IndexRefine.h>
+#include <faiss/IndexScalarQuantizer.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -53,7 +56,8 @@ std::vector<float> clustered_rows(std::int64_t rows, std::int64_t dim, std::int6
 const char* ann_bench_usage() {
   return "usage: gnnkit-recsys ann-bench [--items N] [--dim D] [--queries Q] [-k K] [--m M]\n"
          "                               [--ef-construction E] [--ef-search A,B,...]\n"
-         "                               [--clusters C] [--metric l2|ip] [--min-recall R]\n"
+         "                               [--clusters C] [--metric l2|ip] [--storage flat|sq8]\n"
+         "                               [--refine F] [--min-recall R]\n"
          "                               [--threads T] [--seed S]\n"
          "FAISS HNSW over N synthetic item embeddings (defaults: 5,000,000 items,\n"
          "dim 64, clustered around 1000 centres), against the exact top-k (k 10) of Q queries\n"
@@ -61,7 +65,9 @@ const char* ann_bench_usage() {
          "p50/p99 and batch throughput. --min-recall R: exit 1 unless the largest efSearch\n"
          "reaches recall R. --metric ip (default) uses FAISS's inner-product HNSW; l2 indexes\n"
          "the search as an L2 search (each item gets the extra coordinate sqrt(max|x|² - |x|²),\n"
-         "each query 0: the nearest item is then the one of largest dot product).\n";
+         "each query 0: the nearest item is then the one of largest dot product).\n"
+         "--storage sq8 keeps 8-bit vectors in the graph (4x less memory to walk) and re-ranks\n"
+         "the best k x F (--refine, default 2) candidates with the exact vectors.\n";
 }
 
 int ann_bench_command(const std::vector<std::string>& args) {
@@ -70,7 +76,8 @@ int ann_bench_command(const std::vector<std::string>& args) {
                clusters = 1000;
   std::vector<std::int64_t> ef_search = {32, 64, 128, 256};
   double min_recall = 0;
-  std::string metric = "ip";
+  std::string metric = "ip", storage = "flat";
+  std::int64_t refine = 2;
   int threads = 0;
   std::uint64_t seed = 1;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -87,6 +94,8 @@ int ann_bench_command(const std::vector<std::string>& args) {
     else if (a == "--clusters") clusters = parse_number<std::int64_t>(a, value());
     else if (a == "--min-recall") min_recall = parse_number<double>(a, value());
     else if (a == "--metric") metric = value();
+    else if (a == "--storage") storage = value();
+    else if (a == "--refine") refine = parse_number<std::int64_t>(a, value());
     else if (a == "--threads") threads = parse_number<int>(a, value());
     else if (a == "--seed") seed = parse_number<std::uint64_t>(a, value());
     else throw app::UsageError{"unknown option '" + a + "' for ann-bench"};
@@ -98,6 +107,8 @@ int ann_bench_command(const std::vector<std::string>& args) {
   for (const std::int64_t ef : ef_search)
     if (ef < k) throw app::UsageError{"every --ef-search must be >= k"};
   if (metric != "l2" && metric != "ip") throw app::UsageError{"--metric must be l2 or ip, got '" + metric + "'"};
+  if (storage != "flat" && storage != "sq8") throw app::UsageError{"--storage must be flat or sq8, got '" + storage + "'"};
+  if (refine < 1) throw app::UsageError{"--refine must be >= 1"};
   const Context ctx = Context::cpu(threads);
   const int nt = ctx.num_threads();
   std::printf("ann-bench: %lld items x dim %lld (%lld clusters), %lld queries, k %lld, %d threads\n",
@@ -143,16 +154,34 @@ int ann_bench_command(const std::vector<std::string>& args) {
   }
   const float* xs = l2 ? xi.data() : x.data();
   const float* qs = l2 ? qi.data() : q.data();
-  faiss::IndexHNSWFlat index(int(index_dim), int(m), l2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT);
-  index.hnsw.efConstruction = int(ef_construction);
+  const faiss::MetricType faiss_metric = l2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
+  std::unique_ptr<faiss::IndexHNSW> graph;
+  if (storage == "flat")
+    graph = std::make_unique<faiss::IndexHNSWFlat>(int(index_dim), int(m), faiss_metric);
+  else
+    graph = std::make_unique<faiss::IndexHNSWSQ>(int(index_dim), faiss::ScalarQuantizer::QT_8bit, int(m), faiss_metric);
+  graph->hnsw.efConstruction = int(ef_construction);
+  std::unique_ptr<faiss::IndexRefineFlat> refined;
+  faiss::Index* searcher = graph.get();
   t0 = std::chrono::steady_clock::now();
-  index.add(items, xs);
+  if (storage == "sq8") {
+    graph->train(items, xs);  // the 8-bit ranges per dimension
+    refined = std::make_unique<faiss::IndexRefineFlat>(graph.get());
+    refined->k_factor = float(refine);
+    refined->add(items, xs);  // into the graph and the exact copy
+    searcher = refined.get();
+  } else {
+    graph->add(items, xs);
+  }
+  faiss::IndexHNSW& index = *graph;
   const double build_seconds = seconds_since(t0);
   std::printf("exact top-%lld of %lld queries: %.2f s (%.2f ms per query)\n"
-              "HNSW build (%s, M %lld, efConstruction %lld): %.1f s (%.0f items/s)\n\n"
+              "HNSW build (%s, %s, M %lld, efConstruction %lld): %.1f s (%.0f items/s)\n\n"
               "efSearch  recall@%lld  p50 ms  p90 ms  p99 ms  batch queries/s\n",
               (long long)k, (long long)queries, exact_seconds, 1e3 * exact_seconds / double(queries),
-              l2 ? "inner product as L2" : "inner product", (long long)m, (long long)ef_construction, build_seconds,
+              l2 ? "inner product as L2" : "inner product",
+              storage == "flat" ? "float vectors" : ("8-bit vectors, exact re-rank of k x " + std::to_string(refine)).c_str(),
+              (long long)m, (long long)ef_construction, build_seconds,
               double(items) / build_seconds, (long long)k);
   std::fflush(stdout);
   double last_recall = 0;
@@ -163,7 +192,7 @@ int ann_bench_command(const std::vector<std::string>& args) {
     std::vector<double> lat;
     for (std::int64_t i = 0; i < queries; ++i) {
       t0 = std::chrono::steady_clock::now();
-      index.search(1, qs + i * index_dim, k, dist.data() + i * k, found.data() + i * k);
+      searcher->search(1, qs + i * index_dim, k, dist.data() + i * k, found.data() + i * k);
       lat.push_back(seconds_since(t0));
     }
     std::int64_t hits = 0;
@@ -174,7 +203,7 @@ int ann_bench_command(const std::vector<std::string>& args) {
         hits += std::binary_search(truth.begin(), truth.end(), std::int32_t(found[std::size_t(i * k + j)]));
     }
     t0 = std::chrono::steady_clock::now();
-    index.search(queries, qs, k, dist.data(), found.data());
+    searcher->search(queries, qs, k, dist.data(), found.data());
     const double batch = seconds_since(t0);
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double p) { return 1e3 * lat[std::min(lat.size() - 1, std::size_t(p * double(lat.size())))]; };
