@@ -202,6 +202,8 @@ def train_lightgcn(data: Data, args, layers: int, lr: float, reg: float, log=pri
     train_keys = users * data.num_items + items  # sorted: users ascend, items ascend within
 
     def step(idx, epoch, k):
+        # k negatives per positive: k triples (u, i, j_1..k), BPR averaged over them.
+        idx = np.repeat(idx, args.lightgcn_negatives)
         u = users[idx]
         bpr, _ = model.loss_and_grad(u, items[idx], negatives(rng, data, u, train_keys))
         opt.step(args.threads)
@@ -325,6 +327,7 @@ def write_report(out: Path, data: Data, rows: List[Dict[str, object]], args) -> 
     (out / "metrics.json").write_text(json.dumps(
         {"dataset": data.name, "options": {k: getattr(args, k) for k in
                                            ("model", "layers", "dim", "epochs", "batch", "lr", "reg",
+                                            "lightgcn_negatives",
                                             "sage_layers", "fanouts", "hidden", "negatives",
                                             "sage_epochs", "sage_batch", "sage_lr", "sage_reg", "seed")},
          "models": rows}, indent=1))
@@ -415,10 +418,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--batch", type=int, default=8192)
     t.add_argument("--lr", type=float, default=0.01)
     t.add_argument("--reg", type=float, default=1e-3)
+    t.add_argument("--lightgcn-negatives", type=int, default=1,
+                   help="negatives per positive for LightGCN and BPR-MF (BPR averaged over them)")
     t.add_argument("--sage-layers", type=int, default=2)
     t.add_argument("--fanouts", default="10,10", help="SAGE neighbours per hop (-1 = all)")
     t.add_argument("--hidden", type=int, default=64)
-    t.add_argument("--negatives", type=int, default=1, help="SAGE negatives per positive")
+    t.add_argument("--negatives", type=int, default=4, help="SAGE negatives per positive")
     t.add_argument("--sage-epochs", type=int, default=20)
     t.add_argument("--sage-batch", type=int, default=2048)
     t.add_argument("--sage-lr", type=float, default=0.005)

@@ -4,17 +4,20 @@
 #include <faiss/IndexHNSW.h>
 #include <faiss/IndexRefine.h>
 #include <faiss/IndexScalarQuantizer.h>
+#include <faiss/index_io.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "app/cli.hpp"
 #include "gnnkit/core/context.hpp"
+#include "gnnkit/core/error.hpp"
 #include "gnnkit/sampling/random.hpp"
 #include "gnnkit/train/top_k.hpp"
 #include "src/commands.hpp"
@@ -57,7 +60,7 @@ const char* ann_bench_usage() {
   return "usage: gnnkit-recsys ann-bench [--items N] [--dim D] [--queries Q] [-k K] [--m M]\n"
          "                               [--ef-construction E] [--ef-search A,B,...]\n"
          "                               [--clusters C] [--metric l2|ip] [--storage flat|sq8]\n"
-         "                               [--refine F] [--min-recall R]\n"
+         "                               [--refine F] [--index-file PATH] [--min-recall R]\n"
          "                               [--threads T] [--seed S]\n"
          "FAISS HNSW over N synthetic item embeddings (defaults: 5,000,000 items,\n"
          "dim 64, clustered around 1000 centres), against the exact top-k (k 10) of Q queries\n"
@@ -67,7 +70,10 @@ const char* ann_bench_usage() {
          "the search as an L2 search (each item gets the extra coordinate sqrt(max|x|² - |x|²),\n"
          "each query 0: the nearest item is then the one of largest dot product).\n"
          "--storage sq8 keeps 8-bit vectors in the graph (4x less memory to walk) and re-ranks\n"
-         "the best k x F (--refine, default 2) candidates with the exact vectors.\n";
+         "the best k x F (--refine, default 2) candidates with the exact vectors.\n"
+         "--index-file PATH: load the index from PATH when it exists (same data: same --items,\n"
+         "--dim, --clusters, --seed), else build it and save it there (written to PATH.tmp,\n"
+         "then renamed): build once on a busy machine, time the searches later on a quiet one.\n";
 }
 
 int ann_bench_command(const std::vector<std::string>& args) {
@@ -76,7 +82,7 @@ int ann_bench_command(const std::vector<std::string>& args) {
                clusters = 1000;
   std::vector<std::int64_t> ef_search = {32, 64, 128, 256};
   double min_recall = 0;
-  std::string metric = "ip", storage = "flat";
+  std::string metric = "ip", storage = "flat", index_file;
   std::int64_t refine = 2;
   int threads = 0;
   std::uint64_t seed = 1;
@@ -95,6 +101,7 @@ int ann_bench_command(const std::vector<std::string>& args) {
     else if (a == "--min-recall") min_recall = parse_number<double>(a, value());
     else if (a == "--metric") metric = value();
     else if (a == "--storage") storage = value();
+    else if (a == "--index-file") index_file = value();
     else if (a == "--refine") refine = parse_number<std::int64_t>(a, value());
     else if (a == "--threads") threads = parse_number<int>(a, value());
     else if (a == "--seed") seed = parse_number<std::uint64_t>(a, value());
@@ -155,31 +162,53 @@ int ann_bench_command(const std::vector<std::string>& args) {
   const float* xs = l2 ? xi.data() : x.data();
   const float* qs = l2 ? qi.data() : q.data();
   const faiss::MetricType faiss_metric = l2 ? faiss::METRIC_L2 : faiss::METRIC_INNER_PRODUCT;
-  std::unique_ptr<faiss::IndexHNSW> graph;
-  if (storage == "flat")
-    graph = std::make_unique<faiss::IndexHNSWFlat>(int(index_dim), int(m), faiss_metric);
-  else
-    graph = std::make_unique<faiss::IndexHNSWSQ>(int(index_dim), faiss::ScalarQuantizer::QT_8bit, int(m), faiss_metric);
-  graph->hnsw.efConstruction = int(ef_construction);
-  std::unique_ptr<faiss::IndexRefineFlat> refined;
-  faiss::Index* searcher = graph.get();
+  std::unique_ptr<faiss::Index> owner;  // what is searched: the graph, or the refine wrapper
+  faiss::IndexHNSW* graph = nullptr;
   t0 = std::chrono::steady_clock::now();
-  if (storage == "sq8") {
-    graph->train(items, xs);  // the 8-bit ranges per dimension
-    refined = std::make_unique<faiss::IndexRefineFlat>(graph.get());
-    refined->k_factor = float(refine);
-    refined->add(items, xs);  // into the graph and the exact copy
-    searcher = refined.get();
-  } else {
+  bool loaded = false;
+  if (!index_file.empty() && std::filesystem::exists(index_file)) {
+    owner.reset(faiss::read_index(index_file.c_str()));
+    auto* refine_index = dynamic_cast<faiss::IndexRefineFlat*>(owner.get());
+    graph = dynamic_cast<faiss::IndexHNSW*>(refine_index ? refine_index->base_index : owner.get());
+    if (!graph || owner->ntotal != items || owner->d != index_dim)
+      throw IoError("ann-bench", detail::format("'{}' is not an HNSW index of {} vectors of dim {} "
+                                                "(built with other options?)", index_file, items, index_dim));
+    if (refine_index) refine_index->k_factor = float(refine);
+    // Report what the file holds, not the command line's build options.
+    storage = refine_index ? "sq8" : "flat";
+    m = graph->hnsw.nb_neighbors(1);
+    ef_construction = graph->hnsw.efConstruction;
+    loaded = true;
+  } else if (storage == "flat") {
+    auto index = std::make_unique<faiss::IndexHNSWFlat>(int(index_dim), int(m), faiss_metric);
+    graph = index.get();
+    graph->hnsw.efConstruction = int(ef_construction);
     graph->add(items, xs);
+    owner = std::move(index);
+  } else {
+    auto* sq = new faiss::IndexHNSWSQ(int(index_dim), faiss::ScalarQuantizer::QT_8bit, int(m), faiss_metric);
+    auto refine_index = std::make_unique<faiss::IndexRefineFlat>(sq);
+    refine_index->own_fields = true;  // deletes sq
+    graph = sq;
+    graph->hnsw.efConstruction = int(ef_construction);
+    refine_index->train(items, xs);  // the 8-bit ranges per dimension
+    refine_index->k_factor = float(refine);
+    refine_index->add(items, xs);  // into the graph and the exact copy
+    owner = std::move(refine_index);
   }
+  faiss::Index* searcher = owner.get();
   faiss::IndexHNSW& index = *graph;
   const double build_seconds = seconds_since(t0);
+  if (!loaded && !index_file.empty()) {
+    const std::string tmp = index_file + ".tmp";
+    faiss::write_index(owner.get(), tmp.c_str());
+    std::filesystem::rename(tmp, index_file);
+  }
   std::printf("exact top-%lld of %lld queries: %.2f s (%.2f ms per query)\n"
-              "HNSW build (%s, %s, M %lld, efConstruction %lld): %.1f s (%.0f items/s)\n\n"
+              "HNSW %s (%s, %s, M %lld, efConstruction %lld): %.1f s (%.0f items/s)\n\n"
               "efSearch  recall@%lld  p50 ms  p90 ms  p99 ms  batch queries/s\n",
               (long long)k, (long long)queries, exact_seconds, 1e3 * exact_seconds / double(queries),
-              l2 ? "inner product as L2" : "inner product",
+              loaded ? "loaded" : "build", l2 ? "inner product as L2" : "inner product",
               storage == "flat" ? "float vectors" : ("8-bit vectors, exact re-rank of k x " + std::to_string(refine)).c_str(),
               (long long)m, (long long)ef_construction, build_seconds,
               double(items) / build_seconds, (long long)k);

@@ -266,7 +266,7 @@ const char* train_usage() {
          "  --sage-layers L      SAGE layers (default 2)\n"
          "  --fanouts F1,F2      neighbours sampled per hop, one per layer (default 10,10; -1 = all)\n"
          "  --hidden H           width between layers (default 64)\n"
-         "  --negatives N        negative items per positive (default 1)\n"
+         "  --negatives N        negative items per positive (default 4)\n"
          "  --sage-epochs E, --sage-batch B, --sage-lr X, --sage-reg X\n"
          "                       (defaults 20, 2048, 0.005, 0.0001)\n"
          "BPR-MF (the baseline, or a model when listed; epochs and batch as LightGCN's):\n"

@@ -24,7 +24,7 @@ namespace gnnkit::recsys {
 struct SageOptions {
   nn::TwoTowerOptions model;                  ///< layers 2, dim 64, hidden 64, mean, L2 1e-4
   std::vector<std::int64_t> fanouts{10, 10};  ///< neighbours per hop; -1 = all
-  std::int64_t negatives = 1;                 ///< negative items per positive
+  std::int64_t negatives = 4;                 ///< negative items per positive
   int epochs = 20;
   std::int64_t batch = 2048;                  ///< positive interactions per Adam step
   double lr = 0.005;
