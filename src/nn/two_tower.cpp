@@ -94,7 +94,7 @@ HeteroGraph TwoTower::interaction_graph(const Context& ctx, std::int64_t num_use
   const TensorView sv(src.data(), DType::kInt64, Device::cpu(), {n});
   const TensorView dv(dst.data(), DType::kInt64, Device::cpu(), {n});
   return HeteroGraph::from_coo(ctx, {{"user", num_users}, {"item", num_items}},
-                               {RelationInput{{"user", kRelation, "item"}, sv, dv}}, bo);
+                               {RelationInput{{"user", kRelation, "item"}, sv, dv, std::nullopt, std::nullopt}}, bo);
 }
 
 TwoTower::TwoTower(std::int64_t num_users, std::int64_t num_items, const Tensor& item_features,

@@ -72,6 +72,18 @@ inline std::vector<std::int64_t> balanced_row_ranges(const std::int64_t* indptr,
   return bounds;
 }
 
+/// The row loops of the kernels below are compiled three times, for x86-64-v4 (AVX-512),
+/// x86-64-v3 (AVX2 + FMA) and the baseline, and the loader picks the best the CPU has (GCC's
+/// function multi-versioning): a default build stays portable yet gathers and accumulates
+/// feature rows with the widest vectors. Off for other compilers and targets, under
+/// sanitizers, and with -DGNNKIT_NO_ISA_CLONES.
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && \
+    !defined(__SANITIZE_ADDRESS__) && !defined(GNNKIT_NO_ISA_CLONES)
+#define GNNKIT_ISA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define GNNKIT_ISA_CLONES
+#endif
+
 /// Runs body(row_begin, row_end) over balanced row ranges on `threads` threads.
 template <typename Body>
 void parallel_rows(const std::int64_t* indptr, std::int64_t num_rows, int threads, Body&& body) {
@@ -166,7 +178,7 @@ void spmm_forward(const CompressedView<IndexT>& csc, const ValueT* x, std::int64
                   std::int64_t F, const ValueT* edge_weight, int heads, Reduce reduce,
                   ValueT* out, std::int64_t ldo, std::int32_t* argmax, int threads) {
   const std::int64_t C = heads > 0 ? F / heads : F;
-  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t v = begin; v < end; ++v) {
       ValueT* __restrict o = out + v * ldo;
       const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
@@ -303,7 +315,7 @@ void spmm_backward_x(const CompressedView<IndexT>& csc, const Transposed<IndexT>
                      bool accumulate, int threads) {
   const std::int64_t C = heads > 0 ? F / heads : F;
   const std::int64_t base = csc.num_rows ? csc.indptr[0] : 0;
-  parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t u = begin; u < end; ++u) {
       ValueT* __restrict gx = grad_x + u * ldx;
       const std::int64_t k0 = t.indptr[std::size_t(u)], k1 = t.indptr[std::size_t(u) + 1];
@@ -387,7 +399,7 @@ void sddmm_dot(const CompressedView<IndexT>& csc, const ValueT* dst_rows, std::i
                int threads) {
   const std::int64_t C = F / heads;
   const std::int64_t base = csc.num_rows ? csc.indptr[0] : 0;
-  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t v = begin; v < end; ++v) {
       const ValueT* __restrict d = dst_rows + v * ldd;
       const std::int64_t e1 = csc.indptr[v + 1];
@@ -412,7 +424,7 @@ template <typename ValueT, typename IndexT>
 void edge_softmax_forward(const CompressedView<IndexT>& csc, const ValueT* scores, int heads,
                           ValueT* alpha, int threads) {
   const std::int64_t base = csc.num_rows ? csc.indptr[0] : 0;
-  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t v = begin; v < end; ++v) {
       const std::int64_t e0 = csc.indptr[v] - base, e1 = csc.indptr[v + 1] - base;
       if (e0 == e1) continue;
@@ -440,7 +452,7 @@ void edge_softmax_backward(const CompressedView<IndexT>& csc, const ValueT* alph
                            const ValueT* grad_alpha, int heads, ValueT* grad_scores,
                            int threads) {
   const std::int64_t base = csc.num_rows ? csc.indptr[0] : 0;
-  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t v = begin; v < end; ++v) {
       const std::int64_t e0 = csc.indptr[v] - base, e1 = csc.indptr[v + 1] - base;
       for (int h = 0; h < heads; ++h) {
@@ -458,7 +470,7 @@ template <typename ValueT, typename IndexT>
 void gat_scores(const CompressedView<IndexT>& csc, const ValueT* a_src, const ValueT* a_dst,
                 int heads, ValueT negative_slope, ValueT* scores, int threads) {
   const std::int64_t base = csc.num_rows ? csc.indptr[0] : 0;
-  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t v = begin; v < end; ++v) {
       const ValueT* ad = a_dst + v * heads;
       for (std::int64_t e = csc.indptr[v]; e < csc.indptr[v + 1]; ++e) {
@@ -480,7 +492,7 @@ template <typename ValueT, typename IndexT>
 void gat_attention_forward(const CompressedView<IndexT>& csc, const ValueT* a_src,
                            const ValueT* a_dst, int heads, ValueT negative_slope,
                            ValueT* scores, ValueT* alpha, int threads) {
-  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     constexpr int kMaxHeads = 64;
     ValueT m[kMaxHeads], sum[kMaxHeads];
     for (std::int64_t v = begin; v < end; ++v) {
@@ -524,7 +536,7 @@ void gat_aggregate_backward(const Transposed<IndexT>& t, const ValueT* grad_out,
                             std::int64_t F, const ValueT* weights, int heads, ValueT* grad_h_src,
                             std::int64_t ldx, ValueT* grad_w, int threads) {
   const std::int64_t C = F / heads;
-  parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t u = begin; u < end; ++u) {
       ValueT* __restrict gx = grad_h_src + u * ldx;
       const ValueT* __restrict hs = h_src + u * ldh;
@@ -560,7 +572,7 @@ template <typename ValueT, typename IndexT>
 void gat_attention_backward(const CompressedView<IndexT>& csc, const ValueT* scores,
                             const ValueT* alpha, int heads, ValueT negative_slope, ValueT* grad,
                             int threads) {
-  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t v = begin; v < end; ++v) {
       const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
       for (int h = 0; h < heads; ++h) {
@@ -582,7 +594,7 @@ template <typename ValueT, typename IndexT>
 void edge_sum_to_dst(const CompressedView<IndexT>& csc, const ValueT* values, int heads,
                      ValueT* out, bool accumulate, int threads) {
   const std::int64_t base = csc.num_rows ? csc.indptr[0] : 0;
-  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t v = begin; v < end; ++v) {
       for (int h = 0; h < heads; ++h) {
         ValueT acc = accumulate ? out[v * heads + h] : ValueT(0);
@@ -599,7 +611,7 @@ void edge_sum_to_dst(const CompressedView<IndexT>& csc, const ValueT* values, in
 template <typename ValueT, typename IndexT>
 void edge_sum_to_src(const Transposed<IndexT>& t, const ValueT* values, int heads, ValueT* out,
                      bool accumulate, int threads) {
-  parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) {
+  parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
     for (std::int64_t u = begin; u < end; ++u) {
       for (int h = 0; h < heads; ++h) {
         ValueT acc = accumulate ? out[u * heads + h] : ValueT(0);
