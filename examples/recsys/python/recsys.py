@@ -418,7 +418,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--batch", type=int, default=8192)
     t.add_argument("--lr", type=float, default=0.01)
     t.add_argument("--reg", type=float, default=1e-3)
-    t.add_argument("--lightgcn-negatives", type=int, default=1,
+    t.add_argument("--lightgcn-negatives", type=int, default=4,
                    help="negatives per positive for LightGCN and BPR-MF (BPR averaged over them)")
     t.add_argument("--sage-layers", type=int, default=2)
     t.add_argument("--fanouts", default="10,10", help="SAGE neighbours per hop (-1 = all)")

@@ -260,7 +260,7 @@ const char* train_usage() {
          "  --batch B            BPR triples per step (default 8192)\n"
          "  --lr X               Adam learning rate (default 0.01)\n"
          "  --reg X              L2 weight on the batch's embeddings (default 0.001)\n"
-         "  --lightgcn-negatives N  negatives per positive, BPR averaged over them (default 1;\n"
+         "  --lightgcn-negatives N  negatives per positive, BPR averaged over them (default 4;\n"
          "                       BPR-MF uses the same number)\n"
          "GraphSAGE two-tower (link neighbour sampling with negatives):\n"
          "  --sage-layers L      SAGE layers (default 2)\n"
@@ -320,6 +320,10 @@ int train_command(const std::vector<std::string>& args) {
   opt.lr = 0.01;
   opt.reg = 1e-3;
   opt.eval_every = 5;
+  // 4 negatives per positive: +3 % Recall@20 for LightGCN and for BPR-MF on movielens-1m-lcfn
+  // (60 epochs: 0.2644 vs 0.2570, MF 0.2531 vs 0.2466) at about the same time per epoch (the
+  // full propagation per batch dominates).
+  opt.negatives = 4;
   SageOptions sage;
   std::string dataset, root = "../shared/data", folder, out, model_list = "lightgcn";
   // BPR-MF's own defaults: with LightGCN's (lr 0.01, L2 0.001) it over-fits (movielens-1m-lcfn,
