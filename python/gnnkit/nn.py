@@ -234,6 +234,9 @@ def _user_csr(fn: str, num_users: int, users: Any, items: Any) -> Tuple[np.ndarr
     if len(users) and (users.min() < 0 or users.max() >= num_users):
         bad = int(np.flatnonzero((users < 0) | (users >= num_users))[0])
         raise IndexError(f"{fn}: users[{bad}] = {int(users[bad])} must be in [0, {num_users})")
+    if len(items) and (items.min() < 0 or items.max() >= np.iinfo(np.int32).max):
+        bad = int(np.flatnonzero((items < 0) | (items >= np.iinfo(np.int32).max))[0])
+        raise IndexError(f"{fn}: items[{bad}] = {int(items[bad])} must be a non-negative item id")
     order = np.argsort(users, kind="stable")
     indptr = np.zeros(num_users + 1, dtype=np.int64)
     np.cumsum(np.bincount(users, minlength=num_users), out=indptr[1:])

@@ -451,6 +451,8 @@ void init_nn(py::module_& m) {
              o.reg = reg;
              o.init_scale = init_scale;
              o.seed = seed;
+             GNNKIT_EXPECTS_AS(InvalidArgument, "TwoTower", negatives >= 1,
+                               "'negatives' must be >= 1, got {}", negatives);
              GNNKIT_EXPECTS_AS(InvalidArgument, "TwoTower", std::int64_t(fanouts.size()) == layers,
                                "'fanouts' must list one fan-out per layer ({}), got {}", layers,
                                fanouts.size());

@@ -112,7 +112,9 @@ TwoTower::TwoTower(std::int64_t num_users, std::int64_t num_items, const Tensor&
     GNNKIT_EXPECTS_AS(InvalidArgument, kFn, item_features.dtype() == dtype,
                       "'item_features' must be {} like the model, got {}", dtype,
                       item_features.dtype());
-    item_features_ = item_features.is_contiguous() ? item_features : item_features.clone();
+    GNNKIT_EXPECTS_AS(DeviceMismatch, kFn, item_features.device().is_cpu(),
+                      "'item_features' must be on the cpu, got {}", item_features.device());
+    item_features_ = item_features.clone();  // the model's own copy: later edits do not leak in
     features_ = item_features.size(1);
   }
   user_embedding_ = params_.add("user_embedding", {num_users, options_.dim}, Init::kNormal,
@@ -182,6 +184,17 @@ std::vector<Tensor> TwoTower::forward_batch(const Context& ctx, const LinkBatch&
                     "the batch needs k >= 1 negatives per positive ({} positives), got {} "
                     "negatives", p, batch.neg_dst.size());
   graphs = layer_graphs(mb, options_.layers, ctx.num_threads(), training);
+  // The triples index the last layer's output rows: every id must be one of its rows.
+  const std::int64_t out_users = graphs.back().num_dst[kUser], out_items = graphs.back().num_dst[kItem];
+  const auto check_ids = [&](const std::vector<std::int32_t>& ids, std::int64_t rows, const char* what) {
+    for (std::size_t i = 0; i < ids.size(); ++i)
+      GNNKIT_EXPECTS_AS(OutOfRange, fn, ids[i] >= 0 && ids[i] < rows,
+                        "batch '{}'[{}] = {} is not a seed row of the batch (it has {})", what, i,
+                        ids[i], rows);
+  };
+  check_ids(batch.src, out_users, "src");
+  check_ids(batch.dst, out_items, "dst");
+  check_ids(batch.neg_dst, out_items, "neg_dst");
   const ForwardMode mode{training, mix64(options_.seed ^ mix64(step + 0x7457ull)), false};
   return model_->forward_types(ctx, graphs, inputs(ctx, mb), mode, cache);
 }
@@ -237,19 +250,20 @@ double TwoTower::loss_and_grad(const Context& ctx, const LinkBatch& batch, std::
     T* GE_i = item_embedding_->grad.data_as<T>();
     const auto& users = mb.nodes[kUser];
     const auto& items = mb.nodes[kItem];
-    if (options_.sparse_updates) {  // every batch node's row may get gradient
-      user_embedding_->mark_rows(users);
-      item_embedding_->mark_rows(items);
-    }
+    // Every batch node's row may get gradient: a row-sparse table must list them all.
+    if (user_embedding_->sparse_rows) user_embedding_->mark_rows(users);
+    if (item_embedding_->sparse_rows) item_embedding_->mark_rows(items);
     if (gx[kUser].defined())
       kernels::cpu::scatter_add_rows(gx[kUser].data_as<T>(), d, d, users.data(),
                                      std::int64_t(users.size()), GE_u, d, threads);
     if (gx[kItem].defined())
       kernels::cpu::scatter_add_rows(gx[kItem].data_as<T>(), w, d, items.data(),
                                      std::int64_t(items.size()), GE_i, d, threads);
-    // L2 on the triples' ID embeddings (every occurrence counts, as in LightGCN's code).
+    // L2 on the triples' ID embeddings, as LightGCN's code with k triples per positive:
+    // reg / 2 * (|e_u|² + |e_i|² + Σ_j |e_j|² / k) / P.
     if (options_.reg > 0) {
       const T scale = T(options_.reg / double(p));
+      const T neg_scale = T(options_.reg / double(p * k));
       const T* EU = user_embedding_->value.data_as<T>();
       const T* EI = item_embedding_->value.data_as<T>();
       for (std::int64_t i = 0; i < p; ++i) {
@@ -259,7 +273,7 @@ double TwoTower::loss_and_grad(const Context& ctx, const LinkBatch& batch, std::
         axpy(scale, EI + it * d, GE_i + it * d, d);
         for (std::int64_t j = 0; j < k; ++j) {
           const std::int64_t jt = items[std::size_t(batch.neg_dst[std::size_t(i * k + j)])];
-          axpy(scale, EI + jt * d, GE_i + jt * d, d);
+          axpy(neg_scale, EI + jt * d, GE_i + jt * d, d);
         }
       }
     }

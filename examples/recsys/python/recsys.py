@@ -237,8 +237,9 @@ def read_item_features(folder: Path, num_items: int) -> Optional[np.ndarray]:
                 raise ValueError(f"{path}: line {lineno}: expected item,category,price, got {line.strip()!r}") from None
             if not 0 <= item < num_items:
                 raise ValueError(f"{path}: line {lineno}: item {item} is outside [0, {num_items})")
-            if cat < 0 or not price > 0:
-                raise ValueError(f"{path}: line {lineno}: category must be >= 0 and price > 0")
+            if not 0 <= cat < 4096 or not 0 < price < float("inf"):
+                raise ValueError(f"{path}: line {lineno}: category must be in [0, 4096) and price a "
+                                 f"positive number, got {cat} and {price}")
             category[item], log_price[item] = cat, np.log(price)
     missing = np.flatnonzero(category < 0)
     if len(missing):
@@ -347,6 +348,15 @@ def cmd_train(args) -> int:
     for m in models:
         if m not in ("lightgcn", "sage", "mf") or models.count(m) > 1:
             raise ValueError(f"--model must list lightgcn, sage or mf once each, got {args.model!r}")
+    if args.lightgcn_negatives < 1 or args.negatives < 1:
+        raise ValueError("--lightgcn-negatives and --negatives must be >= 1")
+    if "sage" in models:  # before any model trains: a bad option costs no epochs
+        fanouts = args.fanouts.split(",")
+        if len(fanouts) != args.sage_layers:
+            if args.fanouts != "10,10":
+                raise ValueError(f"--fanouts must list one fan-out per layer ({args.sage_layers}), "
+                                 f"got {args.fanouts!r}")
+            args.fanouts = ",".join(["10"] * args.sage_layers)  # the default, one per layer
     features = read_item_features(Path(args.data), data.num_items) if args.data and "sage" in models else None
     saved = None
     for m in models:

@@ -170,9 +170,10 @@ int ann_bench_command(const std::vector<std::string>& args) {
     owner.reset(faiss::read_index(index_file.c_str()));
     auto* refine_index = dynamic_cast<faiss::IndexRefineFlat*>(owner.get());
     graph = dynamic_cast<faiss::IndexHNSW*>(refine_index ? refine_index->base_index : owner.get());
-    if (!graph || owner->ntotal != items || owner->d != index_dim)
-      throw IoError("ann-bench", detail::format("'{}' is not an HNSW index of {} vectors of dim {} "
-                                                "(built with other options?)", index_file, items, index_dim));
+    if (!graph || owner->ntotal != items || owner->d != index_dim || owner->metric_type != faiss_metric)
+      throw IoError("ann-bench", detail::format("'{}' is not an HNSW index of {} vectors of dim {} with "
+                                                "metric {} (built with other options?)", index_file, items,
+                                                index_dim, metric));
     if (refine_index) refine_index->k_factor = float(refine);
     // Report what the file holds, not the command line's build options.
     storage = refine_index ? "sq8" : "flat";

@@ -375,8 +375,9 @@ int train_command(const std::vector<std::string>& args) {
     if (std::count(models.begin(), models.end(), models[m]) > 1)
       throw UsageError{"--model lists '" + models[m] + "' twice"};
   }
-  // --sage-layers 3 without --fanouts: repeat the last default fan-out.
-  if (!fanouts_given && sage.model.layers >= 1)
+  // --sage-layers 3 without --fanouts: repeat the last default fan-out (validate() then
+  // checks the layer count; never resize to an absurd one).
+  if (!fanouts_given && sage.model.layers >= 1 && sage.model.layers <= 4)
     sage.fanouts.resize(std::size_t(sage.model.layers), sage.fanouts.back());
   LightGcnOptions mf = opt;
   mf.layers = 0;

@@ -44,8 +44,14 @@ struct Parameter {
   std::int64_t numel() const noexcept { return value.numel(); }
   /// Elements per row (the product of the dimensions after the first).
   std::int64_t row_size() const noexcept { return value.ndim() ? value.numel() / value.size(0) : 1; }
-  /// Records rows a backward pass wrote gradient into (any order, repeats allowed).
+  /// Records rows a backward pass wrote gradient into (any order, repeats allowed). Use this
+  /// rather than writing touched_rows, which must stay sorted and unique.
+  /// @throws OutOfRange naming the parameter for a row outside [0, rows)
   void mark_rows(std::span<const std::int64_t> rows) {
+    const std::int64_t n = value.ndim() ? value.size(0) : 1;
+    for (const std::int64_t r : rows)
+      GNNKIT_EXPECTS_AS(OutOfRange, "Parameter::mark_rows", r >= 0 && r < n,
+                        "row {} of parameter '{}' must be in [0, {})", r, name, n);
     const bool was_empty = touched_rows.empty();
     touched_rows.insert(touched_rows.end(), rows.begin(), rows.end());
     bool sorted_unique = true;

@@ -9,8 +9,9 @@
 /// item and item -rev_interacts-> user maps both towers into one `dim`-wide space; a pair
 /// scores <h_user, h_item>. Training batch: positive pairs (u, i) with a negative item j
 /// each, the joint neighbourhood of all endpoints sampled by a LinkSampler; loss = mean
-/// softplus(s_uj - s_ui) + reg / 2 * Σ (|e_u|² + |e_i|² + |e_j|²) / B (L2 on the batch's ID
-/// embeddings, as LightGCN's reference code). Inference is layer-wise over the whole graph
+/// softplus(s_uj - s_ui) over the B positives and their k negatives each + reg / 2 *
+/// Σ (|e_u|² + |e_i|² + Σ_j |e_j|² / k) / B (L2 on the batch's ID embeddings, as LightGCN's
+/// reference code with k triples per positive). Inference is layer-wise over the whole graph
 /// (every neighbour, as PyG's inference), giving the final embeddings of every user and item.
 ///
 ///   HeteroGraph g = TwoTower::interaction_graph(ctx, U, I, indptr, items);

@@ -82,7 +82,18 @@ class Optimizer {
     const std::string fn = name() + "::step";
     GNNKIT_EXPECTS_AS(DeviceMismatch, fn.c_str(), ctx.device().is_cpu(),
                       "'ctx' must be a CPU context, got {}", ctx.device());
-    for (const auto& p : params_) train_detail::check_parameter(fn, *p);
+    for (const auto& p : params_) {
+      train_detail::check_parameter(fn, *p);
+      if (!p->sparse_rows) continue;
+      // Before anything changes: a bad row must not leave a half-applied step.
+      const std::int64_t n = p->value.ndim() ? p->value.size(0) : 1;
+      for (std::size_t k = 0; k < p->touched_rows.size(); ++k)
+        GNNKIT_EXPECTS_AS(OutOfRange, fn.c_str(),
+                          p->touched_rows[k] >= 0 && p->touched_rows[k] < n &&
+                              (k == 0 || p->touched_rows[k - 1] < p->touched_rows[k]),
+                          "touched row {} of parameter '{}' must be in [0, {}) and the rows "
+                          "sorted and unique (use Parameter::mark_rows)", p->touched_rows[k], p->name, n);
+    }
     ++step_count_;
     for (std::size_t i = 0; i < params_.size(); ++i) update(ctx, i);
   }
@@ -233,16 +244,12 @@ class Optimizer {
   virtual void set_hyper_parameters(std::span<const double> values) = 0;
 
   /// Runs f(j) for every element j of p to update, in parallel when there are many: all of
-  /// them, or those of the touched rows of a row-sparse parameter.
+  /// them, or those of the touched rows of a row-sparse parameter (checked by step()).
   template <typename F>
   static void for_each_element(const Context& ctx, const Parameter& p, F&& f) {
     if (p.sparse_rows) {
       const std::int64_t width = p.row_size();
       const std::int64_t rows = std::int64_t(p.touched_rows.size());
-      const std::int64_t n = p.value.ndim() ? p.value.size(0) : 1;
-      for (const std::int64_t r : p.touched_rows)  // never write outside the tensor
-        GNNKIT_EXPECTS_AS(OutOfRange, "Optimizer::step", r >= 0 && r < n,
-                          "touched row {} of parameter '{}' must be in [0, {})", r, p.name, n);
 #pragma omp parallel for num_threads(ctx.num_threads()) \
     schedule(static) if (rows * width > train_detail::kParallelElements)
       for (std::int64_t k = 0; k < rows; ++k) {

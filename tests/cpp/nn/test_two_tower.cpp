@@ -126,7 +126,7 @@ TEST_CASE("TwoTower BPR + L2 gradient matches central finite differences (float6
   const std::int64_t P = 5, K = 2, D = 3;
 
   // The objective computed independently: mean softplus(neg - pos) from the model's scores
-  // plus reg / 2 * Σ |e|² / P over the triples' ID embedding rows.
+  // plus reg / 2 * (Σ |e_u|² + |e_i|² + Σ_j |e_j|² / K) / P over the triples' ID embedding rows.
   const auto objective = [&]() {
     std::vector<double> pos, neg;
     model.score(ctx, b, pos, neg);
@@ -144,7 +144,7 @@ TEST_CASE("TwoTower BPR + L2 gradient matches central finite differences (float6
     double l2 = 0;
     for (std::int64_t i = 0; i < P; ++i) {
       l2 += sq(eu, src[std::size_t(i)]) + sq(ei, dst[std::size_t(i)]);
-      for (std::int64_t j = 0; j < K; ++j) l2 += sq(ei, b.neg_dst_global[std::size_t(i * K + j)]);
+      for (std::int64_t j = 0; j < K; ++j) l2 += sq(ei, b.neg_dst_global[std::size_t(i * K + j)]) / double(K);
     }
     return bpr + o.reg / 2 * l2 / double(P);
   };

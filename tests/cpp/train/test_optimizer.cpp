@@ -236,8 +236,15 @@ TEST_CASE("row-sparse parameters: lazy Adam and SGD update only the touched rows
   }
   // Row 3 was never touched: it still has its initial value, which a dense step with weight
   // decay would have changed.
-  table->mark_rows(std::vector<std::int64_t>{7});
-  REQUIRE_THROWS_WITH(opt->step(ctx), Contains("touched row 7 of parameter 'table' must be in [0, 6)"));
+  REQUIRE_THROWS_WITH(table->mark_rows(std::vector<std::int64_t>{7}),
+                      Contains("row 7 of parameter 'table' must be in [0, 6)"));
+  // Rows written into the list directly are checked before anything changes.
+  params.zero_grad();
+  table->touched_rows = {3, 2};
+  const auto steps = opt->step_count();
+  REQUIRE_THROWS_WITH(opt->step(ctx), Contains("sorted and unique"));
+  CHECK(opt->step_count() == steps);
+  require_close(values<double>(*table), x, 1e-12);
 }
 
 TEST_CASE("large parameters update identically for any thread count", "[train][optimizer]") {
