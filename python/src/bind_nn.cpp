@@ -460,14 +460,7 @@ void init_nn(py::module_& m) {
              p->graph = nn::TwoTower::interaction_graph(p->ctx, num_users, num_items,
                                                         span_of(indptr, "TwoTower", "user_indptr"),
                                                         span_of(item, "TwoTower", "items"));
-             SamplingOptions so;
-             so.fanouts = fanouts;
-             LinkSamplingOptions lo;
-             lo.num_negatives = negatives;
-             lo.exclude_positives = true;
-             lo.max_tries = 200;
-             p->links = std::make_unique<LinkSampler>(std::make_shared<NeighborSampler>(p->graph, so),
-                                                      nn::TwoTower::kRelation, lo);
+             p->links = std::make_unique<LinkSampler>(nn::TwoTower::link_sampler(p->graph, fanouts, negatives));
              return p;
            }),
            py::arg("num_users"), py::arg("num_items"), py::arg("user_indptr"), py::arg("items"),

@@ -97,6 +97,19 @@ HeteroGraph TwoTower::interaction_graph(const Context& ctx, std::int64_t num_use
                                {RelationInput{{"user", kRelation, "item"}, sv, dv, std::nullopt, std::nullopt}}, bo);
 }
 
+LinkSampler TwoTower::link_sampler(const HeteroGraph& graph, std::vector<std::int64_t> fanouts,
+                                   std::int64_t negatives) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, "TwoTower::link_sampler", negatives >= 1,
+                    "'negatives' must be >= 1, got {}", negatives);
+  SamplingOptions so;
+  so.fanouts = std::move(fanouts);
+  LinkSamplingOptions lo;
+  lo.num_negatives = negatives;
+  lo.exclude_positives = true;
+  lo.max_tries = 200;
+  return LinkSampler(std::make_shared<NeighborSampler>(graph, so), kRelation, lo);
+}
+
 TwoTower::TwoTower(std::int64_t num_users, std::int64_t num_items, const Tensor& item_features,
                    const TwoTowerOptions& options, DType dtype)
     : users_(num_users), items_(num_items), options_(options), dtype_(dtype) {

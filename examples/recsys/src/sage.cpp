@@ -104,16 +104,7 @@ TrainResult train_sage(const Context& ctx, const RecData& data, const Tensor& it
                     "dataset '{}' has no training interactions", data.name);
   const std::int64_t U = train.num_users, I = train.num_items;
   const HeteroGraph graph = nn::TwoTower::interaction_graph(ctx, U, I, train.indptr, train.items);
-  SamplingOptions so;
-  so.fanouts = opt.fanouts;
-  auto sampler = std::make_shared<NeighborSampler>(graph, so);
-  LinkSamplingOptions lo;
-  lo.num_negatives = opt.negatives;
-  lo.exclude_positives = true;
-  // A user who has (nearly) every item cannot get unseen negatives: the sampler then names
-  // the user rather than looping; 200 tries cover users with up to ~95% of the catalogue.
-  lo.max_tries = 200;
-  const LinkSampler links(sampler, nn::TwoTower::kRelation, lo);
+  const LinkSampler links = nn::TwoTower::link_sampler(graph, opt.fanouts, opt.negatives);
   nn::TwoTower model(U, I, item_features, opt.model);
   Adam adam(model.parameters(), AdamOptions{.lr = opt.lr});
 

@@ -15,8 +15,7 @@
 /// (every neighbour, as PyG's inference), giving the final embeddings of every user and item.
 ///
 ///   HeteroGraph g = TwoTower::interaction_graph(ctx, U, I, indptr, items);
-///   auto sampler = std::make_shared<NeighborSampler>(g, SamplingOptions{{10, 10}});
-///   LinkSampler links(sampler, TwoTower::kRelation, {1, NegativeSampling::kUniform, true});
+///   LinkSampler links = TwoTower::link_sampler(g, {10, 10}, /*negatives=*/4);
 ///   TwoTower model(U, I, Tensor(), options);
 ///   links.sample_into(ctx, users, items, step, batch);
 ///   model.parameters().zero_grad();
@@ -68,6 +67,15 @@ class TwoTower {
                                        std::int64_t num_items,
                                        std::span<const std::int64_t> user_indptr,
                                        std::span<const std::int32_t> items);
+
+  /// @brief The link sampler that training draws batches from: `fanouts` per hop over
+  /// `graph` (interaction_graph's; it must outlive the sampler) and `negatives` unseen items
+  /// per positive. A user who has (nearly) every item cannot get unseen negatives: the
+  /// sampler then names the user rather than looping (200 tries cover users with up to ~95 %
+  /// of the catalogue).
+  /// @throws InvalidArgument (fan-outs, negatives < 1)
+  static LinkSampler link_sampler(const HeteroGraph& graph, std::vector<std::int64_t> fanouts,
+                                  std::int64_t negatives);
 
   /// @param item_features [num_items, F] float (the model's dtype), or undefined for none
   /// @throws InvalidArgument (options, sizes), ShapeMismatch (item_features' shape)
