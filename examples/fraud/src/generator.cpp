@@ -914,9 +914,9 @@ GraphFile generate(const GeneratorOptions& options, GeneratorStats* stats_out) {
                    : r < 0.45 ? kAndroid : r < 0.8 ? kIos : r < 0.92 ? kWindows : r < 0.98 ? kMac : kOtherOs;
     float* x = xd.as<float>().data() + d * 6;
     for (int k = 0; k < 5; ++k) x[k] = float(os == k);
-    // Card-testing phones are mostly emulators (scripted tests); other fraud phones are real.
+    // Rings' checking phones are mostly emulators (scripted checks); other fraud phones are real.
     const bool tester = std::binary_search(w.test_devices.begin(), w.test_devices.end(), d);
-    x[5] = float(rng.bernoulli(tester ? 0.6 : fraud ? 0.12 : 0.01));
+    x[5] = float(rng.bernoulli(tester ? 0.85 : fraud ? 0.12 : 0.01));
   }
   HostArray xi = floats(w.num_ips * 5);
   const std::int64_t households = std::int64_t(w.household_first.size()) - 1;
