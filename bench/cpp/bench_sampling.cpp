@@ -11,44 +11,24 @@
 #include <string>
 
 #include "calibration.hpp"
+#include "raw_input.hpp"
 #include "gnnkit/core/build_info.hpp"
 #include "gnnkit/io/graph_file.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
 
 using namespace gnnkit;
-using Clock = std::chrono::steady_clock;
+using bench::Clock;
+using bench::parse_list;
+using bench::read_i64;
+using bench::seconds_since;
 
 namespace {
 
-double seconds_since(Clock::time_point t0) {
-  return std::chrono::duration<double>(Clock::now() - t0).count();
-}
-
-HostArray read_i64(const std::string& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) throw std::runtime_error("cannot open " + path + " (run bench/gen/gen_graphs first)");
-  const auto bytes = std::int64_t(in.tellg());
-  HostArray a = HostArray::of<std::int64_t>(bytes / 8);
-  in.seekg(0);
-  in.read(static_cast<char*>(a.data()), bytes);
-  return a;
-}
-
 std::int64_t meta_count(const std::string& dir) {
-  std::ifstream in(dir + "/meta.json");
-  std::stringstream ss;
-  ss << in.rdbuf();
   std::smatch m;
-  const std::string text = ss.str();
+  const std::string text = bench::read_text(dir + "/meta.json");
   if (!std::regex_search(text, m, std::regex("\"count\": ([0-9]+)"))) throw std::runtime_error("no node count in meta.json");
   return std::stoll(m[1]);
-}
-
-std::vector<std::int64_t> parse_list(const std::string& s) {
-  std::vector<std::int64_t> out;
-  std::stringstream ss(s);
-  for (std::string tok; std::getline(ss, tok, ',');) out.push_back(std::stoll(tok));
-  return out;
 }
 
 }  // namespace
