@@ -22,7 +22,8 @@ import numpy as np
 from . import _core
 from .graph import HeteroGraph, _relation_name
 
-__all__ = ["NeighborSampler", "NeighborLoader", "LinkSampler", "LinkBatch", "MiniBatch", "Block"]
+__all__ = ["NeighborSampler", "NeighborLoader", "LinkSampler", "LinkBatch", "MiniBatch", "Block",
+           "SeedIdentity"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,48 @@ class NeighborSampler:
             seed_type = types[0]
         raw = self._s.sample(seed_type, seeds, seed_times, batch, seed, num_threads)
         return MiniBatch(raw, self.graph)
+
+
+class SeedIdentity:
+    """Seed-identity input columns for disjoint mini-batches (identity-aware GNNs, You et al.
+    2021): a GNN cannot tell whether the user of an earlier payment on a card is the paying
+    user or another account; these columns tell it.
+
+    The target type's functional relations are those into it in which every target node has
+    exactly one source (a transaction's user, card, device...). For a node of a disjoint
+    MiniBatch whose seeds are of the target type, ``columns(batch, type)`` gives float32
+    rows: for target nodes one column per functional relation (1: the same entity as its
+    seed's), for an entity type one column (1: one of its seed's own entities); other types
+    get zero columns. Append them to the node features.
+
+    >>> ident = gnnkit.sampling.SeedIdentity(graph, "transaction")
+    >>> x = {t: np.hstack([graph.gather(t, mb.nodes[t]), ident(mb, t)]) for t in graph.node_types}
+    """
+
+    def __init__(self, graph: HeteroGraph, target: str):
+        self.graph = graph
+        self.target = target
+        self._s = _core.SeedIdentity(graph._g, target)
+
+    @property
+    def entity_types(self) -> List[str]:
+        """Source node type of each functional relation (column order of the target)."""
+        return [self.graph.node_types[t] for t in self._s.entity_types]
+
+    @property
+    def empty(self) -> bool:
+        return not self._s.entity_types
+
+    def num_columns(self, node_type: str) -> int:
+        return self._s.columns(self.graph.node_types.index(node_type))
+
+    def __call__(self, batch: MiniBatch, node_type: str) -> np.ndarray:
+        if node_type not in self.graph.node_types:
+            raise ValueError(f"unknown node type {node_type!r} (known: {self.graph.node_types})")
+        return self._s.fill(batch._raw, self.graph.node_types.index(node_type))
+
+    def __repr__(self) -> str:
+        return f"SeedIdentity(target={self.target!r}, entities=[{self._s.describe()}])"
 
 
 class NeighborLoader:

@@ -12,6 +12,7 @@
 #include "gnnkit/sampling/link.hpp"
 #include "gnnkit/sampling/loader.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
+#include "gnnkit/sampling/seed_identity.hpp"
 
 namespace py = pybind11;
 
@@ -162,6 +163,29 @@ void init_sampling(py::module_& m) {
         }
         return out;
       }, py::arg("src"), py::arg("dst"), py::arg("batch") = 0, py::arg("seed") = 0, py::arg("num_threads") = 0);
+
+  py::class_<SeedIdentity>(m, "SeedIdentity")
+      .def(py::init([](const GraphFile& g, const std::string& target) {
+             const auto t = g.graph.schema().find_node_type(target);
+             if (!t)
+               throw InvalidArgument("SeedIdentity", detail::format("unknown target node type '{}' (graph: {})",
+                                                                    target, g.graph.str()));
+             return SeedIdentity(g.graph, *t);
+           }),
+           py::arg("graph"), py::arg("target"), py::keep_alive<1, 2>())
+      .def("columns", &SeedIdentity::columns)
+      .def_property_readonly("entity_types", &SeedIdentity::entity_types)
+      .def("describe", &SeedIdentity::describe)
+      .def("fill", [](const SeedIdentity& s, const MiniBatch& mb, int type) {
+        if (type < 0 || std::size_t(type) >= mb.nodes.size())
+          throw OutOfRange("SeedIdentity.fill", detail::format("'node_type' must be in [0, {}), got {}",
+                                                               mb.nodes.size(), type));
+        const auto rows = py::ssize_t(mb.nodes[std::size_t(type)].size());
+        const auto cols = py::ssize_t(s.columns(type));
+        py::array_t<float> out({rows, cols});
+        if (cols > 0) s.fill(mb, type, out.mutable_data(), cols);
+        return out;
+      });
 
   py::class_<NeighborSampler, std::shared_ptr<NeighborSampler>>(m, "NeighborSampler")
       .def(py::init([](const GraphFile& g, const std::vector<std::int64_t>& fanouts,

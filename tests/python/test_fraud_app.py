@@ -87,12 +87,17 @@ def test_generated_graph_end_to_end(tmp_path):
         assert 1 <= t["epochs"] <= 2 and 1 <= t["best_epoch"] <= t["epochs"]
     # Checkpoint holds the best epoch's model: it loads into a model of the same shape.
     g = gnnkit.HeteroGraph.load(graph)
-    widths = {t: g.features(t).shape[1] for t in g.node_types}
+    # Inputs: the features plus the seed-identity columns (same user, card... as the seed's).
+    ident = gnnkit.sampling.SeedIdentity(g, "transaction")
+    assert ident.entity_types == ["user", "card", "device", "ip", "merchant"]
+    widths = {t: g.features(t).shape[1] + ident.num_columns(t) for t in g.node_types}
     # fraud.py's default on a generated graph: 3 layers (max aggregation: no parameters).
     model = gnnkit.nn.Model(g, in_features=widths, out=1, target="transaction", hidden=64,
                             num_layers=3, aggr="max", input_projection=True)
     meta = gnnkit.train.load_checkpoint(out / "model_seed1.ckpt", model)
     assert meta["target"] == "transaction"
+    assert (meta["seed_identity"], meta["aggr"], meta["fanouts"]) == ("1", "max", "10,10,5")
+    assert "same user, card, device, ip, merchant" in metrics["extra"]["seed-identity inputs"]
     # The aggregated baseline sees more than the own-feature one on this graph.
     by = {m["name"]: m for m in metrics["models"]}
     assert by["XGBoost (+ neighbour aggregates)"]["roc_auc"] > 0.6

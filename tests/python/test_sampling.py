@@ -145,3 +145,39 @@ def test_link_sampler_endpoints_and_excluded_negatives():
     assert len(a) == len(b) == len(c) == 384
     with pytest.raises(ValueError, match=r"'negatives' must be 'uniform' or 'degree', got 'popular'"):
         gnnkit.sampling.LinkSampler(g, key, [1], negatives="popular")
+
+
+def test_seed_identity_columns_match_numpy():
+    rng = np.random.default_rng(4)
+    n, users, cards = 800, 50, 70
+    tx = np.arange(n)
+    user = rng.integers(0, users, n)
+    card = np.where(rng.random(n) < 0.8, user % cards, rng.integers(0, cards, n))
+    ts = np.sort(rng.integers(0, 10_000, n))
+    edges = {("transaction", "by", "user"): (tx, user), ("transaction", "paid_with", "card"): (tx, card)}
+    g = HeteroGraph.from_edges(edges, {"transaction": n, "user": users, "card": cards},
+                               timestamps={k: ts for k in edges}, add_reverse=True, sort_by_time=True)
+    ident = gnnkit.sampling.SeedIdentity(g, "transaction")
+    assert ident.entity_types == ["user", "card"]
+    assert [ident.num_columns(t) for t in ("transaction", "user", "card")] == [2, 1, 1]
+    s = NeighborSampler(g, [5, 5, 3], temporal="recent", disjoint=True)
+    seeds = np.arange(100, n, 5)
+    mb = s.sample(seeds, "transaction", seed_times=ts[seeds], seed=2)
+    own = mb.nodes["transaction"][mb.seed_local]  # the seed of each subtree
+    seed_of = {t: own[mb.node_seed[t]] for t in mb.nodes}
+    v = mb.nodes["transaction"]
+    got = ident(mb, "transaction")
+    want = np.stack([user[v] == user[seed_of["transaction"]], card[v] == card[seed_of["transaction"]]], 1)
+    np.testing.assert_array_equal(got, want.astype(np.float32))
+    assert 0.05 < got.mean() < 0.95  # both values occur
+    np.testing.assert_array_equal(ident(mb, "user")[:, 0], mb.nodes["user"] == user[seed_of["user"]])
+    np.testing.assert_array_equal(ident(mb, "card")[:, 0], mb.nodes["card"] == card[seed_of["card"]])
+    # A shared (non-disjoint) batch has no subtrees to compare with.
+    shared = NeighborSampler(g, [3]).sample(seeds, "transaction")
+    with pytest.raises(ValueError, match="needs a disjoint mini-batch"):
+        ident(shared, "transaction")
+    with pytest.raises(ValueError, match="unknown node type"):
+        ident(mb, "merchant")
+    with pytest.raises(ValueError, match="unknown target node type 'merchant'"):
+        gnnkit.sampling.SeedIdentity(g, "merchant")
+    assert gnnkit.sampling.SeedIdentity(g, "user").empty  # a user has many payments

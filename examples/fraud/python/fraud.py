@@ -18,8 +18,10 @@ Models, all scored on the test part:
   * GNN: ``gnnkit.nn.Model`` (GraphSAGE or GAT, 3 layers on a generated graph -- its fraud
     rings show three hops from a payment -- and 2 on a real dataset, hidden 64, dropout 0.2, an input
     projection per node type), mini-batches of 1024 seeds sampled with
-    ``NeighborSampler(graph, fan-outs)`` (10 for the first two hops, 5 beyond) -- temporal (uniform among edges no later than the
-    seed's time) and disjoint when the target has node times --, BCE with logits and
+    ``NeighborSampler(graph, fan-outs)`` (10 for the first two hops, 5 beyond) -- temporal (the
+    most recent edges no later than the seed's time) and disjoint when the target has node
+    times, with ``SeedIdentity`` columns appended to the inputs (per sampled transaction: the
+    same user / card / device / IP / merchant as the seed's?) --, BCE with logits and
     pos_weight = sqrt(neg / pos) of train, AdamW (lr 3e-3), early stopping on validation
     PR-AUC (patience 4, at most 20 epochs), best model kept and checkpointed (``model.ckpt``).
   * XGBoost (own features): the target's own feature row.
@@ -317,6 +319,7 @@ class GnnConfig:
     dropout: float = 0.2
     pos_weight: float = 0.0          # 0: sqrt(neg / pos) of train
     temporal: bool = True
+    seed_identity: bool = True       # seed-identity input columns (temporal, disjoint batches)
     threads: int = 0
     progress: bool = True
 
@@ -330,14 +333,21 @@ class GnnRunner:
         self.data, self.cfg, self.seed = data, cfg, seed
         g = data.graph
         self.inputs = inputs  # None: gather the graph's stored "x"
+        self.temporal = cfg.temporal and data.times is not None
+        # Whether an earlier payment on the card was made by the paying user or by another
+        # account (and so on): columns appended to the features of every sampled node.
+        self.identity = None
+        if self.temporal and cfg.seed_identity:
+            ident = gnnkit.sampling.SeedIdentity(g, data.target)
+            self.identity = None if ident.empty else ident
         widths = {t: (inputs[t].shape[1] if inputs else g.features(t).shape[1])
+                  + (self.identity.num_columns(t) if self.identity else 0)
                   for t in g.node_types}
         self.model = gnnkit.nn.Model(
             g, in_features=widths, out=1, target=data.target, conv=cfg.conv,
             num_layers=cfg.layers, hidden=cfg.hidden,
             heads=cfg.heads if cfg.conv == "gat" else 1, dropout=cfg.dropout, aggr=cfg.aggr,
             hetero_aggr="sum", input_projection=True, seed=seed, num_threads=cfg.threads)
-        self.temporal = cfg.temporal and data.times is not None
         self.sampler = gnnkit.sampling.NeighborSampler(
             g, list(cfg.fanouts), temporal=cfg.temporal_strategy if self.temporal else None,
             disjoint=self.temporal)
@@ -352,6 +362,10 @@ class GnnRunner:
                  for t in d.graph.node_types}
         else:
             x = {t: self.inputs[t][mb.nodes[t]] for t in d.graph.node_types}
+        if self.identity is not None:
+            for t in d.graph.node_types:
+                if self.identity.num_columns(t):
+                    x[t] = np.hstack([x[t], self.identity(mb, t)])
         return mb, x
 
     def forward_train(self, ids: np.ndarray, key: int):
@@ -438,7 +452,10 @@ def train_gnn(data: FraudData, cfg: GnnConfig, seed: int, checkpoint: Optional[P
                 T.save_checkpoint(checkpoint, runner.model, opt, {
                     "epoch": epoch + 1, "val_pr_auc": f"{val_pr:.6f}", "conv": cfg.conv,
                     "layers": cfg.layers, "hidden": cfg.hidden, "heads": cfg.heads,
-                    "target": data.target, "seed": seed})
+                    "target": data.target, "seed": seed, "aggr": cfg.aggr,
+                    "fanouts": ",".join(map(str, cfg.fanouts)),
+                    "temporal_strategy": cfg.temporal_strategy,
+                    "seed_identity": int(runner.identity is not None)})
         else:
             waited += 1
             if waited >= cfg.patience:
@@ -451,7 +468,8 @@ def train_gnn(data: FraudData, cfg: GnnConfig, seed: int, checkpoint: Optional[P
     return {"test_scores": test_scores, "history": history, "best_epoch": best_epoch,
             "pos_weight": pos_weight, "seconds": time.perf_counter() - t_start,
             "seconds_per_epoch": float(np.median(history["seconds"])),
-            "temporal": runner.temporal, "parameters": runner.model.num_parameters}
+            "temporal": runner.temporal, "parameters": runner.model.num_parameters,
+            "identity": runner.identity.entity_types if runner.identity is not None else []}
 
 
 class _NullBar:
@@ -796,6 +814,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="GNN inputs as z-scores of signed log1p (auto: on for --dataset)")
     t.add_argument("--no-temporal", action="store_true",
                    help="sample and aggregate without the time constraint (not leakage-free)")
+    t.add_argument("--no-seed-identity", action="store_true",
+                   help="without the seed-identity input columns (same user / card / device... "
+                        "as the example's, per sampled transaction)")
     t.add_argument("--no-baselines", action="store_true", help="skip the XGBoost baselines")
     t.add_argument("--no-progress", action="store_true", help="no tqdm progress bars")
     t.add_argument("--threads", type=int, default=0, help="CPU threads (0: all cores)")
@@ -848,7 +869,8 @@ def train_command(args) -> int:
                     epochs=args.epochs, patience=args.patience,
                     batch_size=args.batch, lr=args.lr, weight_decay=args.weight_decay,
                     dropout=args.dropout, pos_weight=args.pos_weight,
-                    temporal=not args.no_temporal, threads=args.threads,
+                    temporal=not args.no_temporal, seed_identity=not args.no_seed_identity,
+                    threads=args.threads,
                     progress=not args.no_progress)
     y_test = data.labels[data.test]
     gnn_name = f"GNN ({args.conv})"
@@ -910,6 +932,8 @@ def train_command(args) -> int:
         "sampling": (f"temporal ({args.temporal_strategy} among edges no later than the example), disjoint, "
                      if run0["temporal"] else "static, ")
                     + "fan-outs " + ",".join(map(str, fanouts)),
+        "seed-identity inputs": (f"same {', '.join(run0['identity'])} as the example"
+                                 if run0["identity"] else "off"),
         "optimiser": f"AdamW lr {args.lr}, weight decay {args.weight_decay}, batch {args.batch}",
         "GNN inputs": "z-scores of signed log1p features" if standardize else "raw features",
         "positive-class weight": f"{run0['pos_weight']:.2f}",

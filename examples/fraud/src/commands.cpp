@@ -44,6 +44,8 @@ const char* train_usage() {
          "  --no-temporal          sample without the time constraint (not leakage-free)\n"
          "  --temporal-strategy S  recent (default: the most recent earlier edges) or uniform\n"
          "  --aggr A               SAGE neighbour aggregation: max (default), mean or sum\n"
+         "  --no-seed-identity     without the seed-identity input columns (same user / card /\n"
+         "                         device... as the example's, per sampled transaction)\n"
          "  --no-baselines         skip the XGBoost baselines\n"
          "  --threads N            CPU threads (default: all cores)\n"
          "  --seed S               model and split seed (default 1)\n";
@@ -78,6 +80,7 @@ int train_command(const std::vector<std::string>& args) {
     else if (a == "--threads") cfg.threads = parse_number<int>(a, value());
     else if (a == "--seed") cfg.seed = parse_number<std::uint64_t>(a, value());
     else if (a == "--no-temporal") cfg.temporal = false;
+    else if (a == "--no-seed-identity") cfg.seed_identity = false;
     else if (a == "--aggr") {
       cfg.aggr = value();
       if (cfg.aggr != "mean" && cfg.aggr != "max" && cfg.aggr != "sum")
@@ -183,6 +186,8 @@ int train_command(const std::vector<std::string>& args) {
                                                   " edges no later than the example), "
                                             : "static, ") +
                        "fan-outs " + join_list(cfg.fanouts)},
+      {"seed-identity inputs", model.seed_identity().empty() ? std::string("off")
+                                                             : "same " + model.seed_identity().describe() + " as the example"},
       {"positive-class weight", fixed(result.pos_weight, 2)},
       {"epochs run / best", std::to_string(result.history.size()) + " / " + std::to_string(result.best_epoch + 1)},
       {"GNN training time", fixed(gnn_seconds, 1) + " s (" + fixed(result.seconds_per_epoch, 1) + " s per epoch)"},

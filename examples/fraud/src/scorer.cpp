@@ -159,6 +159,8 @@ struct Scorer::Impl {
   std::vector<Tensor> bufs;
   nn::GnnModel::Cache cache;
   std::vector<std::int32_t> tmp;
+  const SeedIdentity* identity = nullptr;  // the model's input columns beyond the features
+  std::vector<int> identity_entity;        // entity index k of each identity relation
 
   // ---- set-up ----
 
@@ -319,6 +321,8 @@ struct Scorer::Impl {
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, cfg.temporal_strategy == "recent" || cfg.temporal_strategy == "uniform",
                       "checkpoint '{}': 'temporal_strategy' must be recent or uniform, got '{}'", ckpt,
                       cfg.temporal_strategy);
+    // Checkpoints from before the seed-identity columns were recorded were trained without.
+    cfg.seed_identity = meta.count("seed_identity") && meta.at("seed_identity") == "1";
     cfg.threads = opt.threads;
     cfg.seed = opt.seed;
     cfg.progress = false;
@@ -347,6 +351,13 @@ struct Scorer::Impl {
     cfg.fanouts = fanouts;
     fm = std::make_unique<FraudModel>(f, cfg);
     model = &fm->model();
+    identity = &fm->seed_identity();
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, identity->empty() == !cfg.seed_identity,
+                      "checkpoint '{}' was trained with seed-identity columns, but the graph's transactions "
+                      "have no single user, card, device... to compare", ckpt);
+    identity_entity.clear();
+    for (const int type : identity->entity_types())
+      identity_entity.push_back(int(std::find(t_ent.begin(), t_ent.end(), type) - t_ent.begin()));
     try {
       load_checkpoint(ckpt, model->parameters());
     } catch (const ShapeMismatch& e) {
@@ -720,8 +731,9 @@ struct Scorer::Impl {
     for (int t = 0; t < num_types; ++t) {
       const auto& nodes = mb.nodes[std::size_t(t)];
       const std::int64_t rows = std::int64_t(nodes.size()), cols = feat[std::size_t(t)]->cols;
+      const std::int64_t width = cols + identity->columns(t);
       if (!bufs[std::size_t(t)].defined() || bufs[std::size_t(t)].size(0) < rows)
-        bufs[std::size_t(t)] = Tensor::empty({rows + rows / 2 + 64, cols}, DType::kFloat32);
+        bufs[std::size_t(t)] = Tensor::empty({rows + rows / 2 + 64, width}, DType::kFloat32);
       Tensor view = nn::slice_rows(bufs[std::size_t(t)], 0, rows);
       float* dst = view.data_as<float>();
       const int k = t == t_tx ? -1 : int(std::find(t_ent.begin(), t_ent.end(), t) - t_ent.begin());
@@ -731,8 +743,11 @@ struct Scorer::Impl {
         const float* src = id < nb ? feat[std::size_t(t)]->row(id)
                            : t == t_tx ? ox.data() + (id - n_tx) * kTxCols
                                        : oent_x[std::size_t(k)].data() + (id - nb) * cols;
-        std::memcpy(dst + i * cols, src, std::size_t(cols) * sizeof(float));
+        std::memcpy(dst + i * width, src, std::size_t(cols) * sizeof(float));
       }
+      identity->fill(mb, t, dst + cols, width, [this](std::size_t j, std::int64_t v) {
+        return tx_entity(identity_entity[j], v);
+      });
       x[std::size_t(t)] = view;
     }
     return x;

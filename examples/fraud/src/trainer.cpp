@@ -104,6 +104,7 @@ struct FraudModel::State {
   std::unique_ptr<NeighborSampler> sampler;
   std::vector<const FeatureMatrix*> features;  // per node type
   const HostArray* times = nullptr;            // of the target type, when temporal
+  SeedIdentity identity;                       // extra input columns (empty when off)
   // The last training batch, for backward.
   MiniBatch mb;
   std::vector<nn::LayerGraph> layers;
@@ -116,13 +117,15 @@ struct FraudModel::State {
     for (std::size_t t = 0; t < features.size(); ++t) {
       const auto& nodes = batch.nodes[t];
       const std::int64_t rows = std::int64_t(nodes.size()), cols = features[t]->cols;
+      const std::int64_t width = cols + identity.columns(int(t));
       if (!bufs[t].defined() || bufs[t].size(0) < rows)
-        bufs[t] = Tensor::empty({rows + rows / 4 + 16, cols}, DType::kFloat32);
+        bufs[t] = Tensor::empty({rows + rows / 4 + 16, width}, DType::kFloat32);
       Tensor view = nn::slice_rows(bufs[t], 0, rows);
-      const std::int64_t shape[] = {rows};
+      const std::int64_t shape[] = {rows}, out_shape[] = {rows, cols}, out_strides[] = {width, 1};
       file->features.gather(ctx, {FeatureStore::Kind::kNodeFeatures, file->graph.schema().node_type(int(t)), "x"},
                             TensorView(const_cast<std::int64_t*>(nodes.data()), DType::kInt64, Device::cpu(), shape),
-                            view);
+                            TensorView(view.data(), DType::kFloat32, Device::cpu(), out_shape, out_strides));
+      identity.fill(batch, int(t), view.data_as<float>() + cols, width);
       x[t] = view;
     }
     return x;
@@ -161,6 +164,12 @@ FraudModel::FraudModel(const GraphFile& file, const TrainConfig& config) : s_(st
     s_->features.push_back(&m);
     widths.push_back(m.cols);
   }
+  const FeatureStore::Key time_key{FeatureStore::Kind::kNodeTimes, config.target, ""};
+  const bool temporal = config.temporal && file.features.contains(time_key);
+  if (temporal && config.seed_identity) {
+    s_->identity = SeedIdentity(file.graph, s_->target);
+    for (int t = 0; t < schema.num_node_types(); ++t) widths[std::size_t(t)] += s_->identity.columns(t);
+  }
   s_->buffers.resize(s_->features.size());
   nn::GnnModelOptions o;
   GNNKIT_EXPECTS_AS(InvalidArgument, "FraudModel", config.conv == "sage" || config.conv == "gat",
@@ -186,8 +195,7 @@ FraudModel::FraudModel(const GraphFile& file, const TrainConfig& config) : s_(st
                       config.fanouts.size());
     so.fanouts = config.fanouts;
   }
-  const FeatureStore::Key time_key{FeatureStore::Kind::kNodeTimes, config.target, ""};
-  if (config.temporal && file.features.contains(time_key)) {
+  if (temporal) {
     s_->times = &file.features.node_times(config.target);
     GNNKIT_EXPECTS_AS(InvalidArgument, "FraudModel",
                       config.temporal_strategy == "recent" || config.temporal_strategy == "uniform",
@@ -202,6 +210,7 @@ FraudModel::~FraudModel() = default;
 FraudModel::FraudModel(FraudModel&&) noexcept = default;
 nn::GnnModel& FraudModel::model() { return *s_->model; }
 const TrainConfig& FraudModel::config() const { return s_->config; }
+const SeedIdentity& FraudModel::seed_identity() const { return s_->identity; }
 
 Tensor FraudModel::forward_batch(const std::vector<std::int64_t>& ids, bool training, std::uint64_t key) {
   State& s = *s_;
@@ -325,6 +334,7 @@ TrainResult train(FraudModel& fm, const GraphFile& file, const TrainConfig& conf
                          {"fanouts", join_list(config.fanouts)},
                          {"temporal_strategy", config.temporal_strategy},
                          {"aggr", config.aggr},
+                         {"seed_identity", fm.seed_identity().empty() ? "0" : "1"},
                          {"hidden", std::to_string(config.hidden)},
                          {"heads", std::to_string(config.heads)},
                          {"target", config.target}});

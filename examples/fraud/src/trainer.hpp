@@ -15,6 +15,7 @@
 #include "gnnkit/io/graph_file.hpp"
 #include "gnnkit/nn/model.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
+#include "gnnkit/sampling/seed_identity.hpp"
 
 #include "app/progress.hpp"
 
@@ -41,6 +42,10 @@ struct TrainConfig {
   /// Which earlier edges a temporal hop keeps: "recent" (the fan-out most recent ones: what
   /// happened just before a payment matters most) or "uniform" (a uniform sample of them).
   std::string temporal_strategy = "recent";
+  /// Seed-identity input columns (gnnkit/sampling/seed_identity.hpp) when sampling is
+  /// temporal and disjoint: whether an earlier payment on the card was made by the paying user
+  /// or by another account, and the like. Recorded in the checkpoint.
+  bool seed_identity = true;
   double train_fraction = 0.6, val_fraction = 0.2;
   int threads = 0;
   std::uint64_t seed = 1;
@@ -89,6 +94,8 @@ class FraudModel {
 
   nn::GnnModel& model();
   const TrainConfig& config() const;
+  /// The seed-identity columns in use (empty when off or when the graph has none).
+  const SeedIdentity& seed_identity() const;
   /// Scores (sigmoid of the logit) of target nodes, sampled with their own times.
   std::vector<float> predict(const std::vector<std::int64_t>& ids, std::uint64_t batch_key = 0) const;
   /// Logits of one mini-batch of target nodes; with training set, the caches for backward.

@@ -33,7 +33,8 @@ std::string temp_path(const std::string& name) {
 /// checkpoint, shared by the tests.
 struct World {
   GraphFile file;
-  std::string ckpt;
+  std::string ckpt;        // with seed-identity columns (the default)
+  std::string ckpt_plain;  // without (as checkpoints from before them)
   World() {
     GeneratorOptions o;
     o.users = 2000;
@@ -47,11 +48,21 @@ struct World {
     cfg.seed = 3;
     cfg.threads = 1;
     FraudModel fm(file, cfg);
+    REQUIRE(fm.seed_identity().columns(file.graph.schema().node_type_id("transaction")) == 5);
     ckpt = temp_path("model.ckpt");
     save_checkpoint(ckpt, fm.model().parameters(), nullptr,
+                    {{"conv", "sage"}, {"layers", "2"}, {"hidden", "16"}, {"heads", "4"}, {"target", "transaction"},
+                     {"seed_identity", "1"}});
+    cfg.seed_identity = false;
+    FraudModel plain(file, cfg);
+    ckpt_plain = temp_path("plain.ckpt");
+    save_checkpoint(ckpt_plain, plain.model().parameters(), nullptr,
                     {{"conv", "sage"}, {"layers", "2"}, {"hidden", "16"}, {"heads", "4"}, {"target", "transaction"}});
   }
-  ~World() { std::filesystem::remove(ckpt); }
+  ~World() {
+    std::filesystem::remove(ckpt);
+    std::filesystem::remove(ckpt_plain);
+  }
   std::int64_t num_tx() const { return file.graph.num_nodes("transaction"); }
   std::int64_t time(std::int64_t j) const { return file.features.node_times("transaction").as<std::int64_t>()[std::size_t(j)]; }
 };
@@ -98,12 +109,16 @@ TEST_CASE("flat JSON parser: values, escapes and clear rejections", "[fraud][sco
 TEST_CASE("scorer: base-graph transactions get the generator's features and predict()'s score",
           "[fraud][scorer]") {
   World& w = world();
+  const bool identity = GENERATE(true, false);
+  const std::string& ckpt = identity ? w.ckpt : w.ckpt_plain;
+  INFO("seed-identity columns: " << identity);
   const std::int64_t n = w.num_tx();
   std::int64_t first_time = 0, count = 0;
   const auto lines = split_lines(export_transactions(w.file, 150, &first_time, &count));
   REQUIRE(std::int64_t(lines.size()) == count);
   const std::int64_t i0 = n - count;
-  Scorer scorer(w.file, w.ckpt, full_fanout(first_time));
+  Scorer scorer(w.file, ckpt, full_fanout(first_time));
+  CHECK(scorer.model().seed_identity().empty() == !identity);
   CHECK(scorer.base_transactions() == i0);
   std::vector<ScoreResult> results;
   for (const auto& line : lines) results.push_back(scorer.score_one(line));
@@ -142,7 +157,7 @@ TEST_CASE("scorer: base-graph transactions get the generator's features and pred
   CHECK(max_score_diff <= 1e-4);
 
   SECTION("a batch scores like one line at a time") {
-    Scorer batch_scorer(w.file, w.ckpt, full_fanout(first_time));
+    Scorer batch_scorer(w.file, ckpt, full_fanout(first_time));
     std::vector<std::string_view> views(lines.begin(), lines.end());
     const auto batch = batch_scorer.score(views);
     REQUIRE(batch.size() == lines.size());
