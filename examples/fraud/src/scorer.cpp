@@ -926,9 +926,10 @@ std::int64_t Scorer::base_transactions() const { return impl_->base_limit; }
 FraudModel& Scorer::model() { return *impl_->fm; }
 std::string Scorer::describe() const {
   const TrainConfig& c = impl_->fm->config();
-  return detail::format("{}, {} layers, hidden {}{}, fan-outs {}", c.conv, c.layers, c.hidden,
+  return detail::format("{}, {} layers, hidden {}{}, fan-outs {}{}", c.conv, c.layers, c.hidden,
                         c.conv == "gat" ? ", heads " + std::to_string(c.heads) : std::string(),
-                        join_list(impl_->fanouts));
+                        join_list(impl_->fanouts),
+                        impl_->identity->empty() ? std::string() : ", seed-identity inputs");
 }
 
 // ---- export-test -----------------------------------------------------------------------------
