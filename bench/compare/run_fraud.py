@@ -51,8 +51,9 @@ temporally and disjointly only when the target node type has node times: none of
 real datasets has them (their splits are seeded stratified splits), so part (a) uses the same
 sampler semantics on both sides (uniform without replacement, hop by hop, a node expanded once
 per batch). The synthetic graph's transactions do have times, so for part (b) gnnkit runs
-fraud.py's configuration (temporal "uniform" + disjoint) *and* the static configuration
-(``--no-temporal``: the same semantics as PyG's torch_sparse sampler), and PyG runs static.
+fraud.py's configuration (temporal + disjoint, with its seed-identity input columns) *and* the
+static configuration (``--no-temporal``: the same semantics as PyG's torch_sparse sampler, and
+the same inputs: no identity columns without disjoint subtrees), and PyG runs static.
 
 Timing (part b): one training epoch (sampling, feature gathering, forward, backward,
 optimiser step over every train batch; validation excluded, as fraud.py's per-epoch seconds)
@@ -298,7 +299,9 @@ def gnnkit_export_worker(args) -> None:
     data = fraud.load_graph_file(args.graph, args.target, args.split_seed)
     meta = export_data(data, None, Path(args.exchange) / "data.npz")
     seed = args.seeds[0]
-    export_init_and_check(data, gnn_config(args), seed, None,
+    # The static configuration: the one PyG runs (no temporal sampling, so no seed-identity
+    # input columns either; the widths match PyG's model).
+    export_init_and_check(data, gnn_config(args, temporal=False), seed, None,
                           Path(args.exchange) / f"init{seed}.npz", args.check_size)
     emit({"lib": "gnnkit-export", "meta": meta})
 
