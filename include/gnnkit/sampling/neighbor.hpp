@@ -112,8 +112,12 @@ class NeighborSampler {
   // prefixes). Otherwise: one alias table per neighbour list (O(1) per draw).
   std::vector<std::vector<double>> weight_prefix_;          // [relation][csc position + 1]
   std::vector<std::vector<std::int64_t>> positive_prefix_;  // count of weights > 0
-  std::vector<std::vector<float>> alias_prob_;              // [relation][csc position]
-  std::vector<std::vector<std::int32_t>> alias_index_;      // offset within the list
+  /// One alias-table entry: both halves of a draw's lookup in one 8-byte slot (one cache miss).
+  struct AliasEntry {
+    float prob = 1.f;
+    std::int32_t index = 0;  ///< offset within the list
+  };
+  std::vector<std::vector<AliasEntry>> alias_;  // [relation][csc position]
   std::vector<std::vector<std::int64_t>> row_positive_;     // [relation][dst]: weights > 0
   std::shared_ptr<sampling_detail::WorkspacePool> pool_;
 };
@@ -291,8 +295,7 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
                       "its own time), got disjoint = false");
   weight_prefix_.resize(std::size_t(num_rel));
   positive_prefix_.resize(std::size_t(num_rel));
-  alias_prob_.resize(std::size_t(num_rel));
-  alias_index_.resize(std::size_t(num_rel));
+  alias_.resize(std::size_t(num_rel));
   row_positive_.resize(std::size_t(num_rel));
   for (int r = 0; r < num_rel; ++r) {
     bool used = false;
@@ -329,11 +332,9 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
         }
       } else {
         // Vose's alias method per neighbour list, in parallel over lists.
-        auto& prob = alias_prob_[std::size_t(r)];
-        auto& alias = alias_index_[std::size_t(r)];
+        auto& table = alias_[std::size_t(r)];
         auto& positive = row_positive_[std::size_t(r)];
-        prob.assign(w.size(), 1.f);
-        alias.assign(w.size(), 0);
+        table.assign(w.size(), AliasEntry{});
         positive.assign(std::size_t(rel.num_dst), 0);
         const std::int64_t* ptr = rel.csc_indptr.as<std::int64_t>().data();
 #pragma omp parallel for schedule(dynamic, 1024)
@@ -356,8 +357,7 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
           while (!small.empty() && !large.empty()) {
             const std::int32_t sj = small.back(), lj = large.back();
             small.pop_back();
-            prob[std::size_t(b + sj)] = float(scaled[std::size_t(sj)]);
-            alias[std::size_t(b + sj)] = lj;
+            table[std::size_t(b + sj)] = {float(scaled[std::size_t(sj)]), lj};
             scaled[std::size_t(lj)] -= 1 - scaled[std::size_t(sj)];
             if (scaled[std::size_t(lj)] < 1) {
               large.pop_back();
@@ -366,9 +366,9 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
           }
           // Leftovers (rounding) keep probability 1 and alias themselves; a zero weight
           // never ends up here because its column is always drained first.
-          for (std::int32_t j : large) prob[std::size_t(b + j)] = 1.f, alias[std::size_t(b + j)] = j;
+          for (std::int32_t j : large) table[std::size_t(b + j)] = {1.f, j};
           for (std::int32_t j : small)
-            prob[std::size_t(b + j)] = w[std::size_t(b + j)] > 0 ? 1.f : 0.f, alias[std::size_t(b + j)] = large.empty() ? j : large.back();
+            table[std::size_t(b + j)] = {w[std::size_t(b + j)] > 0 ? 1.f : 0.f, large.empty() ? j : large.back()};
         }
       }
     }
@@ -498,8 +498,7 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       const bool weighted = opt_.weighted && f != 0;
       const double* wpre = weighted && temporal ? weight_prefix_[std::size_t(r)].data() : nullptr;
       const std::int64_t* ppre = weighted && temporal ? positive_prefix_[std::size_t(r)].data() : nullptr;
-      const float* aprob = weighted && !temporal ? alias_prob_[std::size_t(r)].data() : nullptr;
-      const std::int32_t* aidx = weighted && !temporal ? alias_index_[std::size_t(r)].data() : nullptr;
+      const AliasEntry* atab = weighted && !temporal ? alias_[std::size_t(r)].data() : nullptr;
       const std::int64_t* rpos = weighted && !temporal ? row_positive_[std::size_t(r)].data() : nullptr;
       const float* wraw = weighted ? rel.weights.as<float>().data() : nullptr;
       out.indptr.reserve(std::size_t(fe) + 1);
@@ -515,7 +514,10 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       if (active) {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t i = 0; i < rows; ++i) {
-          if (i + kPrefetch < rows) __builtin_prefetch(csc_ptr + dst_nodes[std::size_t(fb + i + kPrefetch)]);
+          if (i + kPrefetch < rows) {
+            __builtin_prefetch(csc_ptr + dst_nodes[std::size_t(fb + i + kPrefetch)]);
+            if (rpos) __builtin_prefetch(rpos + dst_nodes[std::size_t(fb + i + kPrefetch)]);
+          }
           const std::int64_t v = dst_nodes[std::size_t(fb + i)];
           const std::int64_t b = csc_ptr[v];
           std::int64_t n = csc_ptr[v + 1] - b;
@@ -539,6 +541,16 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       if (sampled > 0) {
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 512)
         for (std::int64_t i = 0; i < rows; ++i) {
+          if (atab && i + 8 < rows) {
+            // Weighted draws read the row's alias entries and its positive count at random
+            // places: start loading them a few rows ahead (the first 64 entries of a list).
+            const std::int64_t ahead = ws.begin[std::size_t(i + 8)];
+            const std::int64_t span = std::min<std::int64_t>(ws.avail[std::size_t(i + 8)], 64);
+            for (std::int64_t q = 0; q < span; q += 8) __builtin_prefetch(atab + ahead + q);
+            // Short lists are taken whole, reading their weights instead.
+            if (span <= 16) __builtin_prefetch(wraw + ahead);
+            __builtin_prefetch(rpos + dst_nodes[std::size_t(fb + i + 8)]);
+          }
           std::int64_t pos = count[std::size_t(i)];
           const std::int64_t k = count[std::size_t(i) + 1] - pos;
           if (k == 0) continue;
@@ -555,9 +567,10 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
           } else if (weighted) {
             const double lo = wpre ? wpre[b] : 0, hi = wpre ? wpre[b + n] : 0;
             auto draw = [&]() -> std::int64_t {
-              if (aprob) {  // alias table of the whole list: O(1)
+              if (atab) {  // alias table of the whole list: O(1)
                 const auto j = std::int64_t(rng.below(std::uint64_t(n)));
-                return b + (rng.uniform() < aprob[b + j] ? j : aidx[b + j]);
+                const AliasEntry& a = atab[b + j];
+                return b + (rng.uniform() < a.prob ? j : a.index);
               }
               const double u = lo + rng.uniform() * (hi - lo);
               // The first position whose cumulative weight exceeds u (zero weights skipped).
