@@ -125,7 +125,7 @@ struct FraudModel::State {
       file->features.gather(ctx, {FeatureStore::Kind::kNodeFeatures, file->graph.schema().node_type(int(t)), "x"},
                             TensorView(const_cast<std::int64_t*>(nodes.data()), DType::kInt64, Device::cpu(), shape),
                             TensorView(view.data(), DType::kFloat32, Device::cpu(), out_shape, out_strides));
-      identity.fill(batch, int(t), view.data_as<float>() + cols, width);
+      identity.fill(batch, int(t), view.data_as<float>() + cols, width, ctx.num_threads());
       x[t] = view;
     }
     return x;

@@ -19,6 +19,7 @@
 ///   - other types: no columns.
 /// A graph without functional relations into the target gets no columns at all.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -77,10 +78,12 @@ class SeedIdentity {
 
   /// @brief Writes the columns of node type `type` for mb's nodes of that type: row i at
   /// out + i * ld, columns(type) floats. entity_of(j, v) gives the j-th functional entity of
-  /// target node v (a scorer passes one that also knows its not-yet-stored transactions).
+  /// target node v (a scorer passes one that also knows its not-yet-stored transactions); it
+  /// must be safe to call from several threads. Rows are filled on up to `threads` threads.
   /// @throws InvalidArgument when mb is not disjoint or its seeds are not of the target type
   template <class EntityOf>
-  void fill(const MiniBatch& mb, int type, float* out, std::int64_t ld, EntityOf&& entity_of) const {
+  void fill(const MiniBatch& mb, int type, float* out, std::int64_t ld, EntityOf&& entity_of,
+            int threads = 1) const {
     const std::int64_t cols = columns(type);
     if (cols == 0) return;
     GNNKIT_EXPECTS_AS(InvalidArgument, "SeedIdentity::fill", mb.node_seed.size() == mb.nodes.size(),
@@ -98,7 +101,11 @@ class SeedIdentity {
     for (std::size_t s = 0; s < mb.seed_local.size(); ++s)
       for (std::size_t j = 0; j < k; ++j)
         seed_entity[s * k + j] = entity_of(j, targets[std::size_t(mb.seed_local[s])]);
-    for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const auto n = std::int64_t(nodes.size());
+    // Each row reads k random entity lists: worth a few threads on a training batch.
+#pragma omp parallel for num_threads(n > 4096 ? std::max(threads, 1) : 1) schedule(static)
+    for (std::int64_t r = 0; r < n; ++r) {
+      const auto i = std::size_t(r);
       const std::int64_t* own = seed_entity.data() + std::size_t(subtree[i]) * k;
       float* row = out + std::int64_t(i) * ld;
       if (type == target_) {
@@ -112,8 +119,8 @@ class SeedIdentity {
   }
 
   /// fill() with the graph's own entities.
-  void fill(const MiniBatch& mb, int type, float* out, std::int64_t ld) const {
-    fill(mb, type, out, ld, [this](std::size_t j, std::int64_t v) { return entity(j, v); });
+  void fill(const MiniBatch& mb, int type, float* out, std::int64_t ld, int threads = 1) const {
+    fill(mb, type, out, ld, [this](std::size_t j, std::int64_t v) { return entity(j, v); }, threads);
   }
 
   /// "user, card, device" (the entity types of the target's columns), for logs and reports.
