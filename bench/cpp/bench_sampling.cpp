@@ -111,11 +111,14 @@ int main(int argc, char** argv) {
     if (!profile) cal = bench::calibrate_memory(threads);
     bench::print_calibration(cal);
     double uniform_s = 0;
-    for (bool weighted : {false, true}) {
-      if (profile && weighted) break;
+    // uniform (input edge ids), uniform with CSC positions as edge ids, weighted
+    for (int mode = 0; mode < 3; ++mode) {
+      const bool weighted = mode == 2;
+      if (profile && mode > 0) break;
       SamplingOptions opt;
       opt.fanouts = fanouts;
       opt.weighted = weighted;
+      if (mode == 1) opt.edge_ids = EdgeIdKind::kCscPosition;
       const NeighborSampler sampler(file.graph, opt);
       const Context ctx = Context::cpu(threads, 1);
       const std::int64_t batch_size = 1024;
@@ -140,10 +143,10 @@ int main(int argc, char** argv) {
       const double total = seconds_since(t0);
       std::sort(per_batch.begin(), per_batch.end());
       const double rate = double(edges) / total;
-      if (!weighted) uniform_s = total;
+      if (mode == 0) uniform_s = total;
       std::printf("%s sampling %d thread(s): %lld edges in %d batches (hop-1 %lld), median batch %.2f ms, "
                   "%.2f M edges/s = %.0f%% of the random-line bound%s\n",
-                  weighted ? "weighted" : "uniform ", threads, (long long)edges, batches, (long long)hop1,
+                  mode == 2 ? "weighted" : mode == 1 ? "uniform, CSC positions," : "uniform ", threads, (long long)edges, batches, (long long)hop1,
                   per_batch[per_batch.size() / 2] * 1e3, rate / 1e6, 100.0 * rate / cal.random_lines_per_s,
                   weighted ? (" (" + std::to_string(total / uniform_s).substr(0, 4) + "x uniform time)").c_str() : "");
     }

@@ -7,7 +7,9 @@
 A MiniBatch lists, per node type, the global ids of its nodes (seeds first, then in the
 order they were reached; the local id of a node is its position), and per relation one CSC
 over local ids holding the edges of every hop: rows are destinations in local-id order,
-``indices`` are local source ids, ``edge_ids`` the edges' ids in the graph (input positions).
+``indices`` are local source ids, ``edge_ids`` the edges' ids in the graph (input positions;
+with ``edge_ids="csc"`` their positions in the relation's CSC instead, which skips one random
+read per edge: ``graph.csc(rel)[2][p]`` maps a position to its input id).
 ``blocks[h]`` gives, per node type, the destination rows expanded at hop h+1 (blocks[0] is
 the seeds' hop); a K-layer model runs its input layer over rows expanded at hops 1..K and
 its output layer over the seeds' rows only.
@@ -98,17 +100,20 @@ class NeighborSampler:
         (the most recent ones); needs timestamps, a graph built with ``sort_by_time=True``
         and ``disjoint=True``. strict_time: only edges strictly earlier than the time.
     disjoint: every seed gets its own subtree (repeated nodes are kept apart).
+    edge_ids: "input" (the graph's edge ids) or "csc" (CSC positions: they index the graph's
+        per-edge arrays directly and make sampling about a quarter faster on graphs that store
+        edge ids).
     The same (seeds, batch, seed) give the same MiniBatch for any ``num_threads``.
     """
 
     def __init__(self, graph: HeteroGraph, fanouts: Sequence[int] = (), *,
                  relation_fanouts: Optional[Mapping[Any, Sequence[int]]] = None,
                  replace: bool = False, weighted: bool = False, temporal: Optional[str] = None,
-                 strict_time: bool = False, disjoint: bool = False):
+                 strict_time: bool = False, disjoint: bool = False, edge_ids: str = "input"):
         self.graph = graph
         per_rel = [(_relation_name(k), [int(x) for x in v]) for k, v in (relation_fanouts or {}).items()]
         self._s = _core.NeighborSampler(graph._g, [int(f) for f in fanouts], per_rel, replace,
-                                        weighted, temporal, strict_time, disjoint)
+                                        weighted, temporal, strict_time, disjoint, edge_ids)
 
     @property
     def num_hops(self) -> int:
@@ -183,7 +188,7 @@ class NeighborLoader:
     any ``num_workers``/``threads_per_worker``.
     features: feature names of the seed node type, or (node_type, name) pairs.
     Other keyword arguments go to :class:`NeighborSampler` (relation_fanouts, replace,
-    weighted, temporal, strict_time, disjoint).
+    weighted, temporal, strict_time, disjoint, edge_ids).
     """
 
     def __init__(self, graph: HeteroGraph, seeds: Any, fanouts: Sequence[int] = (), *,

@@ -37,6 +37,12 @@ TemporalStrategy parse_temporal(const py::object& t) {
   throw InvalidArgument("NeighborSampler", detail::format("'temporal' must be None, 'uniform' or 'recent', got '{}'", s));
 }
 
+EdgeIdKind parse_edge_ids(const std::string& s) {
+  if (s == "input") return EdgeIdKind::kInput;
+  if (s == "csc") return EdgeIdKind::kCscPosition;
+  throw InvalidArgument("NeighborSampler", detail::format("'edge_ids' must be 'input' or 'csc', got '{}'", s));
+}
+
 }  // namespace
 
 void init_sampling(py::module_& m) {
@@ -191,8 +197,9 @@ void init_sampling(py::module_& m) {
       .def(py::init([](const GraphFile& g, const std::vector<std::int64_t>& fanouts,
                        const std::vector<std::pair<std::string, std::vector<std::int64_t>>>& relation_fanouts,
                        bool replace, bool weighted, const py::object& temporal, bool strict_time,
-                       bool disjoint) {
+                       bool disjoint, const std::string& edge_ids) {
              SamplingOptions o;
+             o.edge_ids = parse_edge_ids(edge_ids);
              o.fanouts = fanouts;
              o.relation_fanouts = relation_fanouts;
              o.replace = replace;
@@ -203,7 +210,8 @@ void init_sampling(py::module_& m) {
              return std::make_shared<NeighborSampler>(g.graph, std::move(o));
            }),
            py::arg("graph"), py::arg("fanouts"), py::arg("relation_fanouts"), py::arg("replace"),
-           py::arg("weighted"), py::arg("temporal"), py::arg("strict_time"), py::arg("disjoint"))
+           py::arg("weighted"), py::arg("temporal"), py::arg("strict_time"), py::arg("disjoint"),
+           py::arg("edge_ids") = "input")
       .def_property_readonly("num_hops", &NeighborSampler::num_hops)
       .def("fanout", &NeighborSampler::fanout)
       .def("sample", [](const NeighborSampler& s, const std::string& seed_type, const py::object& seeds,

@@ -51,6 +51,19 @@ def test_uniform_sampling_invariants_and_determinism():
     assert not a.nodes["n"].flags.writeable
 
 
+def test_csc_position_edge_ids_map_to_input_ids():
+    g, src, dst, _ = graph(seed=5)
+    seeds = np.arange(0, 3000, 5)
+    a = NeighborSampler(g, [10, 5]).sample(seeds, seed=3, num_threads=2)
+    b = NeighborSampler(g, [10, 5], edge_ids="csc").sample(seeds, seed=3, num_threads=2)
+    np.testing.assert_array_equal(a.nodes["n"], b.nodes["n"])
+    np.testing.assert_array_equal(a.csc("to").indices, b.csc("to").indices)
+    graph_edge_ids = g.csc(("n", "to", "n"))[2]
+    np.testing.assert_array_equal(graph_edge_ids[b.csc("to").edge_ids], a.csc("to").edge_ids)
+    with pytest.raises(ValueError, match=r"'edge_ids' must be 'input' or 'csc', got 'raw'"):
+        NeighborSampler(g, [2], edge_ids="raw")
+
+
 def test_full_neighbourhood_matches_numpy():
     g, src, dst, _ = graph(n=500, e=5000, seed=1)
     mb = NeighborSampler(g, [-1]).sample(np.array([3, 10]))

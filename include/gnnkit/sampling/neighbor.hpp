@@ -9,6 +9,8 @@
 /// count. Output: see mini_batch.hpp.
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
 #include <cmath>
 #include <cstdint>
 #include <limits>
@@ -47,6 +49,8 @@ struct SamplingOptions {
   TemporalStrategy temporal = TemporalStrategy::kNone;
   bool strict_time = false;  ///< temporal: only edges strictly earlier than the time
   bool disjoint = false;     ///< every seed gets its own subtree (required for temporal)
+  /// What the sampled relations' edge_ids hold (see EdgeIdKind: kCscPosition is faster).
+  EdgeIdKind edge_ids = EdgeIdKind::kInput;
 };
 
 namespace sampling_detail {
@@ -147,13 +151,19 @@ class LocalIndex {
   static std::uint64_t key(std::int64_t id, std::int32_t subtree) {
     return std::uint64_t(id) | (std::uint64_t(std::uint32_t(subtree)) << kIdBits);
   }
-  /// Starts loading the slot of key: called a few inserts ahead.
-  void prefetch(std::uint64_t k) const { __builtin_prefetch(&slots_[mix64(k) & (slots_.size() - 1)]); }
-  /// Returns (local id, inserted).
-  std::pair<std::int32_t, bool> insert(std::uint64_t k, std::int32_t next) {
-    if (std::size_t(size_ + 1) * 2 > slots_.size()) grow();
+  static std::int64_t id_of(std::uint64_t key) { return std::int64_t(key & ((std::uint64_t(1) << kIdBits) - 1)); }
+  /// The slot hash of a key: computed once per edge, off the serial path.
+  static std::uint64_t hash(std::uint64_t k) { return mix64(k); }
+  /// Makes room for `more` inserts without growing (called once per row, not per edge).
+  void reserve_more(std::int64_t more) {
+    while (std::size_t(size_ + more) * 2 > slots_.size()) grow();
+  }
+  /// Starts loading the slot of a key hash: called a few inserts ahead.
+  void prefetch(std::uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
+  /// Returns (local id, inserted). Room must have been reserved (reserve_more).
+  std::pair<std::int32_t, bool> insert(std::uint64_t k, std::uint64_t hash, std::int32_t next) {
     const std::size_t mask = slots_.size() - 1;
-    for (std::size_t i = mix64(k) & mask;; i = (i + 1) & mask) {
+    for (std::size_t i = hash & mask;; i = (i + 1) & mask) {
       Slot& s = slots_[i];
       if (s.generation != generation_) {
         s = {k, next, generation_};
@@ -162,6 +172,10 @@ class LocalIndex {
       }
       if (s.key == k) return {s.local, false};
     }
+  }
+  std::pair<std::int32_t, bool> insert(std::uint64_t k, std::int32_t next) {
+    reserve_more(1);
+    return insert(k, hash(k), next);
   }
 
  private:
@@ -192,7 +206,9 @@ class LocalIndex {
 /// batches allocate (and page-fault) nothing but their outputs.
 struct Workspace {
   std::vector<LocalIndex> index;
-  std::vector<std::int64_t> begin, avail, positions, count, global_src;
+  std::vector<std::int64_t> begin, avail, positions, count, chunk_row;
+  std::vector<std::uint64_t> keys, hashes;  // per sampled edge: (id, subtree) key and its hash
+  std::vector<std::uint8_t> chunk_done;     // per chunk: drawn and gathered (atomic_ref)
 };
 
 /// A lock-protected stack of reusable objects (workspaces, loader batches): taken and given
@@ -422,6 +438,7 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
   const int num_rel = schema.num_relations();
   // Reuse out's memory: clear, never shrink.
   mb.seed_type = seed_t;
+  mb.edge_id_kind = opt_.edge_ids;
   mb.nodes.resize(std::size_t(num_types));
   for (auto& v : mb.nodes) v.clear();
   mb.node_times.resize(temporal ? std::size_t(num_types) : 0);
@@ -477,7 +494,6 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
   std::vector<std::int64_t> frontier_end(static_cast<std::size_t>(num_types), 0);
   for (int t = 0; t < num_types; ++t) frontier_end[std::size_t(t)] = mb.num_nodes(t);
   auto& count = ws.count;
-  auto& global_src = ws.global_src;
   const std::uint64_t base = ctx.seed();
   constexpr std::int64_t kPrefetch = 32;
   for (int h = 0; h < num_hops_; ++h) {
@@ -535,12 +551,58 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       }
       for (std::int64_t i = 0; i < rows; ++i) count[std::size_t(i) + 1] += count[std::size_t(i)];
       const std::int64_t sampled = count[std::size_t(rows)];
-      // Phase B: draw CSC positions (no graph memory touched for uniform draws).
+      out.edge_ids.resize(std::size_t(first_edge + sampled));
+      out.indices.resize(std::size_t(first_edge + sampled));
       ws.positions.resize(std::size_t(sampled));
+      ws.keys.resize(std::size_t(sampled));
+      ws.hashes.resize(std::size_t(sampled));
+      // The relabel (phase D) appends to the source type's node lists while other threads
+      // still read the destination rows: reserve so that no append reallocates.
+      mb.nodes[std::size_t(st)].reserve(mb.nodes[std::size_t(st)].size() + std::size_t(sampled));
+      if (temporal) mb.node_times[std::size_t(st)].reserve(mb.node_times[std::size_t(st)].size() + std::size_t(sampled));
+      if (opt_.disjoint) mb.node_seed[std::size_t(st)].reserve(mb.node_seed[std::size_t(st)].size() + std::size_t(sampled));
+      const std::int64_t* dst_ids = mb.nodes[std::size_t(dt)].data() + fb;
+      const std::int32_t* dst_seed = opt_.disjoint ? mb.node_seed[std::size_t(dt)].data() + fb : nullptr;
+      const std::int64_t* dst_time = temporal ? mb.node_times[std::size_t(dt)].data() + fb : nullptr;
       std::int64_t* positions = ws.positions.data();
-      if (sampled > 0) {
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 512)
-        for (std::int64_t i = 0; i < rows; ++i) {
+      std::uint64_t* keys = ws.keys.data();
+      std::uint64_t* hashes = ws.hashes.data();
+      std::int64_t* eids = out.edge_ids.data() + first_edge;
+      std::int32_t* local = out.indices.data() + first_edge;
+      const std::int64_t* rel_eids = rel.has_edge_ids() && opt_.edge_ids == EdgeIdKind::kInput ? rel.edge_ids.as<std::int64_t>().data() : nullptr;
+      const bool narrow = rel.index_dtype() == DType::kInt32;
+      const std::int32_t* idx32 = narrow ? rel.csc_indices.as<std::int32_t>().data() : nullptr;
+      const std::int64_t* idx64 = narrow ? nullptr : rel.csc_indices.as<std::int64_t>().data();
+      auto& table = index[std::size_t(st)];
+      auto& src_nodes = mb.nodes[std::size_t(st)];
+      // Rows in chunks of about kChunkEdges draws. Each chunk is drawn (phase B) and gathered
+      // (phase C) by whichever thread takes it; the relabel (phase D) must follow the order
+      // (relation, row, draw) so that discovery order is the same in every run: it is serial,
+      // and runs chunk after chunk on whichever thread holds it while the others draw and
+      // gather later chunks. One thread: B, C, D per chunk, while the chunk is in cache.
+      constexpr std::int64_t kChunkEdges = 4096;
+      auto& chunk_row = ws.chunk_row;
+      chunk_row.assign(1, 0);
+      for (std::int64_t target = kChunkEdges; target < sampled; target += kChunkEdges) {
+        const auto it = std::lower_bound(count.begin() + chunk_row.back() + 1, count.begin() + rows, target);
+        const std::int64_t row = std::int64_t(it - count.begin());
+        if (row > chunk_row.back() && row < rows) chunk_row.push_back(row);
+      }
+      chunk_row.push_back(rows);
+      const std::int64_t num_chunks = std::int64_t(chunk_row.size()) - 1;
+      ws.chunk_done.assign(std::size_t(num_chunks), 0);
+      std::uint8_t* chunk_done = ws.chunk_done.data();
+      std::atomic<std::int64_t> next_chunk{0};
+      std::atomic<std::int64_t> relabelled{0};  // chunks relabelled so far
+      std::atomic<bool> relabel_busy{false};
+      std::atomic<bool> failed{false};
+      std::exception_ptr error;
+      std::mutex error_mutex;
+      // Phase B: draw CSC positions of a chunk's rows (no graph memory touched for uniform
+      // draws). Phase C: gather their source ids and edge ids (random reads, prefetched ahead
+      // so many misses are in flight at once), key them by subtree and hash the keys.
+      auto draw_and_gather = [&](std::int64_t row_begin, std::int64_t row_end) {
+        for (std::int64_t i = row_begin; i < row_end; ++i) {
           if (atab && i + 8 < rows) {
             // Weighted draws read the row's alias entries and its positive count at random
             // places: start loading them a few rows ahead (the first 64 entries of a list).
@@ -549,7 +611,7 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
             for (std::int64_t q = 0; q < span; q += 8) __builtin_prefetch(atab + ahead + q);
             // Short lists are taken whole, reading their weights instead.
             if (span <= 16) __builtin_prefetch(wraw + ahead);
-            __builtin_prefetch(rpos + dst_nodes[std::size_t(fb + i + 8)]);
+            __builtin_prefetch(rpos + dst_ids[i + 8]);
           }
           std::int64_t pos = count[std::size_t(i)];
           const std::int64_t k = count[std::size_t(i) + 1] - pos;
@@ -557,9 +619,9 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
           const std::int64_t b = ws.begin[std::size_t(i)], n = ws.avail[std::size_t(i)];
           auto emit = [&](std::int64_t p) { positions[pos++] = p; };
           // The stream of this row: keyed by what identifies it in any run.
-          const std::int64_t subtree = opt_.disjoint ? mb.node_seed[std::size_t(dt)][std::size_t(fb + i)] : 0;
+          const std::int64_t subtree = dst_seed ? dst_seed[i] : 0;
           CounterRng rng(base, batch, (std::uint64_t(h) << 32) | std::uint64_t(r),
-                         std::uint64_t(dst_nodes[std::size_t(fb + i)]) ^ (std::uint64_t(subtree) << 42));
+                         std::uint64_t(dst_ids[i]) ^ (std::uint64_t(subtree) << 42));
           if (f < 0 && !weighted) {
             for (std::int64_t q = 0; q < n; ++q) emit(b + q);
           } else if (opt_.temporal == TemporalStrategy::kMostRecent) {
@@ -577,7 +639,7 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
               std::int64_t p = std::int64_t(std::upper_bound(wpre + b + 1, wpre + b + n + 1, u) - wpre) - 1;
               return std::min(p, b + n - 1);
             };
-            const std::int64_t positive = ppre ? ppre[b + n] - ppre[b] : rpos[dst_nodes[std::size_t(fb + i)]];
+            const std::int64_t positive = ppre ? ppre[b + n] - ppre[b] : rpos[dst_ids[i]];
             if (opt_.replace) {
               for (std::int64_t q = 0; q < k; ++q) emit(draw());
             } else if (k == positive) {
@@ -615,44 +677,85 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
             sampling_detail::choose_uniform(rng, n, k, [&](std::int64_t q) { emit(b + q); });
           }
         }
-      }
-      // Phase C: gather source ids and edge ids at the drawn positions (random reads,
-      // prefetched ahead so many misses are in flight at once).
-      global_src.resize(std::size_t(sampled));
-      out.edge_ids.resize(std::size_t(first_edge + sampled));
-      std::int64_t* eids = out.edge_ids.data() + first_edge;
-      const std::int64_t* rel_eids = rel.has_edge_ids() ? rel.edge_ids.as<std::int64_t>().data() : nullptr;
-      const bool narrow = rel.index_dtype() == DType::kInt32;
-      const std::int32_t* idx32 = narrow ? rel.csc_indices.as<std::int32_t>().data() : nullptr;
-      const std::int64_t* idx64 = narrow ? nullptr : rel.csc_indices.as<std::int64_t>().data();
-#pragma omp parallel for num_threads(threads) schedule(static)
-      for (std::int64_t q = 0; q < sampled; ++q) {
-        if (q + kPrefetch < sampled) {
-          const std::int64_t ahead = positions[q + kPrefetch];
-          __builtin_prefetch(narrow ? static_cast<const void*>(idx32 + ahead) : static_cast<const void*>(idx64 + ahead));
-          if (rel_eids) __builtin_prefetch(rel_eids + ahead);
+        const std::int64_t e0 = count[std::size_t(row_begin)], e1 = count[std::size_t(row_end)];
+        for (std::int64_t q = e0; q < std::min(e1, e0 + kPrefetch); ++q) {
+          __builtin_prefetch(narrow ? static_cast<const void*>(idx32 + positions[q]) : static_cast<const void*>(idx64 + positions[q]));
+          if (rel_eids) __builtin_prefetch(rel_eids + positions[q]);
         }
-        const std::int64_t p = positions[q];
-        global_src[std::size_t(q)] = narrow ? idx32[p] : idx64[p];
-        eids[q] = rel_eids ? rel_eids[p] : p;
-      }
-      // Phase D: relabel in order (relation, row, draw), so discovery order is the same in
-      // every run.
-      out.indices.resize(std::size_t(first_edge + sampled));
-      std::int32_t* local = out.indices.data() + first_edge;
-      auto& table = index[std::size_t(st)];
-      for (std::int64_t i = 0; i < rows; ++i) {
-        const std::int64_t row = fb + i;
-        const std::int32_t subtree = opt_.disjoint ? mb.node_seed[std::size_t(dt)][std::size_t(row)] : 0;
-        // Read through the vector: inserts into a same-typed node list may reallocate it.
-        const std::int64_t time = temporal ? mb.node_times[std::size_t(dt)][std::size_t(row)] : 0;
-        for (std::int64_t q = count[std::size_t(i)]; q < count[std::size_t(i) + 1]; ++q) {
-          if (q + kPrefetch < sampled)
-            table.prefetch(sampling_detail::LocalIndex::key(global_src[std::size_t(q + kPrefetch)], subtree));
-          local[q] = add_node(st, global_src[std::size_t(q)], subtree, time);
+        for (std::int64_t i = row_begin; i < row_end; ++i) {
+          const std::int32_t subtree = dst_seed ? dst_seed[i] : 0;
+          for (std::int64_t q = count[std::size_t(i)]; q < count[std::size_t(i) + 1]; ++q) {
+            if (q + kPrefetch < e1) {
+              const std::int64_t ahead = positions[q + kPrefetch];
+              __builtin_prefetch(narrow ? static_cast<const void*>(idx32 + ahead) : static_cast<const void*>(idx64 + ahead));
+              if (rel_eids) __builtin_prefetch(rel_eids + ahead);
+            }
+            const std::int64_t p = positions[q];
+            const std::uint64_t k = sampling_detail::LocalIndex::key(narrow ? idx32[p] : idx64[p], subtree);
+            keys[q] = k;
+            hashes[q] = sampling_detail::LocalIndex::hash(k);
+            eids[q] = rel_eids ? rel_eids[p] : p;
+          }
         }
-        out.indptr.push_back(first_edge + count[std::size_t(i) + 1]);
+      };
+      // Phase D for chunks [c0, c1): local ids in order; a node first reached here is
+      // appended to its type's list.
+      auto relabel = [&](std::int64_t c0, std::int64_t c1) {
+        const std::int64_t row_begin = chunk_row[std::size_t(c0)], row_end = chunk_row[std::size_t(c1)];
+        const std::int64_t e1 = count[std::size_t(row_end)];
+        for (std::int64_t i = row_begin; i < row_end; ++i) {
+          const std::int64_t q0 = count[std::size_t(i)], q1 = count[std::size_t(i) + 1];
+          table.reserve_more(q1 - q0);
+          const std::int32_t subtree = dst_seed ? dst_seed[i] : 0;
+          const std::int64_t time = temporal ? dst_time[i] : 0;
+          for (std::int64_t q = q0; q < q1; ++q) {
+            if (q + kPrefetch < e1) table.prefetch(hashes[q + kPrefetch]);
+            const auto [id, inserted] = table.insert(keys[q], hashes[q], std::int32_t(src_nodes.size()));
+            local[q] = id;
+            if (inserted) {
+              src_nodes.push_back(sampling_detail::LocalIndex::id_of(keys[q]));
+              if (temporal) mb.node_times[std::size_t(st)].push_back(time);
+              if (opt_.disjoint) mb.node_seed[std::size_t(st)].push_back(subtree);
+            }
+          }
+          out.indptr.push_back(first_edge + q1);
+        }
+      };
+      // Relabels every chunk that is ready, in order, unless another thread is at it.
+      auto relabel_ready = [&]() {
+        if (relabel_busy.load(std::memory_order_relaxed) || relabel_busy.exchange(true, std::memory_order_acquire)) {
+#if defined(__x86_64__) || defined(__i386__)
+          __builtin_ia32_pause();
+#endif
+          return;
+        }
+        std::int64_t c = relabelled.load(std::memory_order_relaxed);
+        std::int64_t e = c;
+        while (e < num_chunks && std::atomic_ref<std::uint8_t>(chunk_done[e]).load(std::memory_order_acquire)) ++e;
+        if (e > c) relabel(c, e);
+        relabelled.store(e, std::memory_order_release);
+        relabel_busy.store(false, std::memory_order_release);
+      };
+      const int chunk_threads = int(std::min<std::int64_t>(threads, num_chunks));
+#pragma omp parallel num_threads(std::max(chunk_threads, 1))
+      {
+        try {
+          for (std::int64_t c = next_chunk.fetch_add(1); c < num_chunks && !failed.load(std::memory_order_relaxed);
+               c = next_chunk.fetch_add(1)) {
+            draw_and_gather(chunk_row[std::size_t(c)], chunk_row[std::size_t(c) + 1]);
+            std::atomic_ref<std::uint8_t>(chunk_done[c]).store(1, std::memory_order_release);
+            relabel_ready();
+          }
+          // Out of chunks to draw: help finish the relabel (it ends once every chunk is in).
+          while (!failed.load(std::memory_order_relaxed) && relabelled.load(std::memory_order_acquire) < num_chunks)
+            relabel_ready();
+        } catch (...) {
+          std::lock_guard lock(error_mutex);
+          if (!error) error = std::current_exception();
+          failed.store(true);
+        }
       }
+      if (error) std::rethrow_exception(error);
       block.num_edges += sampled;
     }
     for (int t = 0; t < num_types; ++t) {

@@ -134,7 +134,22 @@ TEST_CASE("invariants on random graphs for every mode, identical for 1, 2, 3 thr
     const MiniBatch first = s.sample(Context::cpu(1, 5), "node", view_of(seeds), t, 3);
     check_invariants(g, s, first, {&c}, opt.replace);
     CHECK(first.num_edges() > 0);
-    for (int threads : {2, 3}) CHECK(same(first, s.sample(Context::cpu(threads, 5), "node", view_of(seeds), t, 3)));
+    // Later hops span many chunks, drawn by several threads while one relabels: repeated
+    // runs catch an order that depends on the schedule.
+    for (int threads : {2, 3, 4})
+      for (int run = 0; run < 4; ++run) CHECK(same(first, s.sample(Context::cpu(threads, 5), "node", view_of(seeds), t, 3)));
+    // CSC positions instead of input edge ids: the same edges, mapped by the graph's edge ids.
+    SamplingOptions csc_opt = opt;
+    csc_opt.edge_ids = EdgeIdKind::kCscPosition;
+    const MiniBatch pos = NeighborSampler(g, csc_opt).sample(Context::cpu(2, 5), "node", view_of(seeds), t, 3);
+    CHECK(pos.edge_id_kind == EdgeIdKind::kCscPosition);
+    CHECK(first.edge_id_kind == EdgeIdKind::kInput);
+    CHECK(pos.nodes == first.nodes);
+    CHECK(pos.relations[0].indices == first.relations[0].indices);
+    std::vector<std::int64_t> mapped;
+    const auto graph_eids = g.relation(0).edge_ids.as<std::int64_t>();
+    for (std::int64_t p : pos.relations[0].edge_ids) mapped.push_back(graph_eids[std::size_t(p)]);
+    CHECK(mapped == first.relations[0].edge_ids);
     if (opt.temporal != TemporalStrategy::kMostRecent)  // most-recent draws nothing at random
       CHECK_FALSE(same(first, s.sample(Context::cpu(1, 5), "node", view_of(seeds), t, 4)));
     if (opt.disjoint) {
