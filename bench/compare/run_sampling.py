@@ -10,7 +10,9 @@ for every library, rule 2), node-wise sampling where a node reached twice in a b
 expanded once (PyG's and DGL's semantics, and gnnkit's non-disjoint mode).
 
 - gnnkit: ``gnnkit.sampling.NeighborSampler(g, [15, 10, 5]).sample(seeds, num_threads=N)``
-  on G2's graph file (bench_sampling writes it; memory-mapped), through the Python binding.
+  on G2's graph file (bench_sampling writes it; memory-mapped), through the Python binding;
+  ``gnnkit-csc`` is the same with ``edge_ids="csc"`` (CSC positions as edge ids, which is what
+  PyG's sampler returns; DGL returns the graph's edge ids, as plain ``gnnkit`` does).
 - pyg: ``torch.ops.torch_sparse.neighbor_sample(colptr, row, seeds, [15, 10, 5], False,
   True)``, the call PyG 2.6's NeighborSampler makes for a homogeneous graph without pyg-lib
   (CSC built here from the same edges).
@@ -110,7 +112,7 @@ def worker(args) -> None:
         # verify=True reads every index once, so the mapped pages are in this process's page
         # tables before timing, as the anchors' arrays (read with np.fromfile) are.
         g = gnnkit.HeteroGraph.load(args.graph_file, verify=True)
-        sampler = gnnkit.sampling.NeighborSampler(g, FANOUTS)
+        sampler = gnnkit.sampling.NeighborSampler(g, FANOUTS, edge_ids=args.edge_ids)
 
         def sample(b, keep=False):
             mb = sampler.sample(b, batch=0, seed=1, num_threads=threads)
@@ -223,6 +225,10 @@ def main() -> None:
     p.add_argument("--procs", type=int, default=1, help=argparse.SUPPRESS)
     p.add_argument("--csc", default=None, help=argparse.SUPPRESS)
     p.add_argument("--edges-out", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--edge-ids", default="input", help=argparse.SUPPRESS)
+    p.add_argument("--gnnkit-edge-ids", default="input,csc",
+                   help="gnnkit edge-id outputs to run: input (the graph's edge ids, as DGL returns) "
+                        "and/or csc (CSC positions, as PyG's sampler returns); default both")
     args = p.parse_args()
     if args.worker:
         args.threads = int(args.threads)
@@ -256,16 +262,19 @@ def main() -> None:
     for nt in threads_list:
         configs = []
         for lib in libs:
-            configs.append((lib, 1))
-            if lib != "gnnkit" and nt > 1:
-                configs.append((lib, nt))
+            if lib == "gnnkit":
+                configs += [(lib, 1, kind) for kind in args.gnnkit_edge_ids.split(",")]
+                continue
+            configs.append((lib, 1, "input"))
+            if nt > 1:
+                configs.append((lib, nt, "input"))
         for r in range(args.rounds):
-            for lib, procs in configs:
-                name = f"{lib}" + (f"-{procs}proc" if procs > 1 else "")
+            for lib, procs, kind in configs:
+                name = f"{lib}" + (f"-{procs}proc" if procs > 1 else "") + ("-csc" if kind == "csc" else "")
                 edges_out = exchange / f"{name}.npz" if r == 0 and nt == threads_list[0] and procs == 1 else None
                 argv = [str(Path(__file__).resolve()), "--worker", lib, "--threads", str(nt), "--procs",
                         str(procs), "--csc", str(csc), "--graph-file", args.graph_file,
-                        "--batches", str(args.batches), "--warmup", str(args.warmup)]
+                        "--batches", str(args.batches), "--warmup", str(args.warmup), "--edge-ids", kind]
                 if edges_out:
                     argv += ["--edges-out", str(edges_out)]
                 python = common.GNNKIT_PYTHON if lib == "gnnkit" else common.ANCHOR_PYTHON
@@ -274,7 +283,7 @@ def main() -> None:
                 w = common.run_worker(python, argv, nt, env)
                 res = dict(w.result, name=name, round=r, load=load, peak_rss=w.peak_rss)
                 if edges_out:
-                    checks[lib] = check_edges(lib, edges_out, keys, n, res["hop1_edges_batch0"], expected_hop1)
+                    checks[name] = check_edges(name, edges_out, keys, n, res["hop1_edges_batch0"], expected_hop1)
                 res["edges_per_s"] = res["edges"] / res["seconds"]
                 runs.append(res)
                 common.log(f"  {nt} thread(s) round {r + 1}/{args.rounds} {name}: "
@@ -295,16 +304,19 @@ def main() -> None:
                          f"{rr[0]['edges_per_batch']:,.0f}", f"{rr[0]['nodes_per_batch']:,.0f}",
                          common.gib(max(r["peak_rss"] for r in rr))])
         anchors = [k for k in med if not k.startswith("gnnkit")]
-        if "gnnkit" in med and anchors:
+        for ours in [k for k in med if k.startswith("gnnkit")]:
+            if not anchors:
+                break
             best = max(anchors, key=lambda k: med[k])
             per_round = []
             for rd in range(args.rounds):
-                g = next(r for r in runs if r["threads"] == nt and r["name"] == "gnnkit" and r["round"] == rd)
-                a = max((r for r in runs if r["threads"] == nt and r["name"] != "gnnkit" and r["round"] == rd),
+                g = next(r for r in runs if r["threads"] == nt and r["name"] == ours and r["round"] == rd)
+                a = max((r for r in runs if r["threads"] == nt and r["name"] in anchors and r["round"] == rd),
                         key=lambda r: r["edges_per_s"])
                 per_round.append(g["edges_per_s"] / a["edges_per_s"])
-            summary.append({"threads": nt, "fastest_anchor": best, "ratio_of_medians": med["gnnkit"] / med[best],
-                            "ratio_per_round": per_round, "gnnkit_edges_per_s": med["gnnkit"],
+            summary.append({"threads": nt, "gnnkit": ours, "fastest_anchor": best,
+                            "ratio_of_medians": med[ours] / med[best],
+                            "ratio_per_round": per_round, "gnnkit_edges_per_s": med[ours],
                             "random_line_bound": bound})
     print()
     print(f"Machine: {common.machine_line()}")
@@ -314,7 +326,7 @@ def main() -> None:
     common.print_table(["threads", "library", "M sampled edges/s (median)", "% of random-line bound",
                         "edges/batch", "nodes/batch", "peak RSS"], rows)
     for s in summary:
-        print(f"{s['threads']} thread(s): gnnkit / fastest anchor ({s['fastest_anchor']}) = "
+        print(f"{s['threads']} thread(s): {s['gnnkit']} / fastest anchor ({s['fastest_anchor']}) = "
               f"{s['ratio_of_medians']:.2f}x (per round {', '.join(f'{x:.2f}' for x in s['ratio_per_round'])})")
     print("correctness:", json.dumps(checks))
     out = Path(args.out or RESULTS_DIR / f"sampling-compare-{started:%Y%m%d-%H%M}.json")
