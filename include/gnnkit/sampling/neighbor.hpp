@@ -534,6 +534,17 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
             __builtin_prefetch(csc_ptr + dst_nodes[std::size_t(fb + i + kPrefetch)]);
             if (rpos) __builtin_prefetch(rpos + dst_nodes[std::size_t(fb + i + kPrefetch)]);
           }
+          if (temporal && i + kPrefetch / 2 < rows) {
+            // The time filter binary-searches each list: its indptr entries, loaded above,
+            // tell where; load the list's timestamps at its quarter points (the first two
+            // levels of the search) and its end, half the prefetch distance ahead.
+            const std::int64_t u = dst_nodes[std::size_t(fb + i + kPrefetch / 2)];
+            const std::int64_t ub = csc_ptr[u], un = csc_ptr[u + 1] - ub;
+            if (un > 0) {
+              for (int j = 0; j < 4; ++j) __builtin_prefetch(ts + ub + un * j / 4);
+              __builtin_prefetch(ts + ub + un - 1);
+            }
+          }
           const std::int64_t v = dst_nodes[std::size_t(fb + i)];
           const std::int64_t b = csc_ptr[v];
           std::int64_t n = csc_ptr[v + 1] - b;
