@@ -180,6 +180,8 @@ void spmm_forward(const CompressedView<IndexT>& csc, const ValueT* x, std::int64
                   ValueT* out, std::int64_t ldo, std::int32_t* argmax, int threads) {
   const std::int64_t C = heads > 0 ? F / heads : F;
   parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
+    // Prefetch across rows: the chunk's edges are contiguous, and short rows are common.
+    const std::int64_t e_end = csc.indptr[end];
     for (std::int64_t v = begin; v < end; ++v) {
       ValueT* __restrict o = out + v * ldo;
       const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
@@ -191,7 +193,7 @@ void spmm_forward(const CompressedView<IndexT>& csc, const ValueT* x, std::int64
           continue;
         }
         for (std::int64_t e = e0; e < e1; ++e) {
-          if (e + kPrefetchDistance < e1)
+          if (e + kPrefetchDistance < e_end)
             prefetch_row(x + std::int64_t(csc.indices[e + kPrefetchDistance]) * ldx, F);
           const ValueT* __restrict xr = x + std::int64_t(csc.indices[e]) * ldx;
           const std::int32_t j = std::int32_t(e - e0);
@@ -224,7 +226,7 @@ void spmm_forward(const CompressedView<IndexT>& csc, const ValueT* x, std::int64
         for (; c0 + kBlock <= F; c0 += kBlock) {
           ValueT acc[kBlock] = {};
           for (std::int64_t e = e0; e < e1; ++e) {
-            if (e + kPrefetchDistance < e1)
+            if (e + kPrefetchDistance < e_end)
               prefetch_row(x + std::int64_t(csc.indices[e + kPrefetchDistance]) * ldx + c0, kBlock);
             const ValueT* __restrict xr = x + std::int64_t(csc.indices[e]) * ldx + c0;
             const ValueT w = edge_weight ? edge_weight[e] : ValueT(1);
@@ -258,7 +260,7 @@ void spmm_forward(const CompressedView<IndexT>& csc, const ValueT* x, std::int64
             ValueT acc[kBlock] = {};
             const std::int64_t h0 = c0 / kC;
             for (std::int64_t e = e0; e < e1; ++e) {
-              if (e + kPrefetchDistance < e1)
+              if (e + kPrefetchDistance < e_end)
                 prefetch_row(x + std::int64_t(csc.indices[e + kPrefetchDistance]) * ldx + c0, kBlock);
               const ValueT* __restrict xr = x + std::int64_t(csc.indices[e]) * ldx + c0;
               const ValueT* w = edge_weight + e * heads + h0;
@@ -282,7 +284,7 @@ void spmm_forward(const CompressedView<IndexT>& csc, const ValueT* x, std::int64
       }
       std::fill(o, o + F, ValueT(0));
       for (std::int64_t e = e0; e < e1; ++e) {
-        if (e + kPrefetchDistance < e1)
+        if (e + kPrefetchDistance < e_end)
           prefetch_row(x + std::int64_t(csc.indices[e + kPrefetchDistance]) * ldx, F);
         const ValueT* __restrict xr = x + std::int64_t(csc.indices[e]) * ldx;
         {
@@ -317,6 +319,8 @@ void spmm_backward_x(const CompressedView<IndexT>& csc, const Transposed<IndexT>
   const std::int64_t C = heads > 0 ? F / heads : F;
   const std::int64_t base = csc.num_rows ? csc.indptr[0] : 0;
   parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
+    // Prefetch across rows: the chunk's edges are contiguous, and short rows are common.
+    const std::int64_t k_end = t.indptr[std::size_t(end)];
     for (std::int64_t u = begin; u < end; ++u) {
       ValueT* __restrict gx = grad_x + u * ldx;
       const std::int64_t k0 = t.indptr[std::size_t(u)], k1 = t.indptr[std::size_t(u) + 1];
@@ -327,7 +331,7 @@ void spmm_backward_x(const CompressedView<IndexT>& csc, const Transposed<IndexT>
         for (; c0 + kBlock <= F; c0 += kBlock) {
           ValueT acc[kBlock] = {};
           for (std::int64_t k = k0; k < k1; ++k) {
-            if (k + kPrefetchDistance < k1)
+            if (k + kPrefetchDistance < k_end)
               prefetch_row(grad_out + std::int64_t(t.indices[std::size_t(k + kPrefetchDistance)]) * ldg + c0,
                            kBlock);
             const std::int64_t v = std::int64_t(t.indices[std::size_t(k)]);
@@ -357,7 +361,7 @@ void spmm_backward_x(const CompressedView<IndexT>& csc, const Transposed<IndexT>
       if (!accumulate) std::fill(gx, gx + F, ValueT(0));
       for (std::int64_t k = k0; k < k1; ++k) {
         const std::int64_t v = std::int64_t(t.indices[std::size_t(k)]);
-        if (k + kPrefetchDistance < k1)
+        if (k + kPrefetchDistance < k_end)
           prefetch_row(grad_out + std::int64_t(t.indices[std::size_t(k + kPrefetchDistance)]) * ldg,
                        F);
         const std::int64_t e = t.perm[std::size_t(k)] + base;
@@ -401,11 +405,13 @@ void sddmm_dot(const CompressedView<IndexT>& csc, const ValueT* dst_rows, std::i
   const std::int64_t C = F / heads;
   const std::int64_t base = csc.num_rows ? csc.indptr[0] : 0;
   parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
+    // Prefetch across rows: the chunk's edges are contiguous, and short rows are common.
+    const std::int64_t e_end = csc.indptr[end];
     for (std::int64_t v = begin; v < end; ++v) {
       const ValueT* __restrict d = dst_rows + v * ldd;
       const std::int64_t e1 = csc.indptr[v + 1];
       for (std::int64_t e = csc.indptr[v]; e < e1; ++e) {
-        if (e + kPrefetchDistance < e1)
+        if (e + kPrefetchDistance < e_end)
           prefetch_row(src_rows + std::int64_t(csc.indices[e + kPrefetchDistance]) * lds, F);
         const ValueT* __restrict s = src_rows + std::int64_t(csc.indices[e]) * lds;
         for (int h = 0; h < heads; ++h) {
@@ -489,41 +495,73 @@ void gat_scores(const CompressedView<IndexT>& csc, const ValueT* a_src, const Va
 /// @brief GAT attention in one pass per destination row: s[e, h] = leaky_relu(a_src[u, h] +
 /// a_dst[v, h]) and alpha[e, h] = softmax over the row of s (max subtracted). Equivalent to
 /// gat_scores then edge_softmax_forward, reading each source's a_src once.
+namespace gat_detail {
+/// One destination row of gat_attention_forward. kHeads > 0 fixes the head count at compile
+/// time, so the per-edge head loop becomes one short vector operation instead of a scalar
+/// loop with a branch per element; kHeads = 0 reads it from `heads`.
+template <int kHeads, typename ValueT, typename IndexT>
+[[gnu::always_inline]] inline void attention_row(const CompressedView<IndexT>& csc, std::int64_t v,
+                                                 std::int64_t e_end, const ValueT* a_src,
+                                                 const ValueT* a_dst, int runtime_heads,
+                                                 ValueT slope, ValueT* scores, ValueT* alpha) {
+  constexpr int kMaxHeads = 64;
+  const int heads = kHeads > 0 ? kHeads : runtime_heads;
+  const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
+  if (e0 == e1) return;
+  ValueT ad[kMaxHeads], m[kMaxHeads], sum[kMaxHeads];
+  for (int h = 0; h < heads; ++h) {
+    ad[h] = a_dst[v * heads + h];
+    m[h] = -std::numeric_limits<ValueT>::infinity();
+    sum[h] = 0;
+  }
+  for (std::int64_t e = e0; e < e1; ++e) {
+    if (e + 16 < e_end) __builtin_prefetch(a_src + std::int64_t(csc.indices[e + 16]) * heads);
+    const ValueT* __restrict as = a_src + std::int64_t(csc.indices[e]) * heads;
+    ValueT* __restrict s = scores + e * heads;
+#pragma omp simd
+    for (int h = 0; h < heads; ++h) {
+      const ValueT z = as[h] + ad[h];
+      const ValueT sz = z > 0 ? z : slope * z;
+      s[h] = sz;
+      m[h] = m[h] > sz ? m[h] : sz;
+    }
+  }
+  for (std::int64_t e = e0; e < e1; ++e)
+    for (int h = 0; h < heads; ++h) {
+      const ValueT a = std::exp(scores[e * heads + h] - m[h]);
+      alpha[e * heads + h] = a;
+      sum[h] += a;
+    }
+  for (int h = 0; h < heads; ++h) sum[h] = ValueT(1) / sum[h];
+  for (std::int64_t e = e0; e < e1; ++e) {
+    ValueT* __restrict a = alpha + e * heads;
+#pragma omp simd
+    for (int h = 0; h < heads; ++h) a[h] *= sum[h];
+  }
+}
+}  // namespace gat_detail
+
+/// @brief GAT attention in one pass per destination row: s[e, h] = leaky_relu(a_src[u, h] +
+/// a_dst[v, h]) and alpha[e, h] = softmax over the row of s (max subtracted). Equivalent to
+/// gat_scores then edge_softmax_forward, reading each source's a_src once.
 template <typename ValueT, typename IndexT>
 void gat_attention_forward(const CompressedView<IndexT>& csc, const ValueT* a_src,
                            const ValueT* a_dst, int heads, ValueT negative_slope,
                            ValueT* scores, ValueT* alpha, int threads) {
   parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
-    constexpr int kMaxHeads = 64;
-    ValueT m[kMaxHeads], sum[kMaxHeads];
-    for (std::int64_t v = begin; v < end; ++v) {
-      const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
-      if (e0 == e1) continue;
-      const ValueT* ad = a_dst + v * heads;
-      for (int h = 0; h < heads; ++h) {
-        m[h] = -std::numeric_limits<ValueT>::infinity();
-        sum[h] = 0;
-      }
-      for (std::int64_t e = e0; e < e1; ++e) {
-        if (e + 16 < e1) __builtin_prefetch(a_src + std::int64_t(csc.indices[e + 16]) * heads);
-        const ValueT* as = a_src + std::int64_t(csc.indices[e]) * heads;
-        ValueT* s = scores + e * heads;
-        for (int h = 0; h < heads; ++h) {
-          const ValueT z = as[h] + ad[h];
-          s[h] = z > 0 ? z : negative_slope * z;
-          m[h] = std::max(m[h], s[h]);
-        }
-      }
-      for (std::int64_t e = e0; e < e1; ++e)
-        for (int h = 0; h < heads; ++h) {
-          const ValueT a = std::exp(scores[e * heads + h] - m[h]);
-          alpha[e * heads + h] = a;
-          sum[h] += a;
-        }
-      for (int h = 0; h < heads; ++h) sum[h] = ValueT(1) / sum[h];
-      for (std::int64_t e = e0; e < e1; ++e)
-        for (int h = 0; h < heads; ++h) alpha[e * heads + h] *= sum[h];
-    }
+    // Prefetch across rows: the chunk's edges are contiguous, and short rows are common.
+    const std::int64_t e_end = csc.indptr[end];
+    const ValueT slope = negative_slope;
+    auto rows = [&](auto heads_tag) {
+      constexpr int kHeads = decltype(heads_tag)::value;
+      for (std::int64_t v = begin; v < end; ++v)
+        gat_detail::attention_row<kHeads>(csc, v, e_end, a_src, a_dst, heads, slope, scores, alpha);
+    };
+    if (heads == 1) rows(std::integral_constant<int, 1>{});
+    else if (heads == 2) rows(std::integral_constant<int, 2>{});
+    else if (heads == 4) rows(std::integral_constant<int, 4>{});
+    else if (heads == 8) rows(std::integral_constant<int, 8>{});
+    else rows(std::integral_constant<int, 0>{});
   });
 }
 
@@ -538,13 +576,15 @@ void gat_aggregate_backward(const Transposed<IndexT>& t, const ValueT* grad_out,
                             std::int64_t ldx, ValueT* grad_w, int threads) {
   const std::int64_t C = F / heads;
   parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
+    // Prefetch across rows: the chunk's edges are contiguous, and short rows are common.
+    const std::int64_t k_end = t.indptr[std::size_t(end)];
     for (std::int64_t u = begin; u < end; ++u) {
       ValueT* __restrict gx = grad_h_src + u * ldx;
       const ValueT* __restrict hs = h_src + u * ldh;
       std::fill(gx, gx + F, ValueT(0));
       const std::int64_t k0 = t.indptr[std::size_t(u)], k1 = t.indptr[std::size_t(u) + 1];
       for (std::int64_t k = k0; k < k1; ++k) {
-        if (k + kPrefetchDistance < k1) {
+        if (k + kPrefetchDistance < k_end) {
           prefetch_row(grad_out + std::int64_t(t.indices[std::size_t(k + kPrefetchDistance)]) * ldg, F);
           __builtin_prefetch(weights + t.perm[std::size_t(k + kPrefetchDistance)] * heads);
           __builtin_prefetch(grad_w + t.perm[std::size_t(k + kPrefetchDistance)] * heads, 1);
@@ -574,18 +614,40 @@ void gat_attention_backward(const CompressedView<IndexT>& csc, const ValueT* sco
                             const ValueT* alpha, int heads, ValueT negative_slope, ValueT* grad,
                             int threads) {
   parallel_rows(csc.indptr, csc.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
-    for (std::int64_t v = begin; v < end; ++v) {
-      const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
-      for (int h = 0; h < heads; ++h) {
-        ValueT dot = 0;
-        for (std::int64_t e = e0; e < e1; ++e) dot += alpha[e * heads + h] * grad[e * heads + h];
+    const ValueT slope = negative_slope;
+    // As in gat_attention_forward: a compile-time head count turns the head loops into
+    // vector operations over one edge's heads.
+    auto rows = [&](auto heads_tag) {
+      constexpr int kHeads = decltype(heads_tag)::value;
+      constexpr int kMaxHeads = 64;
+      const int nh = kHeads > 0 ? kHeads : heads;
+      for (std::int64_t v = begin; v < end; ++v) {
+        const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
+        ValueT dot[kMaxHeads];
+        for (int h = 0; h < nh; ++h) dot[h] = 0;
         for (std::int64_t e = e0; e < e1; ++e) {
-          const std::int64_t i = e * heads + h;
-          const ValueT gs = alpha[i] * (grad[i] - dot);
-          grad[i] = scores[i] > 0 ? gs : negative_slope * gs;
+          const ValueT* __restrict a = alpha + e * nh;
+          const ValueT* __restrict g = grad + e * nh;
+#pragma omp simd
+          for (int h = 0; h < nh; ++h) dot[h] += a[h] * g[h];
+        }
+        for (std::int64_t e = e0; e < e1; ++e) {
+          const ValueT* __restrict a = alpha + e * nh;
+          const ValueT* __restrict sc = scores + e * nh;
+          ValueT* __restrict g = grad + e * nh;
+#pragma omp simd
+          for (int h = 0; h < nh; ++h) {
+            const ValueT gs = a[h] * (g[h] - dot[h]);
+            g[h] = sc[h] > 0 ? gs : slope * gs;
+          }
         }
       }
-    }
+    };
+    if (heads == 1) rows(std::integral_constant<int, 1>{});
+    else if (heads == 2) rows(std::integral_constant<int, 2>{});
+    else if (heads == 4) rows(std::integral_constant<int, 4>{});
+    else if (heads == 8) rows(std::integral_constant<int, 8>{});
+    else rows(std::integral_constant<int, 0>{});
   });
 }
 
@@ -613,14 +675,38 @@ template <typename ValueT, typename IndexT>
 void edge_sum_to_src(const Transposed<IndexT>& t, const ValueT* values, int heads, ValueT* out,
                      bool accumulate, int threads) {
   parallel_rows(t.indptr.data(), t.num_rows, threads, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
-    for (std::int64_t u = begin; u < end; ++u) {
-      for (int h = 0; h < heads; ++h) {
-        ValueT acc = accumulate ? out[u * heads + h] : ValueT(0);
-        for (std::int64_t k = t.indptr[std::size_t(u)]; k < t.indptr[std::size_t(u) + 1]; ++k)
-          acc += values[t.perm[std::size_t(k)] * heads + h];
-        out[u * heads + h] = acc;
+    const std::int64_t k_end = t.indptr[std::size_t(end)];
+    // One pass over each source's edges, all heads of an edge at once (its values are one
+    // random read, prefetched ahead across rows), the head count fixed at compile time.
+    auto rows = [&](auto heads_tag) {
+      constexpr int kHeads = decltype(heads_tag)::value;
+      constexpr int kMaxHeads = 64;
+      const int nh = kHeads > 0 ? kHeads : heads;
+      for (std::int64_t u = begin; u < end; ++u) {
+        ValueT acc[kMaxHeads];
+        for (int h = 0; h < nh; ++h) acc[h] = accumulate ? out[u * nh + h] : ValueT(0);
+        for (std::int64_t k = t.indptr[std::size_t(u)]; k < t.indptr[std::size_t(u) + 1]; ++k) {
+          if (k + 16 < k_end) __builtin_prefetch(values + t.perm[std::size_t(k + 16)] * nh);
+          const ValueT* __restrict val = values + t.perm[std::size_t(k)] * nh;
+#pragma omp simd
+          for (int h = 0; h < nh; ++h) acc[h] += val[h];
+        }
+        for (int h = 0; h < nh; ++h) out[u * nh + h] = acc[h];
       }
-    }
+    };
+    if (heads == 1) rows(std::integral_constant<int, 1>{});
+    else if (heads == 2) rows(std::integral_constant<int, 2>{});
+    else if (heads == 4) rows(std::integral_constant<int, 4>{});
+    else if (heads == 8) rows(std::integral_constant<int, 8>{});
+    else if (heads <= 64) rows(std::integral_constant<int, 0>{});
+    else
+      for (std::int64_t u = begin; u < end; ++u)
+        for (int h = 0; h < heads; ++h) {
+          ValueT acc = accumulate ? out[u * heads + h] : ValueT(0);
+          for (std::int64_t k = t.indptr[std::size_t(u)]; k < t.indptr[std::size_t(u) + 1]; ++k)
+            acc += values[t.perm[std::size_t(k)] * heads + h];
+          out[u * heads + h] = acc;
+        }
   });
 }
 

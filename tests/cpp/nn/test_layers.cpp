@@ -143,7 +143,8 @@ TEST_CASE("GatConv forward matches the reference formula", "[nn][gat]") {
   const EdgeListGraph g = gnnkit::test::random_block(40, 25, 160, 3);
   const Context ctx = Context::cpu(2);
   const std::int64_t in = 10, C = 6;
-  for (int heads : {1, 3})
+  // 1, 2, 4 and 8 heads take the kernels' compile-time head-count paths, 3 the general one.
+  for (int heads : {1, 3, 4, 8})
     for (bool concat : {true, false})
       for (bool loops : {true, false}) {
         ParameterList params;
@@ -171,7 +172,7 @@ TEST_CASE("GatConv gradients match finite differences", "[nn][gat][grad]") {
   const EdgeListGraph g = gnnkit::test::random_block(9, 6, 20, 4);
   const Context ctx = Context::cpu(2);
   const std::int64_t in = 4, C = 3;
-  for (int heads : {1, 2})
+  for (int heads : {1, 3, 4})
     for (bool concat : {true, false})
       for (int dst_mode : {0, 1, 2})  // 0: prefix of x_src; 1: separate, shared W; 2: other width
         for (double dropout : {0.0, 0.3}) {
