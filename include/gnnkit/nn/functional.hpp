@@ -219,10 +219,11 @@ inline void activation_forward(const Context& ctx, Activation act, const TensorV
     functional_detail::dispatch_activation(act, [&](auto a) {
 #pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
       for (std::int64_t i = 0; i < rows; ++i) {
-        T* r = static_cast<T*>(x.data()) + i * x.stride(0);
+        const T k_slope = slope;  // a local, not a closure read per element (see activation_dropout_backward)
+        T* __restrict r = static_cast<T*>(x.data()) + i * x.stride(0);
 #pragma omp simd
         for (std::int64_t j = 0; j < cols; ++j)
-          r[j] = functional_detail::activate<decltype(a)::value, T>(r[j], slope);
+          r[j] = functional_detail::activate<decltype(a)::value, T>(r[j], k_slope);
       }
     });
   });
@@ -248,12 +249,17 @@ inline void activation_dropout_backward(const Context& ctx, Activation act, cons
     functional_detail::dispatch_activation(act, [&](auto a) {
 #pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
       for (std::int64_t i = 0; i < rows; ++i) {
-        const T* yr = static_cast<const T*>(y.data()) + i * y.stride(0);
-        T* g = static_cast<T*>(grad.data()) + i * grad.stride(0);
+        // Constants as locals: read through the closure, the compiler must reload them after
+        // every store to g (they might alias), and the loop stays scalar (a fifth of a SAGE
+        // layer's backward time before this).
+        const T k_slope = slope, k_scale = scale, k_unscale = unscale;
+        const bool k_dropped_zero = dropped_zero;
+        const T* __restrict yr = static_cast<const T*>(y.data()) + i * y.stride(0);
+        T* __restrict g = static_cast<T*>(grad.data()) + i * grad.stride(0);
 #pragma omp simd
         for (std::int64_t j = 0; j < cols; ++j) {
-          const T d = functional_detail::derivative_from_output<decltype(a)::value, T>(yr[j] * unscale, slope);
-          g[j] = (dropped_zero && yr[j] == T(0)) ? T(0) : g[j] * d * scale;
+          const T d = functional_detail::derivative_from_output<decltype(a)::value, T>(yr[j] * k_unscale, k_slope);
+          g[j] = (k_dropped_zero && yr[j] == T(0)) ? T(0) : g[j] * d * k_scale;
         }
       }
     });
