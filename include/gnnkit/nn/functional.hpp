@@ -126,8 +126,10 @@ inline void add_bias_rows(const Context& ctx, const TensorView& out, const Param
     const std::int64_t rows = out.size(0), cols = out.size(1);
 #pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
     for (std::int64_t i = 0; i < rows; ++i) {
-      T* r = static_cast<T*>(out.data()) + i * out.stride(0);
-      for (std::int64_t j = 0; j < cols; ++j) r[j] += b[j];
+      T* __restrict r = static_cast<T*>(out.data()) + i * out.stride(0);
+      const T* __restrict bias_row = b;
+#pragma omp simd
+      for (std::int64_t j = 0; j < cols; ++j) r[j] += bias_row[j];
     }
   });
 }
@@ -304,9 +306,12 @@ inline void dropout_forward(const Context& ctx, const TensorView& x, double p,
     const std::int64_t rows = x.size(0), cols = x.size(1);
 #pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
     for (std::int64_t i = 0; i < rows; ++i) {
-      T* r = static_cast<T*>(x.data()) + i * x.stride(0);
+      const DropoutMask row_mask = mask;  // locals: closure reads would be reloaded per store
+      const T k_scale = scale;
+      T* __restrict r = static_cast<T*>(x.data()) + i * x.stride(0);
+#pragma omp simd
       for (std::int64_t j = 0; j < cols; ++j)
-        r[j] = mask.keep(std::uint64_t(i * cols + j)) ? r[j] * scale : T(0);
+        r[j] = row_mask.keep(std::uint64_t(i * cols + j)) ? r[j] * k_scale : T(0);
     }
   });
 }
