@@ -150,6 +150,26 @@ int main(int argc, char** argv) {
                   per_batch[per_batch.size() / 2] * 1e3, rate / 1e6, 100.0 * rate / cal.random_lines_per_s,
                   weighted ? (" (" + std::to_string(total / uniform_s).substr(0, 4) + "x uniform time)").c_str() : "");
     }
+    if (!profile && threads == 1) {
+      // Scratch memory the sampler keeps beyond its outputs, by batch size: it must follow
+      // the batch (bytes per sampled edge about constant), not the graph's node count.
+      for (std::int64_t batch_size : {256, 1024, 4096}) {
+        const NeighborSampler sampler(file.graph, SamplingOptions{.fanouts = fanouts});
+        const Context ctx = Context::cpu(threads, 1);
+        MiniBatch mb;
+        std::int64_t most_edges = 0;
+        for (int b = 0; b < 5; ++b) {
+          const std::int64_t shape[] = {batch_size};
+          const TensorView seeds(seeds_all.as<std::int64_t>().data() + b * batch_size, DType::kInt64, Device::cpu(), shape);
+          sampler.sample_into(ctx, "node", seeds, std::nullopt, std::uint64_t(b), mb);
+          most_edges = std::max(most_edges, mb.num_edges());
+        }
+        const double bytes = double(sampler.workspace_bytes());
+        std::printf("sampler scratch, batch %lld: %.2f MB beyond outputs, %lld edges per batch (%.1f bytes per edge, "
+                    "%.3f bytes per graph node)\n", (long long)batch_size, bytes / 1e6, (long long)most_edges,
+                    bytes / double(most_edges), bytes / double(n));
+      }
+    }
     if (profile || !do_gather) continue;
     // Feature gathering for the batches' input nodes (every node of the mini-batch) into a
     // reused buffer, against the random row-gather rate of the same row size.

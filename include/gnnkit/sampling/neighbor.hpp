@@ -67,6 +67,10 @@ class NeighborSampler {
   NeighborSampler(HeteroGraph graph, SamplingOptions options);
 
   int num_hops() const noexcept { return num_hops_; }
+  /// @brief Scratch memory the sampler keeps between calls (relabel tables and per-hop
+  /// arrays of its idle workspaces), beyond the MiniBatches it returns. It grows with the
+  /// largest batch sampled, never with the size of the graph.
+  std::size_t workspace_bytes() const;
   const HeteroGraph& graph() const noexcept { return graph_; }
   /// @brief Fan-out of relation r at hop h.
   std::int64_t fanout(int r, int h) const { return fanouts_.at(std::size_t(r)).at(std::size_t(h)); }
@@ -151,6 +155,7 @@ class LocalIndex {
   static std::uint64_t key(std::int64_t id, std::int32_t subtree) {
     return std::uint64_t(id) | (std::uint64_t(std::uint32_t(subtree)) << kIdBits);
   }
+  std::size_t bytes() const { return slots_.capacity() * sizeof(Slot); }
   static std::int64_t id_of(std::uint64_t key) { return std::int64_t(key & ((std::uint64_t(1) << kIdBits) - 1)); }
   /// The slot hash of a key: computed once per edge, off the serial path.
   static std::uint64_t hash(std::uint64_t k) { return mix64(k); }
@@ -205,6 +210,14 @@ class LocalIndex {
 /// Scratch memory of one sample() call, kept by the sampler between calls so that steady-state
 /// batches allocate (and page-fault) nothing but their outputs.
 struct Workspace {
+  /// Bytes held (capacities, not sizes): what the sampler keeps beyond its outputs.
+  std::size_t bytes() const {
+    std::size_t b = 0;
+    for (const LocalIndex& t : index) b += t.bytes();
+    for (const auto* v : {&begin, &avail, &positions, &count, &chunk_row}) b += v->capacity() * sizeof(std::int64_t);
+    b += (keys.capacity() + hashes.capacity()) * sizeof(std::uint64_t) + chunk_done.capacity();
+    return b;
+  }
   std::vector<LocalIndex> index;
   std::vector<std::int64_t> begin, avail, positions, count, chunk_row;
   std::vector<std::uint64_t> keys, hashes;  // per sampled edge: (id, subtree) key and its hash
@@ -227,6 +240,12 @@ class RecyclePool {
   void give(std::unique_ptr<T> item) {
     std::lock_guard lock(mutex_);
     if (free_.size() < capacity_) free_.push_back(std::move(item));
+  }
+  /// Calls f(const T&) for every spare (not for those taken).
+  template <typename F>
+  void for_each_spare(F&& f) {
+    std::lock_guard lock(mutex_);
+    for (const auto& item : free_) f(*item);
   }
 
  private:
@@ -269,6 +288,12 @@ void choose_uniform(CounterRng& rng, std::int64_t n, std::int64_t k, Out out) {
 }
 
 }  // namespace sampling_detail
+
+inline std::size_t NeighborSampler::workspace_bytes() const {
+  std::size_t b = 0;
+  pool_->for_each_spare([&](const sampling_detail::Workspace& w) { b += w.bytes(); });
+  return b;
+}
 
 inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions options)
     : graph_(std::move(graph)),

@@ -162,6 +162,36 @@ TEST_CASE("invariants on random graphs for every mode, identical for 1, 2, 3 thr
   }
 }
 
+TEST_CASE("scratch memory grows with the batch, not with the graph") {
+  // The same batch shape from graphs of 2,000 and 1,000,000 nodes (4 edges per node): the
+  // sampler's retained workspace is bounded by the batch's edges on both, and on the large
+  // graph stays far below anything per node (an int32 per node would be 4 MB).
+  for (std::int64_t n : {2000, 1000000}) {
+    const auto rc = test::random_coo(n, n, 4 * n, 5);
+    const auto g = HeteroGraph::from_coo(Context::cpu(2), n, view_of(rc.src), view_of(rc.dst));
+    for (bool disjoint : {false, true}) {
+      SamplingOptions opt;
+      opt.fanouts = {10, 5};
+      opt.disjoint = disjoint;
+      const NeighborSampler s(g, opt);
+      CHECK(s.workspace_bytes() == 0);  // nothing until the first call
+      std::vector<std::int64_t> seeds;
+      for (std::int64_t i = 0; i < 256; ++i) seeds.push_back((i * 7919) % (n * 9 / 10));
+      MiniBatch mb;
+      std::int64_t most_edges = 0;
+      for (int b = 0; b < 3; ++b) {
+        s.sample_into(Context::cpu(2, 1), "node", view_of(seeds), std::nullopt, std::uint64_t(b), mb);
+        most_edges = std::max(most_edges, mb.num_edges());
+      }
+      const std::size_t bytes = s.workspace_bytes();
+      CAPTURE(n, disjoint, bytes, most_edges);
+      CHECK(bytes > 0);
+      CHECK(bytes <= std::size_t(4096 + 128 * most_edges));
+      if (n >= 1000000) CHECK(bytes < std::size_t(n / 2));
+    }
+  }
+}
+
 TEST_CASE("uniform without replacement: every k-subset equally likely (chi-square)") {
   // One destination with 8 in-neighbours; fan-out 3: C(8,3) = 56 subsets.
   Coo c;
