@@ -111,6 +111,24 @@ inline void prefetch_row(const ValueT* row, std::int64_t width) {
 
 inline constexpr int kPrefetchDistance = 6;
 
+/// Most heads the per-edge attention kernels take (they keep per-head values on the stack;
+/// GatConv checks its options against this).
+inline constexpr int kMaxHeads = 64;
+
+/// Calls fn(std::integral_constant<int, H>) with H = heads for 1, 2, 4 and 8 heads, H = 0
+/// (read the count at run time) otherwise: with H fixed, the loop over one edge's heads
+/// compiles to a single vector operation instead of a scalar loop.
+template <typename Fn>
+inline void dispatch_heads(int heads, Fn&& fn) {
+  switch (heads) {
+    case 1: return fn(std::integral_constant<int, 1>{});
+    case 2: return fn(std::integral_constant<int, 2>{});
+    case 4: return fn(std::integral_constant<int, 4>{});
+    case 8: return fn(std::integral_constant<int, 8>{});
+    default: return fn(std::integral_constant<int, 0>{});
+  }
+}
+
 /// @brief Builds the transpose of a CSC (stable: within a source row, destinations ascend).
 ///
 /// Parallel counting sort with per-thread histograms: O(E + threads * num_src) time,
@@ -492,9 +510,6 @@ void gat_scores(const CompressedView<IndexT>& csc, const ValueT* a_src, const Va
   });
 }
 
-/// @brief GAT attention in one pass per destination row: s[e, h] = leaky_relu(a_src[u, h] +
-/// a_dst[v, h]) and alpha[e, h] = softmax over the row of s (max subtracted). Equivalent to
-/// gat_scores then edge_softmax_forward, reading each source's a_src once.
 namespace gat_detail {
 /// One destination row of gat_attention_forward. kHeads > 0 fixes the head count at compile
 /// time, so the per-edge head loop becomes one short vector operation instead of a scalar
@@ -504,7 +519,6 @@ template <int kHeads, typename ValueT, typename IndexT>
                                                  std::int64_t e_end, const ValueT* a_src,
                                                  const ValueT* a_dst, int runtime_heads,
                                                  ValueT slope, ValueT* scores, ValueT* alpha) {
-  constexpr int kMaxHeads = 64;
   const int heads = kHeads > 0 ? kHeads : runtime_heads;
   const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
   if (e0 == e1) return;
@@ -544,6 +558,7 @@ template <int kHeads, typename ValueT, typename IndexT>
 /// @brief GAT attention in one pass per destination row: s[e, h] = leaky_relu(a_src[u, h] +
 /// a_dst[v, h]) and alpha[e, h] = softmax over the row of s (max subtracted). Equivalent to
 /// gat_scores then edge_softmax_forward, reading each source's a_src once.
+/// At most kMaxHeads heads.
 template <typename ValueT, typename IndexT>
 void gat_attention_forward(const CompressedView<IndexT>& csc, const ValueT* a_src,
                            const ValueT* a_dst, int heads, ValueT negative_slope,
@@ -557,11 +572,7 @@ void gat_attention_forward(const CompressedView<IndexT>& csc, const ValueT* a_sr
       for (std::int64_t v = begin; v < end; ++v)
         gat_detail::attention_row<kHeads>(csc, v, e_end, a_src, a_dst, heads, slope, scores, alpha);
     };
-    if (heads == 1) rows(std::integral_constant<int, 1>{});
-    else if (heads == 2) rows(std::integral_constant<int, 2>{});
-    else if (heads == 4) rows(std::integral_constant<int, 4>{});
-    else if (heads == 8) rows(std::integral_constant<int, 8>{});
-    else rows(std::integral_constant<int, 0>{});
+    dispatch_heads(heads, rows);
   });
 }
 
@@ -609,6 +620,7 @@ void gat_aggregate_backward(const Transposed<IndexT>& t, const ValueT* grad_out,
 /// @brief The backward of gat_attention_forward from the gradient of alpha, per destination
 /// row: softmax backward, then leaky_relu's derivative (read from the sign of the score).
 /// In place: grad holds d/d(alpha) on entry and d/d(a_src[u] + a_dst[v]) on return.
+/// At most kMaxHeads heads.
 template <typename ValueT, typename IndexT>
 void gat_attention_backward(const CompressedView<IndexT>& csc, const ValueT* scores,
                             const ValueT* alpha, int heads, ValueT negative_slope, ValueT* grad,
@@ -619,7 +631,6 @@ void gat_attention_backward(const CompressedView<IndexT>& csc, const ValueT* sco
     // vector operations over one edge's heads.
     auto rows = [&](auto heads_tag) {
       constexpr int kHeads = decltype(heads_tag)::value;
-      constexpr int kMaxHeads = 64;
       const int nh = kHeads > 0 ? kHeads : heads;
       for (std::int64_t v = begin; v < end; ++v) {
         const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
@@ -643,11 +654,7 @@ void gat_attention_backward(const CompressedView<IndexT>& csc, const ValueT* sco
         }
       }
     };
-    if (heads == 1) rows(std::integral_constant<int, 1>{});
-    else if (heads == 2) rows(std::integral_constant<int, 2>{});
-    else if (heads == 4) rows(std::integral_constant<int, 4>{});
-    else if (heads == 8) rows(std::integral_constant<int, 8>{});
-    else rows(std::integral_constant<int, 0>{});
+    dispatch_heads(heads, rows);
   });
 }
 
@@ -671,6 +678,7 @@ void edge_sum_to_dst(const CompressedView<IndexT>& csc, const ValueT* values, in
 
 /// @brief Sums per-edge values into their sources (over the transpose): out[u, h] (+)=
 /// sum over edges leaving u of values[e, h].
+/// At most kMaxHeads heads.
 template <typename ValueT, typename IndexT>
 void edge_sum_to_src(const Transposed<IndexT>& t, const ValueT* values, int heads, ValueT* out,
                      bool accumulate, int threads) {
@@ -680,7 +688,6 @@ void edge_sum_to_src(const Transposed<IndexT>& t, const ValueT* values, int head
     // random read, prefetched ahead across rows), the head count fixed at compile time.
     auto rows = [&](auto heads_tag) {
       constexpr int kHeads = decltype(heads_tag)::value;
-      constexpr int kMaxHeads = 64;
       const int nh = kHeads > 0 ? kHeads : heads;
       for (std::int64_t u = begin; u < end; ++u) {
         ValueT acc[kMaxHeads];
@@ -694,19 +701,7 @@ void edge_sum_to_src(const Transposed<IndexT>& t, const ValueT* values, int head
         for (int h = 0; h < nh; ++h) out[u * nh + h] = acc[h];
       }
     };
-    if (heads == 1) rows(std::integral_constant<int, 1>{});
-    else if (heads == 2) rows(std::integral_constant<int, 2>{});
-    else if (heads == 4) rows(std::integral_constant<int, 4>{});
-    else if (heads == 8) rows(std::integral_constant<int, 8>{});
-    else if (heads <= 64) rows(std::integral_constant<int, 0>{});
-    else
-      for (std::int64_t u = begin; u < end; ++u)
-        for (int h = 0; h < heads; ++h) {
-          ValueT acc = accumulate ? out[u * heads + h] : ValueT(0);
-          for (std::int64_t k = t.indptr[std::size_t(u)]; k < t.indptr[std::size_t(u) + 1]; ++k)
-            acc += values[t.perm[std::size_t(k)] * heads + h];
-          out[u * heads + h] = acc;
-        }
+    dispatch_heads(heads, rows);
   });
 }
 

@@ -52,8 +52,8 @@ class GatConv {
                       options_.in_src > 0 && options_.out > 0 && options_.heads > 0,
                       "layer '{}': widths and heads must be positive, got in {} out {} heads {}",
                       name, options_.in_src, options_.out, options_.heads);
-    GNNKIT_EXPECTS_AS(InvalidArgument, "GatConv", options_.heads <= 64,
-                      "layer '{}': at most 64 heads, got {}", name, options_.heads);
+    GNNKIT_EXPECTS_AS(InvalidArgument, "GatConv", options_.heads <= kernels::cpu::kMaxHeads,
+                      "layer '{}': at most {} heads, got {}", name, kernels::cpu::kMaxHeads, options_.heads);
     GNNKIT_EXPECTS_AS(InvalidArgument, "GatConv", options_.dropout >= 0 && options_.dropout < 1,
                       "layer '{}': 'dropout' must be in [0, 1), got {}", name, options_.dropout);
     const std::int64_t hc = std::int64_t(options_.heads) * options_.out;
