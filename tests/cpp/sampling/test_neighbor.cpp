@@ -260,7 +260,7 @@ TEST_CASE("weighted draws are proportional to weights, with and without replacem
   }
 }
 
-TEST_CASE("temporal: no sampled edge is later than its seed's time, over thousands of seeds") {
+TEST_CASE("temporal: no sampled edge is later than its seed's time, and every row draws min(fan-out, eligible edges)") {
   const auto rc = test::random_coo(5000, 5000, 100000, 8);
   const Coo c{rc.src, rc.dst, rc.ts, {}};
   BuildOptions bo;
@@ -273,7 +273,7 @@ TEST_CASE("temporal: no sampled edge is later than its seed's time, over thousan
   }
   std::vector<std::vector<std::size_t>> into(5000);  // edges into each node, for the reference
   for (std::size_t e = 0; e < c.dst.size(); ++e) into[std::size_t(c.dst[e])].push_back(e);
-  std::int64_t checked = 0;
+  std::int64_t checked = 0, cut_rows = 0;
   for (auto strategy : {TemporalStrategy::kUniform, TemporalStrategy::kMostRecent}) {
     for (bool strict : {false, true}) {
       SamplingOptions opt;
@@ -286,6 +286,11 @@ TEST_CASE("temporal: no sampled edge is later than its seed's time, over thousan
       for (std::size_t v = 0; v + 1 < r.indptr.size(); ++v) {
         const std::int64_t t = mb.node_times[0][v];
         REQUIRE(t == times[std::size_t(mb.node_seed[0][v])]);
+        std::int64_t eligible = 0;  // the time cut, by brute force
+        for (std::size_t e : into[std::size_t(mb.nodes[0][v])]) eligible += strict ? c.ts[e] < t : c.ts[e] <= t;
+        const std::int64_t fanout = std::int64_t(v) < mb.blocks[0].dst_end[0] ? 8 : 4;
+        REQUIRE(r.indptr[v + 1] - r.indptr[v] == std::min(fanout, eligible));
+        cut_rows += eligible < fanout;
         for (std::int64_t p = r.indptr[v]; p < r.indptr[v + 1]; ++p) {
           const std::int64_t ets = c.ts[std::size_t(r.edge_ids[std::size_t(p)])];
           REQUIRE((strict ? ets < t : ets <= t));
@@ -306,6 +311,45 @@ TEST_CASE("temporal: no sampled edge is later than its seed's time, over thousan
     }
   }
   CHECK(checked > 100000);
+  CHECK(cut_rows > 1000);  // the time cut, not the fan-out, limited many rows
+}
+
+TEST_CASE("temporal cut: the eligible prefix equals a binary search for any time spread") {
+  // Lists whose times spread evenly (the interpolation guess lands close), bunch at one end,
+  // repeat one value, or jump: the gallop from any guess must end at the exact cut.
+  std::uint64_t state = 12345;
+  auto next = [&] { return (state = state * 6364136223846793005ull + 1442695040888963407ull) >> 33; };
+  std::int64_t cases = 0;
+  for (int shape = 0; shape < 5; ++shape)
+    for (std::int64_t n : {1, 2, 3, 7, 8, 9, 63, 64, 65, 1000, 4097}) {
+      std::vector<std::int64_t> ts(static_cast<std::size_t>(n), 0);
+      for (std::int64_t i = 0; i < n; ++i) {
+        const auto u = std::int64_t(next() % 1000000);
+        ts[std::size_t(i)] = shape == 0 ? u                            // even spread
+                             : shape == 1 ? u * u / 1000000 / 1000     // bunched early
+                             : shape == 2 ? 500                        // one value
+                             : shape == 3 ? (u % 2 ? 0 : 999999)       // two far values
+                                          : i;                         // distinct, dense
+      }
+      std::sort(ts.begin(), ts.end());
+      // Relation ranges as given to the sampler (its own), wider, narrower and inverted.
+      const std::vector<std::pair<std::int64_t, std::int64_t>> ranges{
+          {ts.front(), ts.back()}, {-5000000, 5000000}, {400, 600}, {0, 0}, {999999, 0}};
+      for (const auto& [lo, hi] : ranges)
+        for (int k = 0; k < 40; ++k) {
+          const std::int64_t t = k < 4 ? std::vector<std::int64_t>{-1, 0, 500, 999999}[std::size_t(k)]
+                                       : std::int64_t(next() % 1100000) - 50000;
+          for (bool strict : {false, true}) {
+            const auto want = strict ? std::lower_bound(ts.begin(), ts.end(), t) - ts.begin()
+                                     : std::upper_bound(ts.begin(), ts.end(), t) - ts.begin();
+            const std::int64_t got = sampling_detail::eligible_prefix(ts.data(), n, t, strict, lo, hi);
+            if (got != want) FAIL("n " << n << " shape " << shape << " t " << t << " strict " << strict << ": " << got << " != " << want);
+            ++cases;
+          }
+        }
+    }
+  CHECK(cases == 5 * 11 * 5 * 40 * 2);
+  CHECK(sampling_detail::eligible_prefix(nullptr, 0, 7, false) == 0);
 }
 
 TEST_CASE("heterogeneous: per-relation fan-outs and node types") {
