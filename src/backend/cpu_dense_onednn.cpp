@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <unordered_map>
+#include <vector>
 
 #include <oneapi/dnnl/dnnl.hpp>
 
@@ -83,9 +84,13 @@ bool matmul_sgemm(const Context& ctx, const TensorView& a, const TensorView& b,
   // C starts as the broadcast bias (or zero when K = 0), then C = A·B + C.
   const bool preset = accumulate || bias.has_value() || k == 0;
   if (preset && !accumulate) {
-    for (std::int64_t i = 0; i < m; ++i)
-      for (std::int64_t j = 0; j < n; ++j)
-        cp[i * ldc + j] = bias ? static_cast<const float*>(bias->data())[j * bias->stride(-1)] : 0.0f;
+    // Contiguous bias (the usual case) read as a row; in parallel, as it writes all of C.
+    std::vector<float> row(std::size_t(n), 0.0f);
+    if (bias)
+      for (std::int64_t j = 0; j < n; ++j) row[std::size_t(j)] = static_cast<const float*>(bias->data())[j * bias->stride(-1)];
+    const float* r = row.data();
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (m * n > 65536)
+    for (std::int64_t i = 0; i < m; ++i) std::copy(r, r + n, cp + i * ldc);
   }
   if (k == 0) return true;
   const ScopedOmpThreads threads(ctx.num_threads());

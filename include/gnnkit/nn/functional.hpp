@@ -315,6 +315,34 @@ inline void dropout_forward(const Context& ctx, const TensorView& x, double p,
     }
   });
 }
+/// @brief dropout_forward(act(x)) in place, in one pass over x instead of two: the same
+/// values and the same mask (key) as activation_forward then dropout_forward.
+inline void activation_dropout_forward(const Context& ctx, Activation act, const TensorView& x,
+                                       double p, std::uint64_t key, double negative_slope = 0.01) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, "dropout", p >= 0 && p < 1, "'p' must be in [0, 1), got {}",
+                    p);
+  if (p == 0) return activation_forward(ctx, act, x, negative_slope);
+  const DropoutMask mask(key, p);
+  dispatch_float(x.dtype(), "activation_dropout_forward", [&](auto tag) {
+    using T = decltype(tag);
+    const T slope = T(negative_slope), scale = T(1 / (1 - p));
+    const std::int64_t rows = x.size(0), cols = x.size(1);
+    functional_detail::dispatch_activation(act, [&](auto a) {
+#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
+      for (std::int64_t i = 0; i < rows; ++i) {
+        const DropoutMask row_mask = mask;  // locals: closure reads would be reloaded per store
+        const T k_slope = slope, k_scale = scale;
+        T* __restrict r = static_cast<T*>(x.data()) + i * x.stride(0);
+#pragma omp simd
+        for (std::int64_t j = 0; j < cols; ++j)
+          r[j] = row_mask.keep(std::uint64_t(i * cols + j))
+                     ? functional_detail::activate<decltype(a)::value, T>(r[j], k_slope) * k_scale
+                     : T(0);
+      }
+    });
+  });
+}
+
 /// @brief Backward of dropout_forward (same mask, same scale): in place on grad.
 inline void dropout_backward(const Context& ctx, const TensorView& grad, double p,
                              std::uint64_t key) {

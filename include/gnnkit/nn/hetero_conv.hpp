@@ -105,6 +105,19 @@ class HeteroConv {
       }
       return g;
     };
+    // Adds a conv's input gradient (rows [0, g.rows) of x[type]). The first one that covers
+    // the whole of x[type] becomes the sum itself: the conv returned a fresh tensor, and
+    // taking it saves a zero fill and an addition over the layer's largest matrix.
+    auto add_grad = [&](int type, const Tensor& g) {
+      Tensor& sum = gx[std::size_t(type)];
+      const Tensor& xt = x[std::size_t(type)];
+      if (!sum.defined() && g.is_contiguous() && g.dtype() == xt.dtype() &&
+          g.size(0) == xt.size(0) && g.size(1) == xt.size(1)) {
+        sum = g;
+        return;
+      }
+      add_into(ctx, slice_rows(grad_of(type), 0, g.size(0)), g);
+    };
     for (std::size_t i = 0; i < convs_.size(); ++i) {
       const RelationSpec& r = convs_[i].first;
       const Tensor& go = grad_out.at(std::size_t(r.dst_type));
@@ -130,9 +143,8 @@ class HeteroConv {
           },
           convs_[i].second);
       if (!input_grads) continue;
-      add_into(ctx, grad_of(r.src_type), grads.x_src);
-      if (grads.x_dst.defined())
-        add_into(ctx, slice_rows(grad_of(r.dst_type), 0, grads.x_dst.size(0)), grads.x_dst);
+      add_grad(r.src_type, grads.x_src);
+      if (grads.x_dst.defined()) add_grad(r.dst_type, grads.x_dst);
     }
     return gx;
   }

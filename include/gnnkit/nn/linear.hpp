@@ -80,8 +80,8 @@ class Mlp {
     for (std::size_t i = 0; i < layers_.size(); ++i) {
       h = layers_[i].forward(ctx, h, mode, cache ? &cache->linear[i] : nullptr);
       if (i + 1 == layers_.size()) break;
-      activation_forward(ctx, activation_, h);
-      if (mode.training) dropout_forward(ctx, h, dropout_, mode.dropout_key ^ (0x51ull + i));
+      activation_dropout_forward(ctx, activation_, h, mode.training ? dropout_ : 0.0,
+                                 mode.dropout_key ^ (0x51ull + i));
     }
     return h;
   }

@@ -266,9 +266,9 @@ class GnnModel {
       if (l + 1 < num_layers()) {
         for (std::size_t t = 0; t < y.size(); ++t) {
           if (!y[t].defined()) continue;
-          activation_forward(ctx, options_.activation, y[t]);
-          if (mode.training && options_.dropout > 0)
-            dropout_forward(ctx, y[t], options_.dropout, layer_mode.dropout_key + 101 + t);
+          activation_dropout_forward(ctx, options_.activation, y[t],
+                                     mode.training ? options_.dropout : 0.0,
+                                     layer_mode.dropout_key + 101 + t);
           // The backward recovers act' and the dropout mask from this output alone.
           if (cache) cache->activated[std::size_t(l)].push_back(y[t]);
         }

@@ -195,6 +195,30 @@ TEST_CASE("dense blocks: gradients match finite differences", "[nn][functional][
   }
 }
 
+TEST_CASE("fused activation + dropout equals the two passes, element for element",
+          "[nn][functional][dropout]") {
+  const std::int64_t rows = 300, cols = 257;
+  for (Activation act : {Activation::kNone, Activation::kReLU, Activation::kLeakyReLU, Activation::kELU})
+    for (double p : {0.0, 0.25, 0.5})
+      for (int threads : {1, 2}) {
+        Tensor a = Tensor::empty({rows, cols}, DType::kFloat32);
+        for (std::int64_t i = 0; i < a.numel(); ++i) a.data_as<float>()[i] = float((i * 7919) % 2001 - 1000) / 250.0f;
+        Tensor b = a.clone();
+        activation_forward(Context::cpu(threads), act, a, 0.2);
+        dropout_forward(Context::cpu(threads), a, p, 42);
+        activation_dropout_forward(Context::cpu(threads), act, b, p, 42, 0.2);
+        std::int64_t differ = 0, zeros = 0;
+        for (std::int64_t i = 0; i < a.numel(); ++i) {
+          differ += a.data_as<float>()[i] != b.data_as<float>()[i];
+          zeros += b.data_as<float>()[i] == 0.0f;
+        }
+        CHECK(differ == 0);
+        if (p > 0) CHECK(zeros >= std::int64_t(double(rows * cols) * p * 0.9));
+      }
+  Tensor x = Tensor::empty({4, 4}, DType::kFloat32);
+  CHECK_THROWS_AS(activation_dropout_forward(Context::cpu(1), Activation::kReLU, x, 1.0, 1), InvalidArgument);
+}
+
 TEST_CASE("dropout keeps 1-p of the elements, scaled, with the same mask for any thread count",
           "[nn][functional][dropout]") {
   const std::int64_t rows = 400, cols = 500;
