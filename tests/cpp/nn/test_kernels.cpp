@@ -302,11 +302,12 @@ TEST_CASE("fused GAT kernels equal their unfused compositions", "[kernels][gat]"
 TEST_CASE("wide rows (register-blocked SpMM paths) match naive loops, forward and backward",
           "[kernels][wide]") {
   const EdgeListGraph g = gnnkit::test::random_block(300, 200, 3000, 12);
-  const std::int64_t F = 130, E = std::int64_t(g.src.size());  // two 64-column blocks + 2
-  const Tensor x = random_tensor<double>({g.num_src, F}, 13), go = random_tensor<double>({g.num_dst, F}, 14);
+  const std::int64_t E = std::int64_t(g.src.size());
   const Tensor w = random_tensor<double>({E}, 15);
+  for (std::int64_t F : {130, 100})  // two 64-column blocks + 2; one + a 36-column tail
   for (bool weighted : {false, true})
     for (Reduce reduce : {Reduce::kSum, Reduce::kMean}) {
+      const Tensor x = random_tensor<double>({g.num_src, F}, 13), go = random_tensor<double>({g.num_dst, F}, 14);
       Adjacency adj = adjacency_of<std::int64_t>(g);
       if (weighted) adj = adj.with_edge_weight(w);
       AggregateCache cache;
@@ -322,7 +323,7 @@ TEST_CASE("wide rows (register-blocked SpMM paths) match naive loops, forward an
           egx[std::size_t(u * F + c)] += s * go.data_as<double>()[v * F + c];
         }
       }
-      INFO("weighted " << weighted << " reduce " << int(reduce));
+      INFO("F " << F << " weighted " << weighted << " reduce " << int(reduce));
       for (std::size_t i = 0; i < ey.size(); ++i) REQUIRE(y.data_as<double>()[i] == Approx(ey[i]).margin(1e-10));
       for (std::size_t i = 0; i < egx.size(); ++i) REQUIRE(gx.data_as<double>()[i] == Approx(egx[i]).margin(1e-10));
     }
