@@ -257,12 +257,15 @@ struct Workspace {
     std::size_t b = 0;
     for (const LocalIndex& t : index) b += t.bytes();
     for (const auto* v : {&begin, &avail, &positions, &count, &chunk_row}) b += v->capacity() * sizeof(std::int64_t);
-    b += (keys.capacity() + hashes.capacity()) * sizeof(std::uint64_t) + chunk_done.capacity();
+    b += (keys.capacity() + hashes.capacity() + row_stream.capacity()) * sizeof(std::uint64_t) + chunk_done.capacity();
+    b += uniforms.capacity() * sizeof(double);
     return b;
   }
   std::vector<LocalIndex> index;
   std::vector<std::int64_t> begin, avail, positions, count, chunk_row;
   std::vector<std::uint64_t> keys, hashes;  // per sampled edge: (id, subtree) key and its hash
+  std::vector<double> uniforms;              // weighted: per draw, its alias coin (drawn ahead)
+  std::vector<std::uint64_t> row_stream;     // weighted: per row, its stream after those draws
   std::vector<std::uint8_t> chunk_done;     // per chunk: drawn and gathered (atomic_ref)
 };
 
@@ -596,7 +599,7 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       out.indptr.reserve(std::size_t(fe) + 1);
       // Phase A: the eligible range [begin, begin + n) of each row, its draw count, and the
       // row offsets. Temporal lists are sorted by time, so the eligible edges are a prefix
-      // found by binary search. indptr reads are random: prefetched a few rows ahead.
+      // found by eligible_prefix. indptr reads are random: prefetched a few rows ahead.
       ws.begin.resize(std::size_t(rows));
       ws.avail.resize(std::size_t(rows));
       count.assign(std::size_t(rows) + 1, 0);
@@ -642,6 +645,10 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       ws.positions.resize(std::size_t(sampled));
       ws.keys.resize(std::size_t(sampled));
       ws.hashes.resize(std::size_t(sampled));
+      if (atab) {
+        ws.uniforms.resize(std::size_t(sampled));
+        ws.row_stream.resize(std::size_t(rows));
+      }
       // The relabel (phase D) appends to the source type's node lists while other threads
       // still read the destination rows: reserve so that no append reallocates.
       mb.nodes[std::size_t(st)].reserve(mb.nodes[std::size_t(st)].size() + std::size_t(sampled));
@@ -687,27 +694,45 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       // Phase B: draw CSC positions of a chunk's rows (no graph memory touched for uniform
       // draws). Phase C: gather their source ids and edge ids (random reads, prefetched ahead
       // so many misses are in flight at once), key them by subtree and hash the keys.
+      // The stream of a row: keyed by what identifies it in any run.
+      auto row_stream = [&](std::int64_t i) {
+        const std::int64_t subtree = dst_seed ? dst_seed[i] : 0;
+        return CounterRng(base, batch, (std::uint64_t(h) << 32) | std::uint64_t(r),
+                          std::uint64_t(dst_ids[i]) ^ (std::uint64_t(subtree) << 42));
+      };
       auto draw_and_gather = [&](std::int64_t row_begin, std::int64_t row_end) {
-        for (std::int64_t i = row_begin; i < row_end; ++i) {
-          if (atab && i + 8 < rows) {
-            // Weighted draws read the row's alias entries and its positive count at random
-            // places: start loading them a few rows ahead (the first 64 entries of a list).
-            const std::int64_t ahead = ws.begin[std::size_t(i + 8)];
-            const std::int64_t span = std::min<std::int64_t>(ws.avail[std::size_t(i + 8)], 64);
-            for (std::int64_t q = 0; q < span; q += 8) __builtin_prefetch(atab + ahead + q);
-            // Short lists are taken whole, reading their weights instead.
-            if (span <= 16) __builtin_prefetch(wraw + ahead);
-            __builtin_prefetch(rpos + dst_ids[i + 8]);
+        const std::int64_t chunk_end = count[std::size_t(row_end)];
+        if (atab) {
+          // Weighted draws look up alias entries at random places of long lists. Done row
+          // by row, every draw waited for its entry. So first draw every row's first k
+          // candidates (the stream only: positions and uniforms), then resolve them below
+          // with the entries prefetched a fixed distance ahead across rows, as the gather
+          // does. The streams are consumed in the same order: same draws as one pass.
+          for (std::int64_t i = row_begin; i < row_end; ++i) {
+            if (i + 8 < row_end) __builtin_prefetch(rpos + dst_ids[i + 8]);
+            const std::int64_t q0 = count[std::size_t(i)], k = count[std::size_t(i) + 1] - q0;
+            if (k == 0) continue;
+            const std::int64_t b = ws.begin[std::size_t(i)], n = ws.avail[std::size_t(i)];
+            if (!opt_.replace && k == rpos[dst_ids[i]]) {  // taken whole: no draws
+              __builtin_prefetch(wraw + b);
+              for (std::int64_t q = 0; q < k; ++q) positions[q0 + q] = b + q;
+              continue;
+            }
+            CounterRng rng = row_stream(i);
+            for (std::int64_t q = q0; q < q0 + k; ++q) {
+              positions[q] = b + std::int64_t(rng.below(std::uint64_t(n)));
+              ws.uniforms[std::size_t(q)] = rng.uniform();
+            }
+            ws.row_stream[std::size_t(i)] = rng.state();
           }
+        }
+        for (std::int64_t i = row_begin; i < row_end; ++i) {
           std::int64_t pos = count[std::size_t(i)];
           const std::int64_t k = count[std::size_t(i) + 1] - pos;
           if (k == 0) continue;
           const std::int64_t b = ws.begin[std::size_t(i)], n = ws.avail[std::size_t(i)];
           auto emit = [&](std::int64_t p) { positions[pos++] = p; };
-          // The stream of this row: keyed by what identifies it in any run.
-          const std::int64_t subtree = dst_seed ? dst_seed[i] : 0;
-          CounterRng rng(base, batch, (std::uint64_t(h) << 32) | std::uint64_t(r),
-                         std::uint64_t(dst_ids[i]) ^ (std::uint64_t(subtree) << 42));
+          CounterRng rng = atab ? CounterRng::resume(ws.row_stream[std::size_t(i)]) : row_stream(i);
           if (f < 0 && !weighted) {
             for (std::int64_t q = 0; q < n; ++q) emit(b + q);
           } else if (opt_.temporal == TemporalStrategy::kMostRecent) {
@@ -726,8 +751,19 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
               return std::min(p, b + n - 1);
             };
             const std::int64_t positive = ppre ? ppre[b + n] - ppre[b] : rpos[dst_ids[i]];
+            // The first k draws of an alias row, drawn above: resolved from their entries.
+            auto candidate = [&](std::int64_t q) -> std::int64_t {
+              if (q + kPrefetch < chunk_end) __builtin_prefetch(atab + positions[q + kPrefetch]);
+              const std::int64_t j = positions[q];
+              const AliasEntry& a = atab[j];
+              return ws.uniforms[std::size_t(q)] < a.prob ? j : b + a.index;
+            };
             if (opt_.replace) {
-              for (std::int64_t q = 0; q < k; ++q) emit(draw());
+              if (atab)
+                for (std::int64_t q = pos; q < pos + k; ++q) positions[q] = candidate(q);
+              else
+                for (std::int64_t q = 0; q < k; ++q) emit(draw());
+              pos += atab ? k : 0;
             } else if (k == positive) {
               for (std::int64_t p = b; p < b + n; ++p)
                 if (wraw[p] > 0) emit(p);
@@ -738,6 +774,11 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
               std::int64_t* chosen = positions + pos;
               std::int64_t m = 0;
               int tries = 0;
+              if (atab)  // in place: chosen[m] is written only after candidate m is read
+                for (; tries < int(k); ++tries) {
+                  const std::int64_t p = candidate(pos + tries);
+                  if (std::find(chosen, chosen + m, p) == chosen + m) chosen[m++] = p;
+                }
               while (m < k && tries < 16 * int(k) + 64) {
                 ++tries;
                 const std::int64_t p = draw();

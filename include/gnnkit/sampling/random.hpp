@@ -37,6 +37,14 @@ class CounterRng {
   }
   /// @brief Uniform double in [0, 1).
   constexpr double uniform() noexcept { return double(next() >> 11) * 0x1.0p-53; }
+  /// @brief Where the stream is: resume(state()) continues it exactly (for a stream drawn
+  /// in two passes).
+  constexpr std::uint64_t state() const noexcept { return state_; }
+  static constexpr CounterRng resume(std::uint64_t state) noexcept {
+    CounterRng rng(0);
+    rng.state_ = state;
+    return rng;
+  }
 
  private:
   std::uint64_t state_;
