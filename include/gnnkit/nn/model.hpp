@@ -147,6 +147,11 @@ class GnnModel {
                       "'num_layers' must be at least 1, got {}", options_.num_layers);
     GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel", !spec_.relations.empty(),
                       "the model needs at least one relation");
+    for (const auto& [name, p] : {std::pair<const char*, double>{"dropout", options_.dropout},
+                                  {"input_dropout", options_.input_dropout},
+                                  {"attention_dropout", options_.attention_dropout}})
+      GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel", p >= 0 && p < 1,
+                        "'{}' must be in [0, 1), got {}", name, p);
     GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel",
                       spec_.target_type >= 0 && spec_.target_type < types,
                       "'target_type' must be in [0, {}), got {}", types, spec_.target_type);

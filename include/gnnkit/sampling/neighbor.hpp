@@ -142,7 +142,9 @@ namespace sampling_detail {
 inline std::int64_t time_cut_guess(std::int64_t n, std::int64_t t, std::int64_t lo, std::int64_t hi) {
   if (t < lo) return 0;
   if (t >= hi) return n - 1;
-  const double share = (double(t) - double(lo)) / (double(hi) - double(lo));
+  // lo <= t < hi: the differences as unsigned words cannot overflow, and the span is at
+  // least 1 even where doubles no longer tell lo from hi (nanosecond epochs near 2^61).
+  const double share = double(std::uint64_t(t) - std::uint64_t(lo)) / double(std::uint64_t(hi) - std::uint64_t(lo));
   return std::clamp<std::int64_t>(std::int64_t(share * double(n - 1)), 0, n - 1);
 }
 

@@ -175,4 +175,14 @@ TEST_CASE("GnnModel rejects inconsistent inputs", "[nn][model][errors]") {
   // user features.
   ModelSpec one_way{{3, 5}, {{0, 0, 1}}, 1};
   CHECK_THROWS_WITH(GnnModel(one_way, o, 1), Catch::Contains("add reverse relations"));
+  for (double bad : {-0.1, 1.0}) {
+    GnnModelOptions d = o;
+    d.dropout = bad;
+    CHECK_THROWS_WITH(GnnModel(ModelSpec::from_graph(graph, {3, 5}, 0), d, 1),
+                      Catch::Contains("'dropout' must be in [0, 1)"));
+    d = o;
+    d.input_dropout = bad;
+    CHECK_THROWS_WITH(GnnModel(ModelSpec::from_graph(graph, {3, 5}, 0), d, 1),
+                      Catch::Contains("'input_dropout' must be in [0, 1)"));
+  }
 }

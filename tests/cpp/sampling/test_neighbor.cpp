@@ -1,5 +1,6 @@
 #include <catch2/catch.hpp>
 
+#include <limits>
 #include <map>
 #include <set>
 
@@ -349,6 +350,21 @@ TEST_CASE("temporal cut: the eligible prefix equals a binary search for any time
         }
     }
   CHECK(cases == 5 * 11 * 5 * 40 * 2);
+  // Nanosecond epochs: times a few ns apart near 1.7e18, where doubles are 256 apart, and
+  // ranges as wide as int64 allows.
+  const std::int64_t T = 1700000000000000000;
+  const std::vector<std::int64_t> close{T, T + 1, T + 1, T + 3, T + 200, T + 300};
+  const std::int64_t n_close = std::int64_t(close.size());
+  const std::int64_t lowest = std::numeric_limits<std::int64_t>::min(), highest = std::numeric_limits<std::int64_t>::max();
+  for (const auto& [lo, hi] : std::vector<std::pair<std::int64_t, std::int64_t>>{{T, T + 300}, {T, T + 1}, {lowest, highest}, {highest, lowest}})
+    for (std::int64_t t : {T - 1, T, T + 1, T + 2, T + 3, T + 250, T + 300, T + 301, lowest, highest})
+      for (bool strict : {false, true}) {
+        const auto want = strict ? std::lower_bound(close.begin(), close.end(), t) - close.begin()
+                                 : std::upper_bound(close.begin(), close.end(), t) - close.begin();
+        CHECK(sampling_detail::eligible_prefix(close.data(), n_close, t, strict, lo, hi) == want);
+        const std::int64_t g = sampling_detail::time_cut_guess(n_close, t, lo, hi);
+        CHECK((g >= 0 && g < n_close));
+      }
   CHECK(sampling_detail::eligible_prefix(nullptr, 0, 7, false) == 0);
 }
 
