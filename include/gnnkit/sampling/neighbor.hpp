@@ -608,7 +608,9 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       const bool active = f != 0 && rel.num_edges() > 0;
       const int threads = rows * std::max<std::int64_t>(f, 1) > 8192 ? ctx.num_threads() : 1;
       const std::int64_t* time_of = temporal ? mb.node_times[std::size_t(dt)].data() : nullptr;
-      const auto [t_lo, t_hi] = temporal ? time_range_[std::size_t(r)] : std::pair<std::int64_t, std::int64_t>{0, 0};
+      // Plain variables, not a structured binding: the OpenMP region below captures them.
+      const std::int64_t t_lo = temporal ? time_range_[std::size_t(r)].first : 0;
+      const std::int64_t t_hi = temporal ? time_range_[std::size_t(r)].second : 0;
       if (active) {
 #pragma omp parallel for num_threads(threads) schedule(static)
         for (std::int64_t i = 0; i < rows; ++i) {
