@@ -831,6 +831,9 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       };
       // Phase D for chunks [c0, c1): local ids in order; a node first reached here is
       // appended to its type's list.
+      // The lists a new node appends to, looked up once (not per edge through mb).
+      std::vector<std::int64_t>* const src_times = temporal ? &mb.node_times[std::size_t(st)] : nullptr;
+      std::vector<std::int32_t>* const src_seeds = opt_.disjoint ? &mb.node_seed[std::size_t(st)] : nullptr;
       auto relabel = [&](std::int64_t c0, std::int64_t c1) {
         const std::int64_t row_begin = chunk_row[std::size_t(c0)], row_end = chunk_row[std::size_t(c1)];
         const std::int64_t e1 = count[std::size_t(row_end)];
@@ -845,8 +848,8 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
             local[q] = id;
             if (inserted) {
               src_nodes.push_back(sampling_detail::LocalIndex::id_of(keys[q]));
-              if (temporal) mb.node_times[std::size_t(st)].push_back(time);
-              if (opt_.disjoint) mb.node_seed[std::size_t(st)].push_back(subtree);
+              if (src_times) src_times->push_back(time);
+              if (src_seeds) src_seeds->push_back(subtree);
             }
           }
           out.indptr.push_back(first_edge + q1);
