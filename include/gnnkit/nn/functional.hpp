@@ -291,32 +291,9 @@ class DropoutMask {
   std::uint64_t base_, threshold_;
 };
 
-/// @brief Inverted dropout in place: zero with probability p, scale survivors by 1/(1-p).
-/// Element (i, j) uses counter i * cols + j of the stream `key`, so the same key gives the
-/// same mask for any thread count; dropout_backward applies the same mask to the gradient.
-inline void dropout_forward(const Context& ctx, const TensorView& x, double p,
-                            std::uint64_t key) {
-  GNNKIT_EXPECTS_AS(InvalidArgument, "dropout", p >= 0 && p < 1, "'p' must be in [0, 1), got {}",
-                    p);
-  if (p == 0) return;
-  const DropoutMask mask(key, p);
-  dispatch_float(x.dtype(), "dropout", [&](auto tag) {
-    using T = decltype(tag);
-    const T scale = T(1 / (1 - p));
-    const std::int64_t rows = x.size(0), cols = x.size(1);
-#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
-    for (std::int64_t i = 0; i < rows; ++i) {
-      const DropoutMask row_mask = mask;  // locals: closure reads would be reloaded per store
-      const T k_scale = scale;
-      T* __restrict r = static_cast<T*>(x.data()) + i * x.stride(0);
-#pragma omp simd
-      for (std::int64_t j = 0; j < cols; ++j)
-        r[j] = row_mask.keep(std::uint64_t(i * cols + j)) ? r[j] * k_scale : T(0);
-    }
-  });
-}
-/// @brief dropout_forward(act(x)) in place, in one pass over x instead of two: the same
-/// values and the same mask (key) as activation_forward then dropout_forward.
+/// @brief Inverted dropout of act(x) in place, in one pass: zero with probability p, scale
+/// survivors by 1/(1-p). Element (i, j) uses counter i * cols + j of the stream `key`, so the
+/// same key gives the same mask for any thread count and any activation.
 inline void activation_dropout_forward(const Context& ctx, Activation act, const TensorView& x,
                                        double p, std::uint64_t key, double negative_slope = 0.01) {
   GNNKIT_EXPECTS_AS(InvalidArgument, "dropout", p >= 0 && p < 1, "'p' must be in [0, 1), got {}",
@@ -341,6 +318,13 @@ inline void activation_dropout_forward(const Context& ctx, Activation act, const
       }
     });
   });
+}
+
+/// @brief Inverted dropout in place (no activation); dropout_backward applies the same
+/// mask to the gradient.
+inline void dropout_forward(const Context& ctx, const TensorView& x, double p,
+                            std::uint64_t key) {
+  activation_dropout_forward(ctx, Activation::kNone, x, p, key);
 }
 
 /// @brief Backward of dropout_forward (same mask, same scale): in place on grad.

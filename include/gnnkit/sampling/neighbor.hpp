@@ -767,7 +767,6 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
                 for (std::int64_t q = pos; q < pos + k; ++q) positions[q] = candidate(q);
               else
                 for (std::int64_t q = 0; q < k; ++q) emit(draw());
-              pos += atab ? k : 0;
             } else if (k == positive) {
               for (std::int64_t p = b; p < b + n; ++p)
                 if (wraw[p] > 0) emit(p);
