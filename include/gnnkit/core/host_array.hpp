@@ -1,7 +1,7 @@
 #pragma once
 /// @file
 /// HostArray: an owning, shared, 64-byte aligned 1-d array in CPU memory with a runtime
-/// dtype. Header-only (no CUDA, no compiled target): graph storage and feature stores are
+/// dtype (large ones 2 MiB aligned on huge pages: large_alloc.hpp). Header-only (no CUDA, no compiled target): graph storage and feature stores are
 /// made of these, and a memory-mapped file can back one without a copy.
 
 #include <cstdint>
@@ -12,6 +12,7 @@
 
 #include "gnnkit/core/dtype.hpp"
 #include "gnnkit/core/error.hpp"
+#include "gnnkit/core/large_alloc.hpp"
 #include "gnnkit/core/tensor_view.hpp"
 
 namespace gnnkit {
@@ -27,7 +28,7 @@ class HostArray {
                       "'n' must be >= 0, got {}", n);
     const std::size_t bytes = std::size_t(n) * dtype_size(dtype);
     const std::size_t rounded = (bytes + 63) / 64 * 64 + 64 * (bytes == 0);
-    void* p = std::aligned_alloc(64, rounded);
+    void* p = detail::allocate_host_bytes(rounded);
     if (!p)
       throw OutOfMemory("HostArray::allocate",
                         detail::format("cannot allocate {} bytes ({} x {})", rounded, n,

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "gnnkit/core/context.hpp"
+#include "gnnkit/core/large_alloc.hpp"
 #include "gnnkit/core/tensor_view.hpp"
 #include "gnnkit/graph/hetero_graph.hpp"
 #include "gnnkit/sampling/mini_batch.hpp"
@@ -120,12 +121,17 @@ class NeighborSampler {
   // prefixes). Otherwise: one alias table per neighbour list (O(1) per draw).
   std::vector<std::vector<double>> weight_prefix_;          // [relation][csc position + 1]
   std::vector<std::vector<std::int64_t>> positive_prefix_;  // count of weights > 0
-  /// One alias-table entry: both halves of a draw's lookup in one 8-byte slot (one cache miss).
+  /// One alias-table entry: everything a draw needs in one 16-byte slot, so a weighted draw
+  /// misses the cache once, as a uniform draw does: the coin's threshold, the alias, and the
+  /// source ids of both outcomes (int32-indexed relations; no read of csc_indices).
   struct AliasEntry {
     float prob = 1.f;
-    std::int32_t index = 0;  ///< offset within the list
+    std::int32_t index = 0;         ///< the alias: offset within the list
+    std::int32_t source = 0;        ///< csc_indices at this position (int32 relations)
+    std::int32_t alias_source = 0;  ///< csc_indices at the alias's position (int32 relations)
   };
-  std::vector<std::vector<AliasEntry>> alias_;  // [relation][csc position]
+  static_assert(sizeof(AliasEntry) == 16, "four entries per cache line, none straddling two");
+  std::vector<std::vector<AliasEntry, detail::LargeArrayAllocator<AliasEntry>>> alias_;  // [relation][csc position]
   std::vector<std::vector<std::int64_t>> row_positive_;     // [relation][dst]: weights > 0
   std::vector<std::pair<std::int64_t, std::int64_t>> time_range_;  // [relation]: earliest, latest edge time
   std::shared_ptr<sampling_detail::WorkspacePool> pool_;
@@ -260,7 +266,7 @@ struct Workspace {
     for (const LocalIndex& t : index) b += t.bytes();
     for (const auto* v : {&begin, &avail, &positions, &count, &chunk_row}) b += v->capacity() * sizeof(std::int64_t);
     b += (keys.capacity() + hashes.capacity() + row_stream.capacity()) * sizeof(std::uint64_t) + chunk_done.capacity();
-    b += uniforms.capacity() * sizeof(double);
+    b += uniforms.capacity() * sizeof(double) + sources.capacity() * sizeof(std::int32_t);
     return b;
   }
   std::vector<LocalIndex> index;
@@ -268,6 +274,7 @@ struct Workspace {
   std::vector<std::uint64_t> keys, hashes;  // per sampled edge: (id, subtree) key and its hash
   std::vector<double> uniforms;              // weighted: per draw, its alias coin (drawn ahead)
   std::vector<std::uint64_t> row_stream;     // weighted: per row, its stream after those draws
+  std::vector<std::int32_t> sources;         // alias draws: each draw's source id, from its entry
   std::vector<std::uint8_t> chunk_done;     // per chunk: drawn and gathered (atomic_ref)
 };
 
@@ -434,6 +441,7 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
         table.assign(w.size(), AliasEntry{});
         positive.assign(std::size_t(rel.num_dst), 0);
         const std::int64_t* ptr = rel.csc_indptr.as<std::int64_t>().data();
+        const std::int32_t* idx32 = rel.index_dtype() == DType::kInt32 ? rel.csc_indices.as<std::int32_t>().data() : nullptr;
 #pragma omp parallel for schedule(dynamic, 1024)
         for (std::int64_t v = 0; v < rel.num_dst; ++v) {
           const std::int64_t b = ptr[v], n = ptr[v + 1] - b;
@@ -466,6 +474,12 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
           for (std::int32_t j : large) table[std::size_t(b + j)] = {1.f, j};
           for (std::int32_t j : small)
             table[std::size_t(b + j)] = {w[std::size_t(b + j)] > 0 ? 1.f : 0.f, large.empty() ? j : large.back()};
+          if (idx32)
+            for (std::int64_t j = 0; j < n; ++j) {
+              AliasEntry& a = table[std::size_t(b + j)];
+              a.source = idx32[b + j];
+              a.alias_source = idx32[b + a.index];
+            }
         }
       }
     }
@@ -653,6 +667,7 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
         ws.uniforms.resize(std::size_t(sampled));
         ws.row_stream.resize(std::size_t(rows));
       }
+      if (atab && rel.index_dtype() == DType::kInt32) ws.sources.resize(std::size_t(sampled));
       // The relabel (phase D) appends to the source type's node lists while other threads
       // still read the destination rows: reserve so that no append reallocates.
       mb.nodes[std::size_t(st)].reserve(mb.nodes[std::size_t(st)].size() + std::size_t(sampled));
@@ -670,6 +685,9 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
       const bool narrow = rel.index_dtype() == DType::kInt32;
       const std::int32_t* idx32 = narrow ? rel.csc_indices.as<std::int32_t>().data() : nullptr;
       const std::int64_t* idx64 = narrow ? nullptr : rel.csc_indices.as<std::int64_t>().data();
+      // Alias draws of an int32 relation take their source ids from the alias entries they
+      // read anyway: phase C then reads no csc_indices line for them.
+      std::int32_t* sources = atab && narrow ? ws.sources.data() : nullptr;
       auto& table = index[std::size_t(st)];
       auto& src_nodes = mb.nodes[std::size_t(st)];
       // Rows in chunks of about kChunkEdges draws. Each chunk is drawn (phase B) and gathered
@@ -735,7 +753,10 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
           const std::int64_t k = count[std::size_t(i) + 1] - pos;
           if (k == 0) continue;
           const std::int64_t b = ws.begin[std::size_t(i)], n = ws.avail[std::size_t(i)];
-          auto emit = [&](std::int64_t p) { positions[pos++] = p; };
+          auto emit = [&](std::int64_t p) {
+            if (sources) sources[pos] = idx32[p];
+            positions[pos++] = p;
+          };
           CounterRng rng = atab ? CounterRng::resume(ws.row_stream[std::size_t(i)]) : row_stream(i);
           if (f < 0 && !weighted) {
             for (std::int64_t q = 0; q < n; ++q) emit(b + q);
@@ -743,30 +764,40 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
             for (std::int64_t q = n - k; q < n; ++q) emit(b + q);
           } else if (weighted) {
             const double lo = wpre ? wpre[b] : 0, hi = wpre ? wpre[b + n] : 0;
-            auto draw = [&]() -> std::int64_t {
+            // A draw: its CSC position and, for alias draws, its source id (from the entry).
+            struct Pick {
+              std::int64_t position;
+              std::int32_t source;
+            };
+            auto draw = [&]() -> Pick {
               if (atab) {  // alias table of the whole list: O(1)
                 const auto j = std::int64_t(rng.below(std::uint64_t(n)));
                 const AliasEntry& a = atab[b + j];
-                return b + (rng.uniform() < a.prob ? j : a.index);
+                return rng.uniform() < a.prob ? Pick{b + j, a.source} : Pick{b + a.index, a.alias_source};
               }
               const double u = lo + rng.uniform() * (hi - lo);
               // The first position whose cumulative weight exceeds u (zero weights skipped).
               std::int64_t p = std::int64_t(std::upper_bound(wpre + b + 1, wpre + b + n + 1, u) - wpre) - 1;
-              return std::min(p, b + n - 1);
+              return {std::min(p, b + n - 1), 0};
             };
             const std::int64_t positive = ppre ? ppre[b + n] - ppre[b] : rpos[dst_ids[i]];
             // The first k draws of an alias row, drawn above: resolved from their entries.
-            auto candidate = [&](std::int64_t q) -> std::int64_t {
+            auto candidate = [&](std::int64_t q) -> Pick {
               if (q + kPrefetch < chunk_end) __builtin_prefetch(atab + positions[q + kPrefetch]);
               const std::int64_t j = positions[q];
               const AliasEntry& a = atab[j];
-              return ws.uniforms[std::size_t(q)] < a.prob ? j : b + a.index;
+              return ws.uniforms[std::size_t(q)] < a.prob ? Pick{j, a.source} : Pick{b + a.index, a.alias_source};
+            };
+            // Writes draw q of the batch (positions, and sources when kept).
+            auto put = [&](std::int64_t q, Pick pick) {
+              positions[q] = pick.position;
+              if (sources) sources[q] = pick.source;
             };
             if (opt_.replace) {
               if (atab)
-                for (std::int64_t q = pos; q < pos + k; ++q) positions[q] = candidate(q);
+                for (std::int64_t q = pos; q < pos + k; ++q) put(q, candidate(q));
               else
-                for (std::int64_t q = 0; q < k; ++q) emit(draw());
+                for (std::int64_t q = 0; q < k; ++q) emit(draw().position);
             } else if (k == positive) {
               for (std::int64_t p = b; p < b + n; ++p)
                 if (wraw[p] > 0) emit(p);
@@ -774,18 +805,17 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
               // Successive sampling by rejection of repeats is exactly PPSWOR; after many
               // repeats (a few heavy weights) finish with Efraimidis-Spirakis keys log(u) / w
               // over the edges not yet chosen, which continues the same distribution.
-              std::int64_t* chosen = positions + pos;
+              const std::int64_t* chosen = positions + pos;
               std::int64_t m = 0;
               int tries = 0;
-              if (atab)  // in place: chosen[m] is written only after candidate m is read
-                for (; tries < int(k); ++tries) {
-                  const std::int64_t p = candidate(pos + tries);
-                  if (std::find(chosen, chosen + m, p) == chosen + m) chosen[m++] = p;
-                }
+              auto keep_new = [&](Pick pick) {
+                if (std::find(chosen, chosen + m, pick.position) == chosen + m) put(pos + m++, pick);
+              };
+              if (atab)  // in place: draw m is written only after candidate m is read
+                for (; tries < int(k); ++tries) keep_new(candidate(pos + tries));
               while (m < k && tries < 16 * int(k) + 64) {
                 ++tries;
-                const std::int64_t p = draw();
-                if (std::find(chosen, chosen + m, p) == chosen + m) chosen[m++] = p;
+                keep_new(draw());
               }
               if (m < k) {
                 std::vector<std::pair<double, std::int64_t>> keys;
@@ -797,7 +827,10 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
                 const std::size_t need = std::size_t(k - m);
                 std::partial_sort(keys.begin(), keys.begin() + std::ptrdiff_t(need), keys.end(),
                                   [](const auto& x, const auto& y) { return x.first > y.first; });
-                for (std::size_t q = 0; q < need; ++q) chosen[m++] = keys[q].second;
+                for (std::size_t q = 0; q < need; ++q) {
+                  const std::int64_t p = keys[q].second;
+                  put(pos + m++, {p, sources ? idx32[p] : 0});
+                }
               }
               pos += k;
             }
@@ -809,7 +842,7 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
         }
         const std::int64_t e0 = count[std::size_t(row_begin)], e1 = count[std::size_t(row_end)];
         for (std::int64_t q = e0; q < std::min(e1, e0 + kPrefetch); ++q) {
-          __builtin_prefetch(narrow ? static_cast<const void*>(idx32 + positions[q]) : static_cast<const void*>(idx64 + positions[q]));
+          if (!sources) __builtin_prefetch(narrow ? static_cast<const void*>(idx32 + positions[q]) : static_cast<const void*>(idx64 + positions[q]));
           if (rel_eids) __builtin_prefetch(rel_eids + positions[q]);
         }
         for (std::int64_t i = row_begin; i < row_end; ++i) {
@@ -817,11 +850,12 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
           for (std::int64_t q = count[std::size_t(i)]; q < count[std::size_t(i) + 1]; ++q) {
             if (q + kPrefetch < e1) {
               const std::int64_t ahead = positions[q + kPrefetch];
-              __builtin_prefetch(narrow ? static_cast<const void*>(idx32 + ahead) : static_cast<const void*>(idx64 + ahead));
+              if (!sources) __builtin_prefetch(narrow ? static_cast<const void*>(idx32 + ahead) : static_cast<const void*>(idx64 + ahead));
               if (rel_eids) __builtin_prefetch(rel_eids + ahead);
             }
             const std::int64_t p = positions[q];
-            const std::uint64_t k = sampling_detail::LocalIndex::key(narrow ? idx32[p] : idx64[p], subtree);
+            const std::int64_t source = sources ? sources[q] : narrow ? idx32[p] : idx64[p];
+            const std::uint64_t k = sampling_detail::LocalIndex::key(source, subtree);
             keys[q] = k;
             hashes[q] = sampling_detail::LocalIndex::hash(k);
             eids[q] = rel_eids ? rel_eids[p] : p;

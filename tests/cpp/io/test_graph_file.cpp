@@ -81,8 +81,9 @@ TEST_CASE("save then load round-trips every array bit for bit, zero-copy") {
   const auto [g, fs] = sample_graph();
   const std::string path = dir.path("g.gnnkit");
   save_graph(path, g, fs);
-  for (bool verify : {false, true}) {
-    const GraphFile loaded = load_graph(path, {verify});
+  for (int mode = 0; mode < 3; ++mode) {
+    // plain, verified, populated (pages read in at open, still shared with the page cache)
+    const GraphFile loaded = load_graph(path, {.verify = mode == 1, .populate = mode == 2});
     REQUIRE(loaded.graph.num_relations() == g.num_relations());
     CHECK(loaded.graph.str() == g.str());
     for (int r = 0; r < g.num_relations(); ++r) CHECK(same_relation(loaded.graph.relation(r), g.relation(r)));

@@ -163,6 +163,45 @@ TEST_CASE("invariants on random graphs for every mode, identical for 1, 2, 3 thr
   }
 }
 
+TEST_CASE("64-bit and 32-bit index graphs sample the same edges in every mode") {
+  // Alias draws of int32 relations take source ids from the alias entries, int64 relations
+  // read csc_indices: both must give the same MiniBatch.
+  const auto rc = test::random_coo(1500, 1500, 30000, 31);
+  Coo c{rc.src, rc.dst, rc.ts, rc.w};
+  for (float& w : c.w) w = w * 0.5f + (w > 3 ? 1.f : 0.f);  // some zero weights
+  std::vector<std::int64_t> seeds, times;
+  for (int i = 0; i < 200; ++i) {
+    seeds.push_back((i * 7919) % 1500);
+    times.push_back(i * 4);
+  }
+  HeteroGraph graphs[2];
+  for (int wide = 0; wide < 2; ++wide) {
+    BuildOptions bo;
+    bo.sort_by_time = true;
+    bo.index_width = wide ? IndexWidth::kInt64 : IndexWidth::kInt32;
+    graphs[wide] = HeteroGraph::from_coo(Context::cpu(2), 1500, view_of(c.src), view_of(c.dst), bo,
+                                         view_of(c.ts), view_of(c.w));
+  }
+  REQUIRE(graphs[0].relation(0).index_dtype() == DType::kInt32);
+  REQUIRE(graphs[1].relation(0).index_dtype() == DType::kInt64);
+  for (int mode = 0; mode < 6; ++mode) {
+    SamplingOptions opt;
+    opt.fanouts = {mode == 5 ? 25 : 10, 5};
+    opt.weighted = mode >= 1;
+    opt.replace = mode == 2;
+    opt.disjoint = mode == 3 || mode == 4;
+    if (mode == 4) opt.temporal = TemporalStrategy::kUniform;
+    CAPTURE(mode);
+    std::optional<TensorView> t;
+    if (opt.temporal != TemporalStrategy::kNone) t = view_of(times);
+    const MiniBatch narrow = NeighborSampler(graphs[0], opt).sample(Context::cpu(2, 9), "node", view_of(seeds), t, 1);
+    const MiniBatch wide = NeighborSampler(graphs[1], opt).sample(Context::cpu(2, 9), "node", view_of(seeds), t, 1);
+    check_invariants(graphs[0], NeighborSampler(graphs[0], opt), narrow, {&c}, opt.replace);
+    CHECK(narrow.num_edges() > 0);
+    CHECK(same(narrow, wide));
+  }
+}
+
 TEST_CASE("scratch memory grows with the batch, not with the graph") {
   // The same batch shape from graphs of 2,000 and 1,000,000 nodes (4 edges per node): the
   // sampler's retained workspace is bounded by the batch's edges on both, and on the large
