@@ -55,7 +55,7 @@ def log(*args: Any) -> None:
 def ensure_binary(name: str, source: Path, extra_flags: Sequence[str] = ()) -> Path:
     """Compiles ``source`` into build-compare/<name> (under nice) when missing or stale."""
     binary = BUILD_DIR / name
-    deps = [source] + sorted((ROOT / "bench" / "common").glob("*.hpp"))
+    deps = [source] + sorted((ROOT / "bench" / "common").glob("*.hpp")) + [ROOT / "include" / "gnnkit" / "core" / "large_alloc.hpp"]
     if binary.exists() and all(binary.stat().st_mtime >= d.stat().st_mtime for d in deps):
         return binary
     BUILD_DIR.mkdir(parents=True, exist_ok=True)
@@ -186,7 +186,7 @@ def calibrate(threads: Iterable[int] = (1, 2), bytes_: int = 1 << 30,
     gathers/s (bench/common/calibration.hpp via calibrate.cpp) and NumPy float32 GEMM GFLOP/s.
     Each thread count runs in its own pinned process."""
     binary = ensure_binary("calibrate", COMPARE_DIR / "calibrate.cpp",
-                           ["-I", str(ROOT / "bench" / "common")])
+                           ["-I", str(ROOT / "bench" / "common"), "-I", str(ROOT / "include")])
     results = []
     for n in threads:
         env = thread_env(n)

@@ -23,6 +23,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "gnnkit/core/isa_clones.hpp"
 #include "gnnkit/graph/compressed.hpp"
 
 namespace gnnkit::kernels::cpu {
@@ -72,18 +73,7 @@ inline std::vector<std::int64_t> balanced_row_ranges(const std::int64_t* indptr,
   return bounds;
 }
 
-/// The row loops of the kernels below are compiled three times, for x86-64-v4 (AVX-512),
-/// x86-64-v3 (AVX2 + FMA) and the baseline, and the loader picks the best the CPU has (GCC's
-/// function multi-versioning, which needs GCC 11+ and glibc's ifunc): a default build stays
-/// portable yet gathers and accumulates feature rows with the widest vectors. Off for other
-/// compilers and platforms, under sanitizers, and with -DGNNKIT_NO_ISA_CLONES.
-#if defined(__GNUC__) && !defined(__clang__) && !defined(__INTEL_COMPILER) && __GNUC__ >= 11 && \
-    defined(__x86_64__) && defined(__ELF__) && defined(__GLIBC__) && \
-    !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__) && !defined(GNNKIT_NO_ISA_CLONES)
-#define GNNKIT_ISA_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define GNNKIT_ISA_CLONES
-#endif
+/// The row loops of the kernels below are compiled per ISA (core/isa_clones.hpp).
 
 /// Runs body(row_begin, row_end) over balanced row ranges on `threads` threads.
 template <typename Body>

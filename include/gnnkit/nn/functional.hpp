@@ -15,6 +15,7 @@
 
 #include "gnnkit/core/context.hpp"
 #include "gnnkit/core/error.hpp"
+#include "gnnkit/core/isa_clones.hpp"
 #include "gnnkit/core/tensor.hpp"
 #include "gnnkit/nn/dense.hpp"
 #include "gnnkit/nn/parameter.hpp"
@@ -208,6 +209,20 @@ void dispatch_activation(Activation act, Fn&& fn) {
     case Activation::kNone: return fn(std::integral_constant<Activation, Activation::kNone>{});
   }
 }
+
+/// Runs body(begin, end) over rows [0, rows) in one static block per thread: in parallel
+/// when the tensor has more than 65,536 elements. The body holds the whole row loop, so a
+/// GNNKIT_ISA_CLONES body costs one indirect call per block.
+template <typename Body>
+void for_row_blocks(const Context& ctx, std::int64_t rows, std::int64_t cols, Body&& body) {
+  const int threads = rows * cols > 65536 ? ctx.num_threads() : 1;
+  if (threads <= 1 || rows < 2) {
+    body(std::int64_t(0), rows);
+    return;
+  }
+#pragma omp parallel for num_threads(threads) schedule(static)
+  for (int t = 0; t < threads; ++t) body(rows * t / threads, rows * (t + 1) / threads);
+}
 }  // namespace functional_detail
 
 /// @brief y = act(x) in place. negative_slope is LeakyReLU's slope and ELU's alpha.
@@ -218,15 +233,18 @@ inline void activation_forward(const Context& ctx, Activation act, const TensorV
     using T = decltype(tag);
     const T slope = T(negative_slope);
     const std::int64_t rows = x.size(0), cols = x.size(1);
+    T* const data = static_cast<T*>(x.data());
+    const std::int64_t ld = x.stride(0);
     functional_detail::dispatch_activation(act, [&](auto a) {
-#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
-      for (std::int64_t i = 0; i < rows; ++i) {
+      constexpr Activation kAct = decltype(a)::value;
+      functional_detail::for_row_blocks(ctx, rows, cols, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
         const T k_slope = slope;  // a local, not a closure read per element (see activation_dropout_backward)
-        T* __restrict r = static_cast<T*>(x.data()) + i * x.stride(0);
+        for (std::int64_t i = begin; i < end; ++i) {
+          T* __restrict r = data + i * ld;
 #pragma omp simd
-        for (std::int64_t j = 0; j < cols; ++j)
-          r[j] = functional_detail::activate<decltype(a)::value, T>(r[j], k_slope);
-      }
+          for (std::int64_t j = 0; j < cols; ++j) r[j] = functional_detail::activate<kAct, T>(r[j], k_slope);
+        }
+      });
     });
   });
 }
@@ -248,22 +266,27 @@ inline void activation_dropout_backward(const Context& ctx, Activation act, cons
     const T slope = T(negative_slope), scale = T(1 / (1 - p)), unscale = T(1 - p);
     const bool dropped_zero = p > 0;
     const std::int64_t rows = y.size(0), cols = y.size(1);
+    const T* const y_data = static_cast<const T*>(y.data());
+    T* const g_data = static_cast<T*>(grad.data());
+    const std::int64_t y_ld = y.stride(0), g_ld = grad.stride(0);
     functional_detail::dispatch_activation(act, [&](auto a) {
-#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
-      for (std::int64_t i = 0; i < rows; ++i) {
+      constexpr Activation kAct = decltype(a)::value;
+      functional_detail::for_row_blocks(ctx, rows, cols, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
         // Constants as locals: read through the closure, the compiler must reload them after
         // every store to g (they might alias), and the loop stays scalar (a fifth of a SAGE
         // layer's backward time before this).
         const T k_slope = slope, k_scale = scale, k_unscale = unscale;
         const bool k_dropped_zero = dropped_zero;
-        const T* __restrict yr = static_cast<const T*>(y.data()) + i * y.stride(0);
-        T* __restrict g = static_cast<T*>(grad.data()) + i * grad.stride(0);
+        for (std::int64_t i = begin; i < end; ++i) {
+          const T* __restrict yr = y_data + i * y_ld;
+          T* __restrict g = g_data + i * g_ld;
 #pragma omp simd
-        for (std::int64_t j = 0; j < cols; ++j) {
-          const T d = functional_detail::derivative_from_output<decltype(a)::value, T>(yr[j] * k_unscale, k_slope);
-          g[j] = (k_dropped_zero && yr[j] == T(0)) ? T(0) : g[j] * d * k_scale;
+          for (std::int64_t j = 0; j < cols; ++j) {
+            const T d = functional_detail::derivative_from_output<kAct, T>(yr[j] * k_unscale, k_slope);
+            g[j] = (k_dropped_zero && yr[j] == T(0)) ? T(0) : g[j] * d * k_scale;
+          }
         }
-      }
+      });
     });
   });
 }
@@ -273,27 +296,40 @@ inline void activation_backward(const Context& ctx, Activation act, const Tensor
   activation_dropout_backward(ctx, act, y, grad, 0.0, negative_slope);
 }
 
-/// @brief A dropout mask as a pure function of (key, element index): the backward pass
-/// regenerates it instead of storing it. One 64-bit mix per element (splitmix64's
-/// finaliser over a keyed counter), so masking costs about as much as reading the data.
+/// @brief A dropout mask as a pure function of (key, row, column): the backward pass
+/// regenerates it instead of storing it. Each row gets a 32-bit stream from a 64-bit mix of
+/// (key, row); each element one 32-bit hash (Wellons' lowbias32) of its column in that
+/// stream. 32-bit multiplies vectorise on every x86-64 level (a 64-bit mix per element needs
+/// AVX-512's vpmullq, and ran 16x slower without it), so masking costs about as much as
+/// reading the data. Keep probability 1 - p to 2^-32.
 class DropoutMask {
  public:
   DropoutMask(std::uint64_t key, double p)
       : base_(mix64(key ^ 0x6a09e667f3bcc909ull)),
-        threshold_(p >= 1 ? ~std::uint64_t(0)
-                          : static_cast<std::uint64_t>(std::ldexp(p, 64))) {}
-  /// @brief Whether element i is kept (probability 1 - p).
-  bool keep(std::uint64_t i) const noexcept {
-    return mix64(base_ + i * 0x9e3779b97f4a7c15ull) >= threshold_;
+        threshold_(static_cast<std::uint32_t>(std::min(std::ldexp(p, 32), 4294967295.0))) {}
+  /// @brief The stream of row i.
+  std::uint32_t row_stream(std::uint64_t i) const noexcept {
+    return std::uint32_t(mix64(base_ + i * 0x9e3779b97f4a7c15ull) >> 32);
+  }
+  /// @brief Whether column j of the row with stream `row` is kept.
+  bool keep(std::uint32_t row, std::uint32_t j) const noexcept {
+    std::uint32_t x = row + j * 0x9e3779b9u;  // distinct j, distinct x
+    x ^= x >> 16;
+    x *= 0x7feb352du;
+    x ^= x >> 15;
+    x *= 0x846ca68bu;
+    x ^= x >> 16;
+    return x >= threshold_;
   }
 
  private:
-  std::uint64_t base_, threshold_;
+  std::uint64_t base_;
+  std::uint32_t threshold_;
 };
 
 /// @brief Inverted dropout of act(x) in place, in one pass: zero with probability p, scale
-/// survivors by 1/(1-p). Element (i, j) uses counter i * cols + j of the stream `key`, so the
-/// same key gives the same mask for any thread count and any activation.
+/// survivors by 1/(1-p). Element (i, j) is kept by DropoutMask(key, p) at (i, j), so the same
+/// key gives the same mask for any thread count and any activation.
 inline void activation_dropout_forward(const Context& ctx, Activation act, const TensorView& x,
                                        double p, std::uint64_t key, double negative_slope = 0.01) {
   GNNKIT_EXPECTS_AS(InvalidArgument, "dropout", p >= 0 && p < 1, "'p' must be in [0, 1), got {}",
@@ -304,18 +340,21 @@ inline void activation_dropout_forward(const Context& ctx, Activation act, const
     using T = decltype(tag);
     const T slope = T(negative_slope), scale = T(1 / (1 - p));
     const std::int64_t rows = x.size(0), cols = x.size(1);
+    T* const data = static_cast<T*>(x.data());
+    const std::int64_t ld = x.stride(0);
     functional_detail::dispatch_activation(act, [&](auto a) {
-#pragma omp parallel for num_threads(ctx.num_threads()) schedule(static) if (rows * cols > 65536)
-      for (std::int64_t i = 0; i < rows; ++i) {
-        const DropoutMask row_mask = mask;  // locals: closure reads would be reloaded per store
+      constexpr Activation kAct = decltype(a)::value;
+      functional_detail::for_row_blocks(ctx, rows, cols, [&](std::int64_t begin, std::int64_t end) GNNKIT_ISA_CLONES {
+        const DropoutMask k_mask = mask;  // locals: closure reads would be reloaded per store
         const T k_slope = slope, k_scale = scale;
-        T* __restrict r = static_cast<T*>(x.data()) + i * x.stride(0);
+        for (std::int64_t i = begin; i < end; ++i) {
+          const std::uint32_t stream = k_mask.row_stream(std::uint64_t(i));
+          T* __restrict r = data + i * ld;
 #pragma omp simd
-        for (std::int64_t j = 0; j < cols; ++j)
-          r[j] = row_mask.keep(std::uint64_t(i * cols + j))
-                     ? functional_detail::activate<decltype(a)::value, T>(r[j], k_slope) * k_scale
-                     : T(0);
-      }
+          for (std::int64_t j = 0; j < cols; ++j)
+            r[j] = k_mask.keep(stream, std::uint32_t(j)) ? functional_detail::activate<kAct, T>(r[j], k_slope) * k_scale : T(0);
+        }
+      });
     });
   });
 }

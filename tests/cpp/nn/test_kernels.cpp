@@ -238,6 +238,26 @@ TEST_CASE("dropout keeps 1-p of the elements, scaled, with the same mask for any
   }
   // Binomial(200000, 0.7): standard deviation 205; 5 sigma.
   CHECK(std::abs(double(kept) - 0.7 * rows * cols) < 5 * 205);
+  // Elements are independent: neighbours along a row and down a column agree as often as two
+  // independent draws do (0.7^2 + 0.3^2 = 0.58), and every column keeps about 70 %.
+  const float* m = out[0].data_as<float>();
+  std::int64_t row_pairs = 0, row_agree = 0, col_pairs = 0, col_agree = 0;
+  for (std::int64_t i = 0; i < rows; ++i)
+    for (std::int64_t j = 0; j < cols; ++j) {
+      const bool k = m[i * cols + j] != 0.0f;
+      if (j + 1 < cols) row_pairs += 1, row_agree += k == (m[i * cols + j + 1] != 0.0f);
+      if (i + 1 < rows) col_pairs += 1, col_agree += k == (m[(i + 1) * cols + j] != 0.0f);
+    }
+  // Binomial(~200000, 0.58): standard deviation about 221; 5 sigma.
+  CHECK(std::abs(double(row_agree) - 0.58 * double(row_pairs)) < 5 * 221);
+  CHECK(std::abs(double(col_agree) - 0.58 * double(col_pairs)) < 5 * 221);
+  double chi2 = 0;  // per-column kept counts, Binomial(400, 0.7) each
+  for (std::int64_t j = 0; j < cols; ++j) {
+    std::int64_t c = 0;
+    for (std::int64_t i = 0; i < rows; ++i) c += m[i * cols + j] != 0.0f;
+    chi2 += (double(c) - 280.0) * (double(c) - 280.0) / (400 * 0.7 * 0.3);
+  }
+  CHECK(chi2 < 617.0);  // 499 degrees of freedom (about), p = 0.0002
   Tensor other = Tensor::empty({rows, cols}, DType::kFloat32);
   for (std::int64_t i = 0; i < other.numel(); ++i) other.data_as<float>()[i] = 1.0f;
   dropout_forward(Context::cpu(1), other, 0.3, 6);
