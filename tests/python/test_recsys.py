@@ -227,7 +227,8 @@ def test_recsys_script_trains_sage_with_item_features(tmp_path):
     out = tmp_path / "out"
     r = _run("train", "--data", str(tmp_path / "shop"), "--out", str(out), "--model", "sage,lightgcn",
              "--sage-epochs", "8", "--sage-batch", "64", "--epochs", "3", "--batch", "64", "--dim", "16",
-             "--hidden", "16", "--fanouts", "5,5", "--no-baselines", "--no-progress")
+             "--hidden", "16", "--fanouts", "5,5", "--no-baselines", "--no-progress",
+             "--lr-schedule", "cosine")
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert [x["name"] for x in m["models"]] == ["popularity", "GraphSAGE two-tower (2 layers)",

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -206,6 +207,8 @@ def train_lightgcn(data: Data, args, layers: int, lr: float, reg: float, log=pri
         idx = np.repeat(idx, args.lightgcn_negatives)
         u = users[idx]
         bpr, _ = model.loss_and_grad(u, items[idx], negatives(rng, data, u, train_keys))
+        if args.lr_schedule == "cosine":  # as gnnkit-recsys: lr (1 + cos(pi (epoch - 1) / E)) / 2
+            opt.lr = lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / args.epochs))
         opt.step(args.threads)
         return bpr
 
@@ -428,6 +431,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--batch", type=int, default=8192)
     t.add_argument("--lr", type=float, default=0.01)
     t.add_argument("--reg", type=float, default=1e-3)
+    t.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
+                   help="LightGCN / BPR-MF learning rate: constant, or cosine decay to 0 over the epochs")
     t.add_argument("--lightgcn-negatives", type=int, default=4,
                    help="negatives per positive for LightGCN and BPR-MF (BPR averaged over them)")
     t.add_argument("--sage-layers", type=int, default=2)

@@ -260,6 +260,7 @@ const char* train_usage() {
          "  --batch B            BPR triples per step (default 8192)\n"
          "  --lr X               Adam learning rate (default 0.01)\n"
          "  --reg X              L2 weight on the batch's embeddings (default 0.001)\n"
+         "  --lr-schedule S      constant (default) or cosine: lr decays to 0 over the epochs\n"
          "  --lightgcn-negatives N  negatives per positive, BPR averaged over them (default 4;\n"
          "                       BPR-MF uses the same number)\n"
          "GraphSAGE two-tower (link neighbour sampling with negatives):\n"
@@ -296,8 +297,8 @@ std::string lightgcn_settings(const LightGcnOptions& o) {
          std::to_string(o.dim) + ", " +
          (o.negatives > 1 ? std::to_string(o.negatives) + " negatives, " : std::string()) +
          std::to_string(o.epochs) + " epochs, batch " +
-         std::to_string(o.batch) + ", lr " + app::json_number(o.lr) + ", L2 " +
-         app::json_number(o.reg);
+         std::to_string(o.batch) + ", lr " + app::json_number(o.lr) + (o.cosine_lr ? " (cosine)" : "") +
+         ", L2 " + app::json_number(o.reg);
 }
 
 std::string sage_settings(const SageOptions& o) {
@@ -346,6 +347,12 @@ int train_command(const std::vector<std::string>& args) {
     else if (a == "--batch") opt.batch = parse_number<std::int64_t>(a, value());
     else if (a == "--lr") opt.lr = parse_number<double>(a, value());
     else if (a == "--reg") opt.reg = parse_number<double>(a, value());
+    else if (a == "--lr-schedule") {
+      const std::string& v = value();
+      if (v != "constant" && v != "cosine")
+        throw UsageError{"'--lr-schedule' must be constant or cosine, got '" + v + "'"};
+      opt.cosine_lr = v == "cosine";
+    }
     else if (a == "--lightgcn-negatives") opt.negatives = parse_number<std::int64_t>(a, value());
     else if (a == "--sage-layers") sage.model.layers = parse_number<int>(a, value());
     else if (a == "--fanouts") {

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <numbers>
 #include <numeric>
 
 #include "gnnkit/core/error.hpp"
@@ -23,6 +24,11 @@ void validate(const LightGcnOptions& o) {
 }
 
 }  // namespace
+
+double epoch_learning_rate(const LightGcnOptions& o, int epoch) {
+  if (!o.cosine_lr) return o.lr;
+  return o.lr * 0.5 * (1 + std::cos(std::numbers::pi * double(epoch - 1) / double(o.epochs)));
+}
 
 TrainResult train_lightgcn(const Context& ctx, const RecData& data, const LightGcnOptions& opt,
                               const std::function<void(const EpochRecord&)>& on_epoch) {
@@ -66,6 +72,7 @@ TrainResult train_lightgcn(const Context& ctx, const RecData& data, const LightG
       return std::span<const std::int64_t>(v.data(), std::size_t(B));
     };
     const double loss = model.loss_and_grad(ctx, first(bu), first(bi), first(bj));
+    adam.set_learning_rate(epoch_learning_rate(opt, epoch));
     adam.step(ctx);
     return loss;
   };

@@ -32,6 +32,8 @@ struct LightGcnOptions {
   std::int64_t negatives = 1;   ///< negatives per positive: k triples (u, i, j_1..k), BPR
                                 ///< averaged over them (batch counts positives)
   double lr = 0.001;            ///< Adam learning rate
+  bool cosine_lr = false;       ///< decay lr over the epochs as lr * (1 + cos(pi * t / E)) / 2,
+                                ///< t = epochs done (the last epoch runs at lr (1 - cos(pi / E)) / 2)
   double reg = 1e-4;            ///< L2 weight on the batch's ego embeddings
   double init_scale = 0.1;      ///< E0 ~ N(0, init_scale²) (LightGCN's normal init)
   int eval_every = 10;          ///< epochs between test evaluations (0 = only at the end)
@@ -39,6 +41,10 @@ struct LightGcnOptions {
 
   nn::LightGcnOptions model() const { return {layers, dim, reg, init_scale, seed}; }
 };
+
+/// @brief The learning rate of epoch `epoch` (1-based): options.lr, or with cosine_lr
+/// lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2.
+double epoch_learning_rate(const LightGcnOptions& options, int epoch);
 
 /// @brief Trains LightGCN (options.layers > 0) or BPR-MF (0) on data.train.
 /// @param on_epoch called after each epoch (with the test metrics every eval_every epochs)

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <numbers>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -149,6 +150,28 @@ TEST_CASE("training is deterministic across thread counts and beats popularity",
       ranking_metrics(top_k_shared(pop, users, 20, &shop.data.train, 2), users, shop.data.test, 20);
   CHECK(one.history.back().evaluated);
   CHECK(one.history.back().recall > 1.5 * popularity.recall);
+}
+
+TEST_CASE("a cosine learning rate decays from lr towards 0 and changes training", "[recsys][lightgcn]") {
+  LightGcnOptions opt;
+  opt.epochs = 8, opt.lr = 0.02;
+  for (int e = 1; e <= 8; ++e) CHECK(epoch_learning_rate(opt, e) == 0.02);  // constant by default
+  opt.cosine_lr = true;
+  CHECK(epoch_learning_rate(opt, 1) == Approx(0.02));
+  CHECK(epoch_learning_rate(opt, 5) == Approx(0.01));  // halfway: (1 + cos(pi / 2)) / 2
+  for (int e = 1; e < 8; ++e) CHECK(epoch_learning_rate(opt, e + 1) < epoch_learning_rate(opt, e));
+  CHECK(epoch_learning_rate(opt, 8) > 0);
+  CHECK(epoch_learning_rate(opt, 8) == Approx(0.02 * (1 - std::cos(std::numbers::pi / 8)) / 2));
+
+  GeneratorOptions g;
+  g.users = 400, g.items = 200, g.categories = 4, g.seed = 9;
+  const SyntheticShop shop = generate_shop(g);
+  opt.batch = 1024, opt.reg = 1e-3, opt.layers = 2, opt.dim = 16, opt.eval_every = 0;
+  const TrainResult cosine = train_lightgcn(Context::cpu(2), shop.data, opt);
+  opt.cosine_lr = false;
+  const TrainResult constant = train_lightgcn(Context::cpu(2), shop.data, opt);
+  CHECK(cosine.history.back().loss < cosine.history.front().loss);
+  CHECK(cosine.final.user != constant.final.user);  // the schedule reaches the optimiser
 }
 
 TEST_CASE("the SAGE two-tower trains reproducibly on the shop and beats popularity", "[recsys][sage]") {
