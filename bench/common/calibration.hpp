@@ -45,7 +45,7 @@ inline std::shared_ptr<std::uint64_t[]> big_buffer(std::size_t bytes) {
   const std::size_t n = bytes / 8;
 #pragma omp parallel for schedule(static)
   for (std::size_t i = 0; i < n; ++i) p[i] = i;
-  return std::shared_ptr<std::uint64_t[]>(p, [](std::uint64_t* q) { std::free(q); });
+  return std::shared_ptr<std::uint64_t[]>(p, [bytes](std::uint64_t* q) { gnnkit::detail::free_host_bytes(q, bytes); });
 }
 
 /// Memory figures with `threads` threads over a working set of `bytes` (>= 1 GiB to defeat

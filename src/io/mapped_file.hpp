@@ -26,6 +26,10 @@ struct MappedFile {
 inline void populate_read(const char* data, std::size_t size) {
 #if defined(MADV_POPULATE_READ)
   if (::madvise(const_cast<char*>(data), size, MADV_POPULATE_READ) == 0) return;
+  // Only a kernel without MADV_POPULATE_READ (before 5.14) says EINVAL. Other failures (a
+  // file truncated underneath, a read error) are left to surface on access, as MAP_POPULATE
+  // left them: touching here would raise SIGBUS now.
+  if (errno != EINVAL) return;
 #endif
   // Kernels before 5.14: touch one byte per page.
   volatile char sink = 0;

@@ -34,7 +34,7 @@ class HostArray {
                         detail::format("cannot allocate {} bytes ({} x {})", rounded, n,
                                        dtype_name(dtype)));
     HostArray a;
-    a.owner_ = std::shared_ptr<void>(p, [](void* q) { std::free(q); });
+    a.owner_ = std::shared_ptr<void>(p, [rounded](void* q) { detail::free_host_bytes(q, rounded); });
     a.data_ = p;
     a.dtype_ = dtype;
     a.size_ = n;

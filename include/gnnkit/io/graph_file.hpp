@@ -34,8 +34,11 @@ struct LoadOptions {
   /// consistent, ids below their bounds, feature rows matching node counts). O(file size).
   /// Without it only the header, schema and array table are checked (O(1) in the data).
   bool verify = false;
-  /// Map every page now (MAP_POPULATE): opening reads the whole file, but the first batches
-  /// then take no page faults. For servers and benchmarks that want steady-state latency.
+  /// Read every page in now (MADV_POPULATE_READ): opening reads the whole file, but the first
+  /// batches then take no page faults. For servers and benchmarks that want steady-state
+  /// latency. The pages stay shared with the page cache (no private copy), so under memory
+  /// pressure the kernel may drop and re-read them; a file replaced by rename (as save_graph
+  /// does) never shows through an open mapping.
   bool populate = false;
 };
 

@@ -307,13 +307,17 @@ class DropoutMask {
   DropoutMask(std::uint64_t key, double p)
       : base_(mix64(key ^ 0x6a09e667f3bcc909ull)),
         threshold_(static_cast<std::uint32_t>(std::min(std::ldexp(p, 32), 4294967295.0))) {}
+  /// A row's stream (its own type: a row index where a stream belongs does not compile).
+  struct RowStream {
+    std::uint32_t bits;
+  };
   /// @brief The stream of row i.
-  std::uint32_t row_stream(std::uint64_t i) const noexcept {
-    return std::uint32_t(mix64(base_ + i * 0x9e3779b97f4a7c15ull) >> 32);
+  RowStream row_stream(std::uint64_t i) const noexcept {
+    return {std::uint32_t(mix64(base_ + i * 0x9e3779b97f4a7c15ull) >> 32)};
   }
   /// @brief Whether column j of the row with stream `row` is kept.
-  bool keep(std::uint32_t row, std::uint32_t j) const noexcept {
-    std::uint32_t x = row + j * 0x9e3779b9u;  // distinct j, distinct x
+  bool keep(RowStream row, std::uint32_t j) const noexcept {
+    std::uint32_t x = row.bits + j * 0x9e3779b9u;  // distinct j, distinct x
     x ^= x >> 16;
     x *= 0x7feb352du;
     x ^= x >> 15;
@@ -348,7 +352,7 @@ inline void activation_dropout_forward(const Context& ctx, Activation act, const
         const DropoutMask k_mask = mask;  // locals: closure reads would be reloaded per store
         const T k_slope = slope, k_scale = scale;
         for (std::int64_t i = begin; i < end; ++i) {
-          const std::uint32_t stream = k_mask.row_stream(std::uint64_t(i));
+          const DropoutMask::RowStream stream = k_mask.row_stream(std::uint64_t(i));
           T* __restrict r = data + i * ld;
 #pragma omp simd
           for (std::int64_t j = 0; j < cols; ++j)

@@ -78,7 +78,11 @@ class HeteroConv {
             using C = std::decay_t<decltype(conv)>;
             typename C::Cache* c = nullptr;
             if (cache) c = &std::get<typename C::Cache>(cache->convs.emplace_back(typename C::Cache{}));
-            return conv.forward(ctx, adj, xs, xd, mode, c);
+            // Each relation its own dropout stream: with one key, edge e of every relation
+            // got the same attention mask.
+            ForwardMode relation_mode = mode;
+            relation_mode.dropout_key = mix64(mode.dropout_key ^ (0x7265ull + i));
+            return conv.forward(ctx, adj, xs, xd, relation_mode, c);
           },
           convs_[i].second);
       combine(ctx, out, count, r.dst_type, std::move(y), std::int8_t(i), cache);
