@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdint>
 #include <fstream>
+#include <regex>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -37,6 +38,15 @@ inline std::string read_text(const std::string& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+/// The node count of a homogeneous input (G1, G2) from its meta.json.
+inline std::int64_t meta_node_count(const std::string& dir) {
+  std::smatch m;
+  const std::string text = read_text(dir + "/meta.json");
+  if (!std::regex_search(text, m, std::regex("\"count\": ([0-9]+)")))
+    throw std::runtime_error("no node count in " + dir + "/meta.json");
+  return std::stoll(m[1]);
 }
 
 /// "15,10,5" -> {15, 10, 5}

@@ -24,17 +24,6 @@ using bench::parse_list;
 using bench::read_i64;
 using bench::seconds_since;
 
-namespace {
-
-std::int64_t meta_count(const std::string& dir) {
-  std::smatch m;
-  const std::string text = bench::read_text(dir + "/meta.json");
-  if (!std::regex_search(text, m, std::regex("\"count\": ([0-9]+)"))) throw std::runtime_error("no node count in meta.json");
-  return std::stoll(m[1]);
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   std::string dir = std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/gnnkit-bench/G2";
   int batches = 100;
@@ -53,7 +42,7 @@ int main(int argc, char** argv) {
     else if (a == "--loader") do_loader = v == "1";
   }
   std::printf("%s\ninput %s\n", build_info().c_str(), dir.c_str());
-  const std::int64_t n = meta_count(dir);
+  const std::int64_t n = bench::meta_node_count(dir);
   const HostArray src = read_i64(dir + "/node__to__node.src.i64");
   const HostArray dst = read_i64(dir + "/node__to__node.dst.i64");
   const HostArray seeds_all = read_i64(dir + "/seeds.i64");

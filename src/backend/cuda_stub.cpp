@@ -2,6 +2,7 @@
 // of the library and its users link and fail with a clear message (ginkgo's device hooks).
 #include "gnnkit/core/context.hpp"
 #include "gnnkit/core/build_info.hpp"
+#include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/kernels/memory.hpp"
 
 namespace gnnkit {
@@ -46,6 +47,36 @@ void copy_bytes(void*, Device, const void*, Device, std::size_t, CUstream_st*) {
   no_cuda("copy");
 }
 void fill_bytes(void*, std::int64_t, std::size_t, std::uint64_t, CUstream_st*) { no_cuda("fill"); }
+void spmm_forward(const DeviceCsc&, const float*, std::int64_t, std::int64_t, const float*, bool, float*,
+                  std::int64_t, CUstream_st*) {
+  no_cuda("spmm_forward");
+}
+void spmm_backward_x(const DeviceCsc&, const float*, std::int64_t, std::int64_t, const float*, bool, float*,
+                     std::int64_t, bool, CUstream_st*) {
+  no_cuda("spmm_backward_x");
+}
+struct CusparseSpmm::State {};
+CusparseSpmm::CusparseSpmm(cusparseContext*, const DeviceCsc&, const float*, CUstream_st*) {
+  no_cuda("CusparseSpmm");
+}
+CusparseSpmm::~CusparseSpmm() = default;
+void CusparseSpmm::run(const float*, std::int64_t, float*) { no_cuda("CusparseSpmm::run"); }
+void gather_rows(const float*, std::int64_t, std::int64_t, const std::int64_t*, std::int64_t, float*,
+                 std::int64_t, CUstream_st*) {
+  no_cuda("gather_rows");
+}
+void activation_dropout_forward(nn::Activation, float*, std::int64_t, std::int64_t, std::int64_t, float,
+                                double, std::uint64_t, CUstream_st*) {
+  no_cuda("activation_dropout_forward");
+}
+void activation_dropout_backward(nn::Activation, const float*, std::int64_t, float*, std::int64_t,
+                                 std::int64_t, std::int64_t, float, double, CUstream_st*) {
+  no_cuda("activation_dropout_backward");
+}
+void sgemm(cublasContext*, bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
+           std::int64_t, const float*, std::int64_t, float, float*, std::int64_t, bool) {
+  no_cuda("sgemm");
+}
 }  // namespace kernels::cuda
 
 }  // namespace gnnkit

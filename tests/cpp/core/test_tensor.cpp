@@ -5,6 +5,7 @@
 #include <numeric>
 #include <vector>
 
+#include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/build_config.hpp"
 #include "gnnkit/gnnkit.hpp"
 
@@ -149,6 +150,35 @@ TEST_CASE("CUDA requested without a GPU or without CUDA: a clear error, never a 
   }
   CHECK_THROWS_AS(Context::cuda(-1), Error);
   CHECK_THAT(build_info(), Catch::StartsWith(std::string("gnnkit ") + kVersion));
+}
+
+TEST_CASE("GPU layer ops without a GPU: NotCompiled, or DeviceError naming the op and CUDA's message") {
+  if (cuda_compiled() && cuda_device_count() > 0) {
+    WARN("skipped: a GPU is present (tests/cpp/cuda covers the ops there)");
+    return;
+  }
+  namespace kc = kernels::cuda;
+  // Host pointers: the launch fails before anything reads them.
+  std::vector<std::int64_t> indptr{0, 1}, index{0};
+  std::vector<std::int32_t> indices{0};
+  std::vector<float> x(4, 1.f), out(4);
+  const kc::DeviceCsc csc{1, 1, 1, indptr.data(), indices.data()};
+  auto expect_error = [](auto&& call, const char* op) {
+    try {
+      call();
+      FAIL("no error from " << op);
+    } catch (const NotCompiled& e) {
+      CHECK(!cuda_compiled());
+      CHECK_THAT(e.what(), Catch::Contains(op) && Catch::Contains("built without CUDA"));
+    } catch (const DeviceError& e) {
+      CHECK(cuda_compiled());
+      CHECK_THAT(e.what(), Catch::Contains(op) && Catch::Contains("failed: "));
+    }
+  };
+  expect_error([&] { kc::spmm_forward(csc, x.data(), 4, 4, nullptr, false, out.data(), 4, nullptr); }, "spmm_forward");
+  expect_error([&] { kc::gather_rows(x.data(), 4, 4, index.data(), 1, out.data(), 4, nullptr); }, "gather_rows");
+  expect_error([&] { kc::activation_dropout_forward(nn::Activation::kReLU, x.data(), 1, 4, 4, 0.f, 0.5, 1, nullptr); },
+               "activation_dropout_forward");
 }
 
 TEST_CASE("DLPack export and import are zero-copy and release the memory once") {

@@ -1,0 +1,193 @@
+// The GPU layer ops against straightforward CPU references (and the CPU dropout pass itself,
+// whose masks they must reproduce bit for bit). Runs only with a GPU (see cuda_main.cpp).
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gnnkit/gnnkit.hpp"
+#include "gnnkit/kernels/cuda_ops.hpp"
+#include "gnnkit/nn/functional.hpp"
+
+using namespace gnnkit;
+namespace kc = gnnkit::kernels::cuda;
+
+namespace {
+
+template <typename T>
+Tensor host_tensor(const std::vector<T>& v, std::int64_t rows, std::int64_t cols) {
+  Tensor t = Tensor::empty({rows, cols}, dtype_of<T>);
+  std::copy(v.begin(), v.end(), t.data_as<T>());
+  return t;
+}
+template <typename T>
+std::vector<T> to_host(const Tensor& dev) {
+  const Tensor h = dev.to(Device::cpu());
+  return std::vector<T>(h.data_as<T>(), h.data_as<T>() + h.numel());
+}
+/// Largest |a - b| / max(1, |b|).
+double max_rel_error(const std::vector<float>& a, const std::vector<double>& b) {
+  double worst = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    worst = std::max(worst, std::abs(double(a[i]) - b[i]) / std::max(1.0, std::abs(b[i])));
+  return worst;
+}
+
+/// A random CSC with empty rows, duplicate edges and self loops.
+struct HostCsc {
+  std::int64_t rows, cols;
+  std::vector<std::int64_t> indptr;
+  std::vector<std::int32_t> indices;
+  std::vector<float> weights;
+};
+HostCsc random_csc(std::int64_t rows, std::int64_t cols, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  HostCsc c{rows, cols, {0}, {}, {}};
+  for (std::int64_t v = 0; v < rows; ++v) {
+    const int deg = v % 7 == 0 ? 0 : int(rng() % 40);
+    for (int k = 0; k < deg; ++k) {
+      c.indices.push_back(std::int32_t(k % 5 == 4 ? c.indices.back() : std::int32_t(rng() % cols)));
+      c.weights.push_back(float(rng() % 1000) / 500.f - 0.5f);
+    }
+    c.indptr.push_back(std::int64_t(c.indices.size()));
+  }
+  return c;
+}
+
+}  // namespace
+
+TEST_CASE("GPU SpMM (own kernel and cuSPARSE) and its input gradient match CPU references") {
+  const Context ctx = Context::cuda(0);
+  const HostCsc h = random_csc(3000, 2500, 7);
+  const std::int64_t E = std::int64_t(h.indices.size());
+  const Tensor indptr = host_tensor(h.indptr, 1, h.rows + 1).to(Device::cuda(0));
+  const Tensor indices = host_tensor(h.indices, 1, E).to(Device::cuda(0));
+  const Tensor weights = host_tensor(h.weights, 1, E).to(Device::cuda(0));
+  const kc::DeviceCsc csc{h.rows, h.cols, E, indptr.data_as<std::int64_t>(), indices.data_as<std::int32_t>()};
+  for (std::int64_t F : {1, 33, 64, 130, 256}) {
+    std::mt19937 rng{std::uint32_t(F)};
+    std::vector<float> x(std::size_t(h.cols * F)), g(std::size_t(h.rows * F));
+    for (float& v : x) v = float(rng() % 2001) / 1000.f - 1.f;
+    for (float& v : g) v = float(rng() % 2001) / 1000.f - 1.f;
+    const Tensor xd = host_tensor(x, h.cols, F).to(Device::cuda(0));
+    const Tensor gd = host_tensor(g, h.rows, F).to(Device::cuda(0));
+    for (bool weighted : {false, true})
+      for (bool mean : {false, true}) {
+        CAPTURE(F, weighted, mean);
+        std::vector<double> ref(std::size_t(h.rows * F), 0.0), ref_gx(std::size_t(h.cols * F), 0.0);
+        for (std::int64_t v = 0; v < h.rows; ++v) {
+          const std::int64_t e0 = h.indptr[std::size_t(v)], e1 = h.indptr[std::size_t(v) + 1];
+          const double scale = mean && e1 > e0 ? 1.0 / double(e1 - e0) : 1.0;
+          for (std::int64_t e = e0; e < e1; ++e) {
+            const double w = (weighted ? h.weights[std::size_t(e)] : 1.0) * scale;
+            const std::int64_t u = h.indices[std::size_t(e)];
+            for (std::int64_t c = 0; c < F; ++c) {
+              ref[std::size_t(v * F + c)] += w * x[std::size_t(u * F + c)];
+              ref_gx[std::size_t(u * F + c)] += w * g[std::size_t(v * F + c)];
+            }
+          }
+        }
+        const float* w = weighted ? weights.data_as<float>() : nullptr;
+        Tensor out = Tensor::empty({h.rows, F}, DType::kFloat32, Device::cuda(0));
+        kc::spmm_forward(csc, xd.data_as<float>(), F, F, w, mean, out.data_as<float>(), F, ctx.cuda_stream());
+        ctx.synchronize();
+        CHECK(max_rel_error(to_host<float>(out), ref) <= 1e-4);
+        Tensor gx = Tensor::empty({h.cols, F}, DType::kFloat32, Device::cuda(0));
+        fill(ctx, gx, 123.0);  // overwritten, not accumulated
+        kc::spmm_backward_x(csc, gd.data_as<float>(), F, F, w, mean, gx.data_as<float>(), F, false, ctx.cuda_stream());
+        ctx.synchronize();
+        CHECK(max_rel_error(to_host<float>(gx), ref_gx) <= 1e-4);
+        if (!mean) {
+          kc::CusparseSpmm sp(ctx.cusparse_handle(), csc, w, ctx.cuda_stream());
+          Tensor out2 = Tensor::empty({h.rows, F}, DType::kFloat32, Device::cuda(0));
+          for (int rep = 0; rep < 2; ++rep) sp.run(xd.data_as<float>(), F, out2.data_as<float>());  // cached descriptors
+          ctx.synchronize();
+          CHECK(max_rel_error(to_host<float>(out2), ref) <= 1e-4);
+        }
+      }
+  }
+}
+
+TEST_CASE("GPU gather, activation + dropout and sgemm match the CPU") {
+  const Context ctx = Context::cuda(0);
+  const Context cpu = Context::cpu(2);
+  std::mt19937 rng(3);
+  const std::int64_t rows = 777, cols = 129;
+  std::vector<float> x(std::size_t(rows * cols));
+  for (float& v : x) v = float(rng() % 2001) / 500.f - 2.f;
+
+  SECTION("gather_rows") {
+    std::vector<std::int64_t> index;
+    for (int i = 0; i < 1000; ++i) index.push_back(std::int64_t(rng() % rows));
+    const Tensor xd = host_tensor(x, rows, cols).to(Device::cuda(0));
+    const Tensor id = host_tensor(index, 1, 1000).to(Device::cuda(0));
+    Tensor out = Tensor::empty({1000, cols}, DType::kFloat32, Device::cuda(0));
+    kc::gather_rows(xd.data_as<float>(), cols, cols, id.data_as<std::int64_t>(), 1000, out.data_as<float>(), cols,
+                    ctx.cuda_stream());
+    ctx.synchronize();
+    const std::vector<float> got = to_host<float>(out);
+    std::int64_t wrong = 0;
+    for (std::int64_t i = 0; i < 1000; ++i)
+      for (std::int64_t c = 0; c < cols; ++c)
+        wrong += got[std::size_t(i * cols + c)] != x[std::size_t(index[std::size_t(i)] * cols + c)];
+    CHECK(wrong == 0);
+  }
+
+  SECTION("activation + dropout, forward and backward, same masks as the CPU") {
+    for (nn::Activation act : {nn::Activation::kNone, nn::Activation::kReLU, nn::Activation::kLeakyReLU, nn::Activation::kELU})
+      for (double p : {0.0, 0.3}) {
+        CAPTURE(int(act), p);
+        Tensor h = host_tensor(x, rows, cols);
+        Tensor d = h.to(Device::cuda(0));
+        nn::activation_dropout_forward(cpu, act, h, p, 99, 0.2);
+        kc::activation_dropout_forward(act, d.data_as<float>(), rows, cols, cols, 0.2f, p, 99, ctx.cuda_stream());
+        ctx.synchronize();
+        const std::vector<float> got = to_host<float>(d);
+        std::vector<double> want(h.data_as<float>(), h.data_as<float>() + h.numel());
+        CHECK(max_rel_error(got, want) <= 1e-5);
+        std::int64_t mask_differs = 0;
+        for (std::size_t i = 0; i < got.size(); ++i) mask_differs += (got[i] == 0.f) != (want[i] == 0.0);
+        CHECK(mask_differs == 0);
+        // Backward from the outputs.
+        std::vector<float> g(x.size());
+        for (float& v : g) v = float(rng() % 2001) / 1000.f - 1.f;
+        Tensor gh = host_tensor(g, rows, cols);
+        Tensor gd = gh.to(Device::cuda(0));
+        nn::activation_dropout_backward(cpu, act, h, gh, p, 0.2);
+        kc::activation_dropout_backward(act, d.data_as<float>(), cols, gd.data_as<float>(), cols, rows, cols, 0.2f, p,
+                                        ctx.cuda_stream());
+        ctx.synchronize();
+        CHECK(max_rel_error(to_host<float>(gd), std::vector<double>(gh.data_as<float>(), gh.data_as<float>() + gh.numel())) <= 1e-5);
+      }
+  }
+
+  SECTION("sgemm, every transpose combination, against a double-precision loop") {
+    const std::int64_t M = 70, N = 45, K = 33;
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        CAPTURE(ta, tb);
+        std::vector<float> a(std::size_t(M * K)), b(std::size_t(K * N)), c(std::size_t(M * N));
+        for (float& v : a) v = float(rng() % 2001) / 1000.f - 1.f;
+        for (float& v : b) v = float(rng() % 2001) / 1000.f - 1.f;
+        for (float& v : c) v = float(rng() % 2001) / 1000.f - 1.f;
+        // A stored [K, M] when ta, B stored [N, K] when tb.
+        auto A = [&](std::int64_t i, std::int64_t k) { return double(ta ? a[std::size_t(k * M + i)] : a[std::size_t(i * K + k)]); };
+        auto B = [&](std::int64_t k, std::int64_t j) { return double(tb ? b[std::size_t(j * K + k)] : b[std::size_t(k * N + j)]); };
+        std::vector<double> want(c.size());
+        for (std::int64_t i = 0; i < M; ++i)
+          for (std::int64_t j = 0; j < N; ++j) {
+            double s = 0;
+            for (std::int64_t k = 0; k < K; ++k) s += A(i, k) * B(k, j);
+            want[std::size_t(i * N + j)] = 1.5 * s + 0.5 * c[std::size_t(i * N + j)];
+          }
+        const Tensor ad = host_tensor(a, 1, M * K).to(Device::cuda(0));
+        const Tensor bd = host_tensor(b, 1, K * N).to(Device::cuda(0));
+        Tensor cd = host_tensor(c, M, N).to(Device::cuda(0));
+        kc::sgemm(ctx.cublas_handle(), ta, tb, M, N, K, 1.5f, ad.data_as<float>(), ta ? M : K, bd.data_as<float>(),
+                  tb ? K : N, 0.5f, cd.data_as<float>(), N);
+        ctx.synchronize();
+        CHECK(max_rel_error(to_host<float>(cd), want) <= 1e-4);
+      }
+  }
+}
