@@ -1,7 +1,9 @@
 // Device memory, host<->device copies and the fill kernel.
 #include <cstring>
+#include <mutex>
 
 #include "check.cuh"
+#include "gnnkit/core/block_cache.hpp"
 #include "gnnkit/kernels/memory.hpp"
 
 namespace gnnkit::kernels::cuda {
@@ -25,6 +27,26 @@ void launch_fill(void* data, std::int64_t n, std::uint64_t pattern, cudaStream_t
   GNNKIT_CUDA_CHECK(cudaGetLastError());
 }
 
+void free_block(void* p, std::size_t, int device) {
+  if (cudaSetDevice(device) == cudaSuccess) cudaFree(p);
+  (void)cudaGetLastError();
+}
+
+/// Per device: blocks of 64 KiB or more, up to 16 GiB (or less when the device is smaller:
+/// allocate releases the cache before giving up). Never destroyed: Tensor deleters may run
+/// during static destruction, after the CUDA runtime is gone, where cudaFree would fail.
+detail::BlockCache& device_cache(int device) {
+  constexpr int kMaxDevices = 64;
+  static detail::BlockCache* caches[kMaxDevices] = {};
+  static std::mutex mutex;
+  GNNKIT_EXPECTS_AS(DeviceError, "allocate", device >= 0 && device < kMaxDevices,
+                    "'device' must be in [0, {}), got {}", kMaxDevices, device);
+  std::lock_guard lock(mutex);
+  if (!caches[device])
+    caches[device] = new detail::BlockCache(std::size_t(64) << 10, std::size_t(16) << 30, free_block, device);
+  return *caches[device];
+}
+
 }  // namespace
 
 int device_count() noexcept {
@@ -38,14 +60,47 @@ int device_count() noexcept {
 
 void* allocate(int device, std::size_t bytes) {
   GNNKIT_CUDA_CHECK(cudaSetDevice(device));
+  detail::BlockCache& cache = device_cache(device);
+  const std::size_t size = cache.size_class(bytes);
+  if (void* p = cache.take(size)) return p;
   void* ptr = nullptr;
-  GNNKIT_CUDA_CHECK(cudaMalloc(&ptr, bytes));
+  cudaError_t status = cudaMalloc(&ptr, size);
+  if (status == cudaErrorMemoryAllocation) {
+    // Cached blocks of other sizes may be what is missing: give them back and try once more.
+    (void)cudaGetLastError();
+    const std::size_t released = cache.release_all();
+    status = cudaMalloc(&ptr, size);
+    if (status == cudaErrorMemoryAllocation) {
+      (void)cudaGetLastError();
+      std::size_t free_bytes = 0, total_bytes = 0;
+      cudaMemGetInfo(&free_bytes, &total_bytes);
+      (void)cudaGetLastError();
+      throw OutOfMemory("allocate", detail::format(
+          "cudaMalloc of {} bytes on cuda:{} failed after releasing {} cached bytes: {} of {} bytes free",
+          size, device, released, free_bytes, total_bytes));
+    }
+  }
+  GNNKIT_CUDA_CHECK(status);
   return ptr;
 }
 
-void deallocate(int device, void* ptr) noexcept {
-  if (cudaSetDevice(device) == cudaSuccess) cudaFree(ptr);
-  (void)cudaGetLastError();
+void deallocate(int device, void* ptr, std::size_t bytes) noexcept {
+  // Called from Tensor deleters: never throws (a cache insert can only fail to allocate, and
+  // then the block is freed instead).
+  try {
+    detail::BlockCache& cache = device_cache(device);
+    cache.give(ptr, cache.size_class(bytes));
+  } catch (...) {
+    free_block(ptr, 0, device);
+  }
+}
+
+std::size_t release_cached(int device) noexcept {
+  try {
+    return device_cache(device).release_all();
+  } catch (...) {
+    return 0;
+  }
 }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device,

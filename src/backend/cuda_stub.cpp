@@ -42,7 +42,8 @@ void Context::synchronize() const {}
 namespace kernels::cuda {
 int device_count() noexcept { return 0; }
 void* allocate(int, std::size_t) { no_cuda("allocate"); }
-void deallocate(int, void*) noexcept {}
+void deallocate(int, void*, std::size_t) noexcept {}
+std::size_t release_cached(int) noexcept { return 0; }
 void copy_bytes(void*, Device, const void*, Device, std::size_t, CUstream_st*) {
   no_cuda("copy");
 }

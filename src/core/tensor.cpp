@@ -7,6 +7,7 @@
 #include <cstring>
 #include <new>
 
+#include "gnnkit/core/block_cache.hpp"
 #include "gnnkit/kernels/memory.hpp"
 
 namespace gnnkit {
@@ -44,86 +45,47 @@ std::size_t checked_bytes(const char* function, std::span<const std::int64_t> sh
 #define GNNKIT_ADDRESS_SANITIZER 0
 #endif
 
-/// Keeps freed large CPU blocks for reuse. A training step allocates the same activation-
-/// sized buffers (hundreds of MB) every step; fresh ones come from mmap and every page of them
-/// faults on first touch (measured: tens of ms per step on a 3-layer SAGE-256 batch). Sizes
-/// are rounded up to a quarter-octave, so blocks of nearby sizes are interchangeable (at most
-/// 25 % slack), and the cache holds at most kCachedBytesLimit (the rest goes back to the OS).
-class HostBlockCache {
- public:
-  static constexpr std::size_t kMinCachedBytes = std::size_t(1) << 20;
-  static constexpr std::size_t kCachedBytesLimit = std::size_t(4) << 30;
-
-  static HostBlockCache& instance() {
-    static HostBlockCache* cache = new HostBlockCache();  // never destroyed: deleters may run late
-    return *cache;
-  }
-  /// Size class of a request: the next of 2^k * {1, 1.25, 1.5, 1.75}, in whole lines.
-  static std::size_t size_class(std::size_t bytes) {
-    if (bytes < kMinCachedBytes) return bytes;
-    std::size_t octave = std::size_t(1) << (63 - __builtin_clzll(bytes));
-    for (std::size_t q = 4; q <= 8; ++q)
-      if (octave / 4 * q >= bytes) return octave / 4 * q;
-    return octave * 2;
-  }
-  void* take(std::size_t size) {
-    std::lock_guard lock(mutex_);
-    auto it = free_.find(size);
-    if (it == free_.end()) return nullptr;
-    void* p = it->second;
-    free_.erase(it);
-    cached_ -= size;
-    return p;
-  }
-  void give(void* p, std::size_t size) {
-    {
-      std::lock_guard lock(mutex_);
-      if (cached_ + size <= kCachedBytesLimit) {
-        free_.emplace(size, p);
-        cached_ += size;
-        return;
-      }
-    }
-    std::free(p);
-  }
-
- private:
-  std::mutex mutex_;
-  std::multimap<std::size_t, void*> free_;
-  std::size_t cached_ = 0;
-};
+/// Freed large CPU blocks, kept for reuse (core/block_cache.hpp): up to 4 GiB of blocks of
+/// 1 MiB or more. Never destroyed: deleters may run during static destruction.
+constexpr std::size_t kMinCachedHostBytes = std::size_t(1) << 20;
+detail::BlockCache& host_cache() {
+  static auto* cache = new detail::BlockCache(kMinCachedHostBytes, std::size_t(4) << 30,
+                                              [](void* p, std::size_t, int) { std::free(p); });
+  return *cache;
+}
 
 std::shared_ptr<void> allocate(const char* function, std::size_t bytes, Device device) {
   // Always allocate at least one line so data() is never null, even for empty tensors.
   const std::size_t size = round_up(bytes == 0 ? 1 : bytes, kCpuAlignment);
   if (device.is_cpu()) {
-    const std::size_t cls = HostBlockCache::size_class(size);
+    detail::BlockCache& cache = host_cache();
+    const std::size_t cls = cache.size_class(size);
 #if GNNKIT_ADDRESS_SANITIZER
     // Let AddressSanitizer see every use after free, and keep freed memory out of the RSS
     // that libFuzzer's -rss_limit_mb watches.
     const bool bypass = true;
 #else
-    const bool bypass = cls < HostBlockCache::kMinCachedBytes;
+    const bool bypass = !cache.caches(cls);
 #endif
     if (bypass) {
       void* p = std::aligned_alloc(kCpuAlignment, size);
       if (!p) throw OutOfMemory(function, detail::format("cannot allocate {} bytes on cpu", size));
       return std::shared_ptr<void>(p, [](void* q) { std::free(q); });
     }
-    auto& cache = HostBlockCache::instance();
     void* p = cache.take(cls);
     if (!p) p = std::aligned_alloc(kCpuAlignment, cls);
     if (!p) throw OutOfMemory(function, detail::format("cannot allocate {} bytes on cpu", cls));
-    return std::shared_ptr<void>(p, [cls](void* q) { HostBlockCache::instance().give(q, cls); });
+    return std::shared_ptr<void>(p, [cls](void* q) { host_cache().give(q, cls); });
   }
   if (!cuda_compiled())
     throw NotCompiled(function, "CUDA memory needs a build with CUDA (GNNKIT_WITH_CUDA=OFF here)");
   GNNKIT_EXPECTS_AS(DeviceError, function, device.index >= 0 && device.index < cuda_device_count(),
                     "'device' must be one of the {} CUDA devices present, got {}",
                     cuda_device_count(), device);
+  // Device blocks come from a per-device cache (kernels::cuda::allocate), freed by size.
   void* p = kernels::cuda::allocate(device.index, size);
   const int index = device.index;
-  return std::shared_ptr<void>(p, [index](void* q) { kernels::cuda::deallocate(index, q); });
+  return std::shared_ptr<void>(p, [index, size](void* q) { kernels::cuda::deallocate(index, q, size); });
 }
 
 template <typename Fn>

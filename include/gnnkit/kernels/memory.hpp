@@ -24,10 +24,17 @@ namespace gnnkit::kernels::cuda {
 
 /// @brief Number of visible CUDA devices (0 without CUDA or driver). Never throws.
 int device_count() noexcept;
-/// @brief cudaMalloc on `device`. @throws OutOfMemory, DeviceError, NotCompiled
+/// @brief `bytes` of device memory on `device`: a cached block of the size class
+/// (core/block_cache.hpp) when one is free, else cudaMalloc; when that runs out, the cache is
+/// released and cudaMalloc tried once more, so a training loop calls cudaMalloc only while
+/// its working set grows. @throws OutOfMemory (naming the bytes asked, cached and free),
+/// DeviceError, NotCompiled
 void* allocate(int device, std::size_t bytes);
-/// @brief cudaFree; errors are swallowed (called from destructors).
-void deallocate(int device, void* ptr) noexcept;
+/// @brief Returns a block from allocate(device, bytes) to the cache (cudaFree beyond its
+/// limit); errors are swallowed (called from destructors).
+void deallocate(int device, void* ptr, std::size_t bytes) noexcept;
+/// @brief Frees every cached block of `device` (cudaFree); returns the bytes freed.
+std::size_t release_cached(int device) noexcept;
 /// @brief Copies bytes between any two of host and device memory, queued on stream and
 /// waited for. @throws DeviceError, NotCompiled
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device,
