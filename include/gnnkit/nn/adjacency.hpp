@@ -7,12 +7,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <variant>
 #include <vector>
 
+#include "gnnkit/core/context.hpp"
 #include "gnnkit/core/error.hpp"
 #include "gnnkit/core/tensor.hpp"
 #include "gnnkit/graph/compressed.hpp"
+#include "gnnkit/kernels/cuda_ops.hpp"
+#include "gnnkit/kernels/memory.hpp"
 #include "gnnkit/kernels/sparse.hpp"
 
 namespace gnnkit::nn {
@@ -99,6 +103,35 @@ class Adjacency {
   bool has_transpose() const {
     return visit([](const auto&, const auto* t) { return t != nullptr; });
   }
+  /// @brief The CSC in the memory of ctx's CUDA device, for the CUDA ops: uploaded on the
+  /// first call and kept with the adjacency (its copies share it).
+  /// @throws DeviceMismatch (a CPU context), InvalidArgument (int64 indices: the CUDA kernels
+  ///         take int32), DeviceError
+  kernels::cuda::DeviceCsc device_csc(const Context& ctx) const {
+    constexpr const char* kFn = "Adjacency::device_csc";
+    detail::require_cuda_context(kFn, ctx.device());
+    auto p = std::get_if<std::shared_ptr<Impl<std::int32_t>>>(&impl_);
+    GNNKIT_EXPECTS_AS(InvalidArgument, kFn, p != nullptr,
+                      "the CUDA kernels take int32 source indices; this adjacency has {}",
+                      defined() ? "int64 ones" : "none (undefined)");
+    Impl<std::int32_t>& impl = **p;
+    const CompressedView<std::int32_t>& csc = impl.csc;
+    std::lock_guard lock(impl.device_mutex);
+    if (!impl.device_indptr.defined() || impl.device_indptr.device() != ctx.device()) {
+      const std::int64_t n = csc.num_rows, e = csc.num_edges();
+      Tensor indptr = Tensor::empty({n + 1}, DType::kInt64, ctx.device());
+      Tensor indices = Tensor::empty({std::max<std::int64_t>(e, 1)}, DType::kInt32, ctx.device());
+      kernels::cuda::copy_bytes(indptr.data(), ctx.device(), csc.indptr, Device::cpu(),
+                                std::size_t(n + 1) * sizeof(std::int64_t), ctx.cuda_stream());
+      kernels::cuda::copy_bytes(indices.data(), ctx.device(), csc.indices, Device::cpu(),
+                                std::size_t(e) * sizeof(std::int32_t), ctx.cuda_stream());
+      impl.device_indptr = std::move(indptr);
+      impl.device_indices = std::move(indices);
+    }
+    return {csc.num_rows, csc.num_cols, csc.num_edges(), impl.device_indptr.data_as<std::int64_t>(),
+            impl.device_indices.data_as<std::int32_t>()};
+  }
+
   /// @brief Whether this adjacency came from with_self_loops().
   bool self_loops_added() const noexcept { return self_loops_added_; }
 
@@ -153,6 +186,8 @@ class Adjacency {
     bool has_transpose = false;
     std::vector<std::int64_t> own_indptr;
     std::vector<IndexT> own_indices;
+    std::mutex device_mutex;  // guards the device copy below
+    Tensor device_indptr, device_indices;
   };
   std::variant<std::monostate, std::shared_ptr<Impl<std::int32_t>>,
                std::shared_ptr<Impl<std::int64_t>>>

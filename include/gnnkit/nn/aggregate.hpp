@@ -21,18 +21,44 @@ struct AggregateCache {
   std::vector<std::int32_t> argmax;  ///< kMax only: winning edge (position in its row)
 };
 
+/// What the CUDA aggregation supports: sum and mean, with one weight per edge (float32, on
+/// the context's device) or none. @throws InvalidArgument / DeviceMismatch naming the rest
+inline void check_cuda_aggregation(const char* fn, const Context& ctx, const Adjacency& adj,
+                                   Reduce reduce) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, reduce != Reduce::kMax,
+                    "max aggregation has no CUDA kernel yet (sum and mean do)");
+  const Tensor& w = adj.edge_weight();
+  if (!w.defined()) return;
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, w.ndim() == 1 && w.dtype() == DType::kFloat32,
+                    "CUDA aggregation takes one float32 weight per edge, got {}", w.str());
+  GNNKIT_EXPECTS_AS(DeviceMismatch, fn, w.device() == ctx.device(),
+                    "edge weights {} are not on the context's device {}", w.str(), ctx.device());
+}
+
 /// @brief out[v] = reduce over edges (u -> v) of w_e * x[u], for the adjacency's
 /// destinations; w is adj.edge_weight() ([E] or [E, heads], heads dividing F) or 1.
 /// @param x [adj.num_src(), F], float32 or float64
+/// On a CUDA context (x in its memory, float32) it runs the CUDA kernel over
+/// adj.device_csc(ctx): sum and mean, optionally weighted.
 /// @throws ShapeMismatch when x's rows differ from the adjacency's sources or the weights do
-/// not fit; InvalidArgument for other dtypes or devices
+/// not fit; InvalidArgument for other dtypes; DeviceMismatch when x and the context differ
 inline Tensor aggregate_forward(const Context& ctx, const Adjacency& adj, const TensorView& x,
                                 Reduce reduce, AggregateCache* cache = nullptr) {
   constexpr const char* kFn = "aggregate";
-  check_matrix(kFn, "x", x, adj.num_src(), -1, x.dtype());
-  const std::int64_t F = x.size(1);
   const Tensor& w = adj.edge_weight();
   const int heads = w.defined() && w.ndim() == 2 ? int(w.size(1)) : 1;
+  if (!ctx.device().is_cpu() || !x.device().is_cpu()) {  // the CUDA kernel
+    check_device_matrix(kFn, ctx, "x", x, adj.num_src(), -1);
+    check_cuda_aggregation(kFn, ctx, adj, reduce);
+    Tensor out = new_matrix(ctx, adj.num_dst(), x.size(1), DType::kFloat32);
+    kernels::cuda::spmm_forward(adj.device_csc(ctx), static_cast<const float*>(x.data()), x.stride(0), x.size(1),
+                                w.defined() ? w.data_as<float>() : nullptr, reduce == Reduce::kMean,
+                                out.data_as<float>(), x.size(1), ctx.cuda_stream());
+    if (cache) cache->reduce = reduce;
+    return out;
+  }
+  check_matrix(kFn, "x", x, adj.num_src(), -1, x.dtype());
+  const std::int64_t F = x.size(1);
   if (w.defined()) {
     GNNKIT_EXPECTS_AS(InvalidArgument, kFn, w.dtype() == x.dtype(),
                       "edge weights must have the features' dtype {}, got {}", x.dtype(), w.str());
@@ -64,6 +90,20 @@ inline Tensor aggregate_backward(const Context& ctx, const Adjacency& adj,
                                  const AggregateCache& cache, const TensorView& grad_out,
                                  const Tensor& grad_x = Tensor()) {
   constexpr const char* kFn = "aggregate_backward";
+  if (!ctx.device().is_cpu() || !grad_out.device().is_cpu()) {  // the CUDA kernel (atomic adds)
+    check_device_matrix(kFn, ctx, "grad_out", grad_out, adj.num_dst(), -1);
+    check_cuda_aggregation(kFn, ctx, adj, cache.reduce);
+    const std::int64_t F = grad_out.size(1);
+    const bool accumulate = grad_x.defined();
+    if (accumulate) check_device_matrix(kFn, ctx, "grad_x", grad_x, adj.num_src(), F);
+    Tensor gx = accumulate ? grad_x : new_matrix(ctx, adj.num_src(), F, DType::kFloat32);
+    const Tensor& w = adj.edge_weight();
+    kernels::cuda::spmm_backward_x(adj.device_csc(ctx), static_cast<const float*>(grad_out.data()),
+                                   grad_out.stride(0), F, w.defined() ? w.data_as<float>() : nullptr,
+                                   cache.reduce == Reduce::kMean, gx.data_as<float>(), gx.strides()[0],
+                                   accumulate, ctx.cuda_stream());
+    return gx;
+  }
   check_matrix(kFn, "grad_out", grad_out, adj.num_dst(), -1, grad_out.dtype());
   GNNKIT_EXPECTS_AS(InvalidArgument, kFn, adj.has_transpose(),
                     "the adjacency was built without its transpose (inference only)");

@@ -17,6 +17,7 @@
 #include "gnnkit/core/error.hpp"
 #include "gnnkit/core/isa_clones.hpp"
 #include "gnnkit/core/tensor.hpp"
+#include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/nn/activation.hpp"
 #include "gnnkit/nn/dense.hpp"
 #include "gnnkit/nn/dropout_mask.hpp"
@@ -62,6 +63,24 @@ inline Tensor zeros_matrix(const Context& ctx, std::int64_t rows, std::int64_t c
   return Tensor::zeros({rows, cols}, dtype, ctx.device());
 }
 
+/// @brief A float32 matrix on ctx's CUDA device, rows x cols (cols unchecked when < 0),
+/// contiguous rows: what the CUDA ops take. @throws DeviceMismatch naming the argument, its
+/// device and sizes, and the context's device; ShapeMismatch; InvalidArgument (dtype)
+inline void check_device_matrix(const char* layer, const Context& ctx, const char* arg,
+                                const TensorView& t, std::int64_t rows, std::int64_t cols) {
+  GNNKIT_EXPECTS_AS(DeviceMismatch, layer, t.device() == ctx.device(),
+                    "'{}' is {}, but the context is on {}", arg, t.str(), ctx.device());
+  GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.dtype() == DType::kFloat32,
+                    "'{}' must be float32 on the GPU, got {}", arg, t.str());
+  GNNKIT_EXPECTS_AS(ShapeMismatch, layer, t.ndim() == 2 && (rows < 0 || t.size(0) == rows) &&
+                                              (cols < 0 || t.size(1) == cols),
+                    "'{}' must be 2-d with {} rows{}, got {}", arg, rows,
+                    cols < 0 ? std::string() : detail::format(" and {} columns", cols), t.str());
+  GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.size(1) <= 1 || t.stride(1) == 1,
+                    "'{}' must have contiguous rows (column stride 1), got stride {}", arg,
+                    t.stride(1));
+}
+
 /// @brief 2-d and rows x cols (cols unchecked when < 0), float on the CPU, contiguous rows.
 /// @throws ShapeMismatch / InvalidArgument naming the layer and the argument
 inline void check_matrix(const char* layer, const char* arg, const TensorView& t,
@@ -72,7 +91,7 @@ inline void check_matrix(const char* layer, const char* arg, const TensorView& t
                     t.str());
   GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.dtype() == dtype,
                     "'{}' must be {} (the layer's parameters), got {}", arg, dtype, t.str());
-  GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.device().is_cpu(),
+  GNNKIT_EXPECTS_AS(DeviceMismatch, layer, t.device().is_cpu(),
                     "'{}' must be on cpu, got {} (this op has no CUDA kernel yet)", arg,
                     t.device());
   GNNKIT_EXPECTS_AS(ShapeMismatch, layer, rows < 0 || t.size(0) == rows,
@@ -229,6 +248,12 @@ void for_row_blocks(const Context& ctx, std::int64_t rows, std::int64_t cols, Bo
 inline void activation_forward(const Context& ctx, Activation act, const TensorView& x,
                                double negative_slope = 0.01) {
   if (act == Activation::kNone) return;
+  if (!x.device().is_cpu()) {  // the CUDA pass (kernels/cuda_ops.hpp), without dropout
+    check_device_matrix("activation_forward", ctx, "x", x, -1, -1);
+    kernels::cuda::activation_dropout_forward(act, static_cast<float*>(x.data()), x.size(0), x.size(1),
+                                              x.stride(0), float(negative_slope), 0.0, 0, ctx.cuda_stream());
+    return;
+  }
   dispatch_float(x.dtype(), "activation_forward", [&](auto tag) {
     using T = decltype(tag);
     const T slope = T(negative_slope);
@@ -261,6 +286,14 @@ inline void activation_backward(const Context& ctx, Activation act, const Tensor
 inline void activation_dropout_backward(const Context& ctx, Activation act, const TensorView& y,
                                         const TensorView& grad, double p,
                                         double negative_slope = 0.01) {
+  if (!y.device().is_cpu() || !grad.device().is_cpu()) {  // the CUDA pass
+    check_device_matrix("activation_backward", ctx, "y", y, -1, -1);
+    check_device_matrix("activation_backward", ctx, "grad", grad, y.size(0), y.size(1));
+    kernels::cuda::activation_dropout_backward(act, static_cast<const float*>(y.data()), y.stride(0),
+                                               static_cast<float*>(grad.data()), grad.stride(0), y.size(0),
+                                               y.size(1), float(negative_slope), p, ctx.cuda_stream());
+    return;
+  }
   dispatch_float(y.dtype(), "activation_backward", [&](auto tag) {
     using T = decltype(tag);
     const T slope = T(negative_slope), scale = T(1 / (1 - p)), unscale = T(1 - p);
@@ -304,6 +337,12 @@ inline void activation_dropout_forward(const Context& ctx, Activation act, const
                                        double p, std::uint64_t key, double negative_slope = 0.01) {
   GNNKIT_EXPECTS_AS(InvalidArgument, "dropout", p >= 0 && p < 1, "'p' must be in [0, 1), got {}",
                     p);
+  if (!x.device().is_cpu()) {  // the CUDA pass: the same masks (DropoutMask is constexpr)
+    check_device_matrix("activation_dropout_forward", ctx, "x", x, -1, -1);
+    kernels::cuda::activation_dropout_forward(act, static_cast<float*>(x.data()), x.size(0), x.size(1),
+                                              x.stride(0), float(negative_slope), p, key, ctx.cuda_stream());
+    return;
+  }
   if (p == 0) return activation_forward(ctx, act, x, negative_slope);
   const DropoutMask mask(key, p);
   dispatch_float(x.dtype(), "activation_dropout_forward", [&](auto tag) {

@@ -191,3 +191,36 @@ TEST_CASE("GPU gather, activation + dropout and sgemm match the CPU") {
       }
   }
 }
+
+TEST_CASE("nn::aggregate and the activation passes run on a CUDA context like on the CPU") {
+  const Context gpu = Context::cuda(0);
+  const Context cpu = Context::cpu(2);
+  const HostCsc h = random_csc(500, 400, 11);
+  const std::int64_t F = 48;
+  const nn::Adjacency adj = nn::Adjacency::from_csc<std::int32_t>(h.rows, h.cols, h.indptr, h.indices, 1);
+  std::vector<float> x(std::size_t(h.cols * F)), g(std::size_t(h.rows * F));
+  std::mt19937 rng{5u};
+  for (float& v : x) v = float(rng() % 2001) / 1000.f - 1.f;
+  for (float& v : g) v = float(rng() % 2001) / 1000.f - 1.f;
+  const Tensor xh = host_tensor(x, h.cols, F), gh = host_tensor(g, h.rows, F);
+  const Tensor xd = xh.to(Device::cuda(0)), gd = gh.to(Device::cuda(0));
+  for (nn::Reduce reduce : {nn::Reduce::kSum, nn::Reduce::kMean}) {
+    nn::AggregateCache cc, gc;
+    const Tensor want = nn::aggregate_forward(cpu, adj, xh, reduce, &cc);
+    const Tensor got = nn::aggregate_forward(gpu, adj, xd, reduce, &gc);
+    CHECK(got.device() == Device::cuda(0));
+    const std::vector<float> w = to_host<float>(want);
+    CHECK(max_rel_error(to_host<float>(got), std::vector<double>(w.begin(), w.end())) <= 1e-4);
+    const Tensor want_gx = nn::aggregate_backward(cpu, adj, cc, gh);
+    const Tensor got_gx = nn::aggregate_backward(gpu, adj, gc, gd);
+    const std::vector<float> wg = to_host<float>(want_gx);
+    CHECK(max_rel_error(to_host<float>(got_gx), std::vector<double>(wg.begin(), wg.end())) <= 1e-4);
+  }
+  CHECK_THROWS_AS(nn::aggregate_forward(gpu, adj, xd, nn::Reduce::kMax), InvalidArgument);
+  CHECK_THROWS_AS(nn::aggregate_forward(gpu, adj, xh, nn::Reduce::kSum), DeviceMismatch);  // CPU x
+  // ReLU + dropout through the nn entry points: the same masks as the CPU.
+  Tensor a = xh.clone(), b = xd.clone();
+  nn::activation_dropout_forward(cpu, nn::Activation::kReLU, a, 0.4, 17);
+  nn::activation_dropout_forward(gpu, nn::Activation::kReLU, b, 0.4, 17);
+  CHECK(to_host<float>(b) == to_host<float>(a));
+}

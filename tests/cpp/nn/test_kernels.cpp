@@ -372,3 +372,24 @@ TEST_CASE("multi-head weighted SpMM with 16/32/64-column heads matches naive loo
       for (std::size_t i = 0; i < ey.size(); ++i) REQUIRE(y.data_as<double>()[i] == Approx(ey[i]).margin(1e-10));
     }
 }
+
+TEST_CASE("aggregation and activation passes name a device mismatch (CUDA data, CPU context)",
+          "[nn][device]") {
+  // Views of host memory labelled cuda:0: the checks must reject them before any read.
+  std::vector<float> host(12, 1.f);
+  const TensorView on_gpu(host.data(), DType::kFloat32, Device::cuda(0), {3, 4});
+  const Adjacency adj = Adjacency::from_csc<std::int32_t>(2, 3, {0, 1, 2}, {0, 2}, 1);
+  const Context cpu = Context::cpu(1);
+  CHECK_THROWS_AS(aggregate_forward(cpu, adj, on_gpu, Reduce::kSum), DeviceMismatch);
+  CHECK_THROWS_WITH(aggregate_forward(cpu, adj, on_gpu, Reduce::kMean),
+                    "aggregate: 'x' is float32[3, 4] on cuda:0, but the context is on cpu");
+  AggregateCache cache;
+  const TensorView grad_on_gpu(host.data(), DType::kFloat32, Device::cuda(0), {2, 4});
+  CHECK_THROWS_AS(aggregate_backward(cpu, adj, cache, grad_on_gpu), DeviceMismatch);
+  CHECK_THROWS_AS(activation_dropout_forward(cpu, Activation::kReLU, on_gpu, 0.5, 1), DeviceMismatch);
+  CHECK_THROWS_AS(activation_forward(cpu, Activation::kELU, on_gpu), DeviceMismatch);
+  CHECK_THROWS_AS(activation_dropout_backward(cpu, Activation::kReLU, on_gpu, on_gpu, 0.5), DeviceMismatch);
+  // A CPU adjacency asked for its device copy on a CPU context.
+  CHECK_THROWS_AS(adj.device_csc(cpu), DeviceMismatch);
+  CHECK(host[0] == 1.f);  // untouched
+}
