@@ -133,10 +133,12 @@ int main(int argc, char** argv) {
       std::sort(per_batch.begin(), per_batch.end());
       const double rate = double(edges) / total;
       if (mode == 0) uniform_s = total;
-      std::printf("%s sampling %d thread(s): %lld edges in %d batches (hop-1 %lld), median batch %.2f ms, "
-                  "%.2f M edges/s = %.0f%% of the random-line bound%s\n",
+      std::printf("%s sampling %d thread(s): %lld edges in %d batches (hop-1 %lld), batch p10/median/p90/max "
+                  "%.2f/%.2f/%.2f/%.2f ms, %.2f M edges/s = %.0f%% of the random-line bound%s\n",
                   mode == 2 ? "weighted" : mode == 1 ? "uniform, CSC positions," : "uniform ", threads, (long long)edges, batches, (long long)hop1,
-                  per_batch[per_batch.size() / 2] * 1e3, rate / 1e6, 100.0 * rate / cal.random_lines_per_s,
+                  per_batch[per_batch.size() / 10] * 1e3, per_batch[per_batch.size() / 2] * 1e3,
+                  per_batch[per_batch.size() * 9 / 10] * 1e3, per_batch.back() * 1e3, rate / 1e6,
+                  100.0 * rate / cal.random_lines_per_s,
                   weighted ? (" (" + std::to_string(total / uniform_s).substr(0, 4) + "x uniform time)").c_str() : "");
     }
     if (!profile && threads == 1) {
