@@ -1,8 +1,9 @@
 #pragma once
 /// @file
 /// HostArray: an owning, shared, 64-byte aligned 1-d array in CPU memory with a runtime
-/// dtype (large ones 2 MiB aligned on huge pages: large_alloc.hpp). Header-only (no CUDA, no compiled target): graph storage and feature stores are
-/// made of these, and a memory-mapped file can back one without a copy.
+/// dtype (large ones 2 MiB aligned on huge pages: large_alloc.hpp). Header-only (no CUDA, no
+/// compiled target): graph storage and feature stores are made of these, and a
+/// memory-mapped file can back one without a copy.
 
 #include <cstdint>
 #include <cstdlib>
