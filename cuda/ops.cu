@@ -153,6 +153,116 @@ __global__ void ones_kernel(float* p, std::int64_t n) {
     p[i] = 1.f;
 }
 
+__global__ void add_bias_rows_kernel(float* out, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                                     const float* __restrict__ bias) {
+  const std::int64_t n = rows * cols, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    out[(i / cols) * ld + i % cols] += bias[i % cols];
+}
+
+// Column sums in two passes: block b of the grid sums rows [b R / B, (b + 1) R / B) of the
+// columns its threads cover into partial[b, :] (threads across columns: coalesced row reads),
+// then one thread per column adds the B partials in order. No atomics, the same result in
+// every run.
+constexpr int kSumChunks = 64;
+__global__ void column_partial_sums_kernel(const float* __restrict__ x, std::int64_t rows, std::int64_t cols,
+                                           std::int64_t ld, float* __restrict__ partial) {
+  const std::int64_t chunk = blockIdx.y;
+  const std::int64_t r0 = rows * chunk / kSumChunks, r1 = rows * (chunk + 1) / kSumChunks;
+  for (std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < cols;
+       c += std::int64_t(gridDim.x) * blockDim.x) {
+    float acc = 0.f;
+    for (std::int64_t r = r0; r < r1; ++r) acc += x[r * ld + c];
+    partial[chunk * cols + c] = acc;
+  }
+}
+__global__ void add_partial_sums_kernel(const float* __restrict__ partial, std::int64_t cols, float* out) {
+  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < cols; c += stride) {
+    float acc = 0.f;
+    for (int b = 0; b < kSumChunks; ++b) acc += partial[b * cols + c];
+    out[c] += acc;
+  }
+}
+
+__global__ void scale_add_kernel(float* dst, std::int64_t ldd, const float* __restrict__ src, std::int64_t lds,
+                                 std::int64_t rows, std::int64_t cols, float alpha, float beta) {
+  const std::int64_t n = rows * cols, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    const std::int64_t r = i / cols, c = i % cols;
+    float& d = dst[r * ldd + c];
+    const float a = alpha * src[r * lds + c];
+    d = beta == 0.f ? a : beta * d + a;
+  }
+}
+
+__global__ void scale_kernel(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float s) {
+  const std::int64_t n = rows * cols, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride) {
+    float& v = x[(i / cols) * ld + i % cols];
+    v = s == 0.f ? 0.f : v * s;  // 0 clears NaN too: a product over an empty K
+  }
+}
+
+// Sum of squares: each block reduces a fixed slice [b n / B, (b + 1) n / B) in shared memory
+// (fixed tree order), the host adds the B block sums in order.
+constexpr int kSquareBlocks = 256;
+__global__ void sum_squares_kernel(const float* __restrict__ x, std::int64_t n, double* block_sums) {
+  __shared__ double shared[kThreads];
+  const std::int64_t b0 = n * blockIdx.x / gridDim.x, b1 = n * (blockIdx.x + 1) / gridDim.x;
+  double acc = 0;
+  for (std::int64_t i = b0 + threadIdx.x; i < b1; i += blockDim.x) acc += double(x[i]) * double(x[i]);
+  shared[threadIdx.x] = acc;
+  __syncthreads();
+  for (int half = blockDim.x / 2; half > 0; half /= 2) {
+    if (int(threadIdx.x) < half) shared[threadIdx.x] += shared[threadIdx.x + half];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) block_sums[blockIdx.x] = shared[0];
+}
+
+__global__ void sgd_kernel(train_detail::SgdStep step, float* w, const float* __restrict__ g, float* buf,
+                           std::int64_t n) {
+  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t j = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride)
+    train_detail::sgd_element(step, w[j], g[j], buf ? buf + j : nullptr);
+}
+
+__global__ void adam_kernel(train_detail::AdamStep step, float* w, const float* __restrict__ g, float* m,
+                            float* v, std::int64_t n) {
+  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t j = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride)
+    train_detail::adam_element(step, w[j], g[j], m[j], v[j]);
+}
+
+// One warp per row: the max, the sum of exponentials and the loss in double, as the CPU's.
+__global__ void cross_entropy_kernel(const float* __restrict__ x, std::int64_t ld, std::int64_t n,
+                                     std::int64_t c, const std::int64_t* __restrict__ labels, double inv,
+                                     double* row_loss, float* grad, std::int64_t ldg) {
+  const int lane = int(threadIdx.x % kWarp);
+  for (std::int64_t i = warp_id(); i < n; i += warp_count()) {
+    const std::int64_t y = labels[i];
+    const float* row = x + i * ld;
+    if (y < 0) {
+      if (grad)
+        for (std::int64_t j = lane; j < c; j += kWarp) grad[i * ldg + j] = 0.f;
+      if (lane == 0) row_loss[i] = 0;
+      continue;
+    }
+    double m = -HUGE_VAL;
+    for (std::int64_t j = lane; j < c; j += kWarp) m = fmax(m, double(row[j]));
+    for (int o = kWarp / 2; o > 0; o /= 2) m = fmax(m, __shfl_xor_sync(0xffffffffu, m, o));
+    double sum = 0;
+    for (std::int64_t j = lane; j < c; j += kWarp) sum += exp(double(row[j]) - m);
+    for (int o = kWarp / 2; o > 0; o /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, o);
+    const double lse = m + log(sum);
+    if (grad)
+      for (std::int64_t j = lane; j < c; j += kWarp)
+        grad[i * ldg + j] = float((exp(double(row[j]) - lse) - (j == y ? 1.0 : 0.0)) * inv);
+    if (lane == 0) row_loss[i] = lse - double(row[y]);
+  }
+}
+
 void zero_rows(float* p, std::int64_t rows, std::int64_t cols, std::int64_t ld, cudaStream_t s) {
   if (rows == 0 || cols == 0) return;
   if (ld == cols) {
@@ -223,6 +333,82 @@ void sgemm(cublasContext* handle, bool trans_a, bool trans_b, std::int64_t M, st
   // column-major is op(B)^T untransposed (trans_b: transposed), and likewise A.
   GNNKIT_CUBLAS_CHECK(cublasSgemm(handle, trans_b ? CUBLAS_OP_T : CUBLAS_OP_N, trans_a ? CUBLAS_OP_T : CUBLAS_OP_N,
                                   int(N), int(M), int(K), &alpha, B, int(ldb), A, int(lda), &beta, C, int(ldc)));
+}
+
+void add_bias_rows(float* out, std::int64_t rows, std::int64_t cols, std::int64_t ld, const float* bias,
+                   CUstream_st* stream) {
+  if (rows == 0 || cols == 0) return;
+  add_bias_rows_kernel<<<blocks_for(rows * cols, kThreads), kThreads, 0, stream>>>(out, rows, cols, ld, bias);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void add_column_sums(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float* out,
+                     CUstream_st* stream) {
+  if (rows == 0 || cols == 0) return;
+  float* partial = nullptr;
+  GNNKIT_CUDA_CHECK(cudaMallocAsync(&partial, std::size_t(kSumChunks * cols) * sizeof(float), stream));
+  const dim3 grid(blocks_for(cols, kThreads), kSumChunks);
+  column_partial_sums_kernel<<<grid, kThreads, 0, stream>>>(x, rows, cols, ld, partial);
+  cudaError_t status = cudaGetLastError();
+  if (status == cudaSuccess) {
+    add_partial_sums_kernel<<<blocks_for(cols, kThreads), kThreads, 0, stream>>>(partial, cols, out);
+    status = cudaGetLastError();
+  }
+  GNNKIT_CUDA_CHECK(cudaFreeAsync(partial, stream));
+  GNNKIT_CUDA_CHECK(status);
+}
+
+void scale_add(float* dst, std::int64_t ldd, const float* src, std::int64_t lds, std::int64_t rows,
+               std::int64_t cols, float alpha, float beta, CUstream_st* stream) {
+  if (rows == 0 || cols == 0) return;
+  scale_add_kernel<<<blocks_for(rows * cols, kThreads), kThreads, 0, stream>>>(dst, ldd, src, lds, rows, cols,
+                                                                              alpha, beta);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void scale(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float s, CUstream_st* stream) {
+  if (rows == 0 || cols == 0) return;
+  scale_kernel<<<blocks_for(rows * cols, kThreads), kThreads, 0, stream>>>(x, rows, cols, ld, s);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+double sum_squares(const float* x, std::int64_t n, CUstream_st* stream) {
+  if (n == 0) return 0;
+  double* sums = nullptr;
+  GNNKIT_CUDA_CHECK(cudaMallocAsync(&sums, kSquareBlocks * sizeof(double), stream));
+  sum_squares_kernel<<<kSquareBlocks, kThreads, 0, stream>>>(x, n, sums);
+  double host[kSquareBlocks];
+  cudaError_t status = cudaGetLastError();
+  if (status == cudaSuccess) status = cudaMemcpyAsync(host, sums, sizeof host, cudaMemcpyDeviceToHost, stream);
+  if (status == cudaSuccess) status = cudaStreamSynchronize(stream);
+  GNNKIT_CUDA_CHECK(cudaFreeAsync(sums, stream));
+  GNNKIT_CUDA_CHECK(status);
+  double total = 0;
+  for (const double b : host) total += b;
+  return total;
+}
+
+void sgd_update(const train_detail::SgdStep& step, float* w, const float* g, float* buf, std::int64_t n,
+                CUstream_st* stream) {
+  if (n == 0) return;
+  sgd_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(step, w, g, buf, n);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void adam_update(const train_detail::AdamStep& step, float* w, const float* g, float* m, float* v,
+                 std::int64_t n, CUstream_st* stream) {
+  if (n == 0) return;
+  adam_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(step, w, g, m, v, n);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void cross_entropy_rows(const float* logits, std::int64_t ld, std::int64_t n, std::int64_t c,
+                        const std::int64_t* labels, double inv_count, double* row_loss, float* grad,
+                        std::int64_t ldg, CUstream_st* stream) {
+  if (n == 0) return;
+  cross_entropy_kernel<<<blocks_for_rows(n), kThreads, 0, stream>>>(logits, ld, n, c, labels, inv_count,
+                                                                   row_loss, grad, ldg);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
 }
 
 struct CusparseSpmm::State {

@@ -17,28 +17,17 @@
 #include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/kernels/memory.hpp"
 #include "raw_input.hpp"
+#include "timing.hpp"
 
 using namespace gnnkit;
 namespace kc = gnnkit::kernels::cuda;
-using bench::Clock;
-using bench::seconds_since;
 
 namespace {
 
 /// Median seconds of `iters` synchronised calls after 3 warm-up calls.
 template <typename Fn>
 double median_seconds(const Context& ctx, int iters, Fn&& fn) {
-  for (int i = 0; i < 3; ++i) fn();
-  ctx.synchronize();
-  std::vector<double> s;
-  for (int i = 0; i < iters; ++i) {
-    const auto t0 = Clock::now();
-    fn();
-    ctx.synchronize();
-    s.push_back(seconds_since(t0));
-  }
-  std::sort(s.begin(), s.end());
-  return s[s.size() / 2];
+  return bench::time_runs([&] { fn(); ctx.synchronize(); }, 3, iters).median;
 }
 
 Tensor upload(const void* host, DType dtype, std::int64_t n) {

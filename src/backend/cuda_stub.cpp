@@ -48,6 +48,7 @@ void copy_bytes(void*, Device, const void*, Device, std::size_t, CUstream_st*) {
   no_cuda("copy");
 }
 void fill_bytes(void*, std::int64_t, std::size_t, std::uint64_t, CUstream_st*) { no_cuda("fill"); }
+void synchronize_device(int) { no_cuda("synchronize_device"); }
 void spmm_forward(const DeviceCsc&, const float*, std::int64_t, std::int64_t, const float*, bool, float*,
                   std::int64_t, CUstream_st*) {
   no_cuda("spmm_forward");
@@ -77,6 +78,29 @@ void activation_dropout_backward(nn::Activation, const float*, std::int64_t, flo
 void sgemm(cublasContext*, bool, bool, std::int64_t, std::int64_t, std::int64_t, float, const float*,
            std::int64_t, const float*, std::int64_t, float, float*, std::int64_t, bool) {
   no_cuda("sgemm");
+}
+void add_bias_rows(float*, std::int64_t, std::int64_t, std::int64_t, const float*, CUstream_st*) {
+  no_cuda("add_bias_rows");
+}
+void add_column_sums(const float*, std::int64_t, std::int64_t, std::int64_t, float*, CUstream_st*) {
+  no_cuda("add_column_sums");
+}
+void scale_add(float*, std::int64_t, const float*, std::int64_t, std::int64_t, std::int64_t, float, float,
+               CUstream_st*) {
+  no_cuda("scale_add");
+}
+void scale(float*, std::int64_t, std::int64_t, std::int64_t, float, CUstream_st*) { no_cuda("scale"); }
+double sum_squares(const float*, std::int64_t, CUstream_st*) { no_cuda("sum_squares"); }
+void sgd_update(const train_detail::SgdStep&, float*, const float*, float*, std::int64_t, CUstream_st*) {
+  no_cuda("sgd_update");
+}
+void adam_update(const train_detail::AdamStep&, float*, const float*, float*, float*, std::int64_t,
+                 CUstream_st*) {
+  no_cuda("adam_update");
+}
+void cross_entropy_rows(const float*, std::int64_t, std::int64_t, std::int64_t, const std::int64_t*, double,
+                        double*, float*, std::int64_t, CUstream_st*) {
+  no_cuda("cross_entropy_rows");
 }
 }  // namespace kernels::cuda
 

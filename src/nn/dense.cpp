@@ -1,8 +1,11 @@
 #include "gnnkit/nn/dense.hpp"
 #include "gnnkit/core/build_info.hpp"
 
+#include <algorithm>
 #include <cstdint>
+#include <optional>
 
+#include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/kernels/dense.hpp"
 
 namespace gnnkit {
@@ -34,10 +37,50 @@ bool overlaps(const TensorView& x, const TensorView& y) {
   return x0 < y1 && y0 < x1;
 }
 
-}  // namespace
+/// Where a view sits for BLAS: row-major with leading dimension ld, or the transpose of a
+/// row-major matrix (column-major: trans). Size-1 dimensions take any stride.
+struct BlasOperand {
+  bool trans = false;
+  std::int64_t ld = 0;
+};
+std::optional<BlasOperand> blas_operand(const TensorView& v) {
+  const std::int64_t r = v.size(0), c = v.size(1);
+  if ((c <= 1 || v.stride(1) == 1) && (r <= 1 || v.stride(0) >= c))
+    return BlasOperand{false, r <= 1 ? std::max<std::int64_t>(c, 1) : v.stride(0)};
+  if ((r <= 1 || v.stride(0) == 1) && (c <= 1 || v.stride(1) >= r))
+    return BlasOperand{true, c <= 1 ? std::max<std::int64_t>(r, 1) : v.stride(1)};
+  return std::nullopt;
+}
 
-void matmul_into(const Context& ctx, const TensorView& a, const TensorView& b,
-                 const std::optional<TensorView>& bias, const TensorView& out) {
+/// out = a·b + beta out (+ bias) through cuBLAS on ctx's stream; operands already checked.
+void matmul_cuda(const Context& ctx, const TensorView& a, const TensorView& b,
+                 const std::optional<TensorView>& bias, const TensorView& out, float beta) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn, a.dtype() == DType::kFloat32,
+                    "CUDA tensors must be float32, got {}", a.str());
+  const std::int64_t m = out.size(0), n = out.size(1), k = a.size(1);
+  const auto la = blas_operand(a), lb = blas_operand(b), lo = blas_operand(out);
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn, la && lb,
+                    "CUDA operands need a unit stride in one dimension, got 'a' {} and 'b' {}",
+                    a.str(), b.str());
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn, lo && !lo->trans,
+                    "CUDA 'out' must have contiguous rows, got {}", out.str());
+  if (m == 0 || n == 0) return;
+  if (k == 0) {  // an empty sum: out = beta out (zeros for beta 0)
+    if (beta != 1.f) kernels::cuda::scale(static_cast<float*>(out.data()), m, n, lo->ld, beta, ctx.cuda_stream());
+  } else {
+    kernels::cuda::sgemm(ctx.cublas_handle(), la->trans, lb->trans, m, n, k, 1.f,
+                         static_cast<const float*>(a.data()), la->ld,
+                         static_cast<const float*>(b.data()), lb->ld, beta,
+                         static_cast<float*>(out.data()), lo->ld);
+  }
+  if (bias)
+    kernels::cuda::add_bias_rows(static_cast<float*>(out.data()), m, n, lo->ld,
+                                 static_cast<const float*>(bias->data()), ctx.cuda_stream());
+}
+
+/// Every check of matmul_into (dtypes, devices, shapes, strides, overlap).
+void check_operands(const Context& ctx, const TensorView& a, const TensorView& b,
+                    const std::optional<TensorView>& bias, const TensorView& out) {
   const DType dtype = a.dtype();
   GNNKIT_EXPECTS_AS(InvalidArgument, kFn, dtype == DType::kFloat32 || dtype == DType::kFloat64,
                     "'a' must be float32 or float64, got {}", dtype);
@@ -69,9 +112,19 @@ void matmul_into(const Context& ctx, const TensorView& a, const TensorView& b,
   check_strides("out", out);
   GNNKIT_EXPECTS_AS(InvalidArgument, kFn, !overlaps(out, a) && !overlaps(out, b),
                     "'out' must not overlap 'a' or 'b'");
-  if (device.is_cuda())
-    throw NotCompiled(kFn, "'ctx' is a CUDA context, and the CUDA matmul (cuBLAS) is not "
-                           "part of this build yet; run on Context::cpu()");
+  if (bias && device.is_cuda())
+    GNNKIT_EXPECTS_AS(InvalidArgument, kFn, bias->numel() <= 1 || bias->stride(bias->ndim() - 1) == 1,
+                      "CUDA 'bias' must be contiguous, got {}", bias->str());
+}
+
+}  // namespace
+
+void matmul_into(const Context& ctx, const TensorView& a, const TensorView& b,
+                 const std::optional<TensorView>& bias, const TensorView& out) {
+  check_operands(ctx, a, b, bias, out);
+  if (ctx.device().is_cuda()) return matmul_cuda(ctx, a, b, bias, out, 0.f);
+  const std::int64_t m = a.size(0), k = a.size(1), n = b.size(1);
+  const DType dtype = a.dtype();
   if (m == 0 || n == 0) return;
   if (dtype == DType::kFloat32 && k > 0 && std::string_view(dense_backend_name()) == "onednn")
     kernels::cpu::matmul_onednn(ctx, a, b, bias, out);
@@ -81,6 +134,10 @@ void matmul_into(const Context& ctx, const TensorView& a, const TensorView& b,
 
 void matmul_accumulate(const Context& ctx, const TensorView& a, const TensorView& b,
                        const TensorView& out) {
+  if (ctx.device().is_cuda() || a.device().is_cuda() || out.device().is_cuda()) {
+    check_operands(ctx, a, b, std::nullopt, out);
+    return matmul_cuda(ctx, a, b, std::nullopt, out, 1.f);
+  }
   if (a.dtype() == DType::kFloat32 && out.dtype() == DType::kFloat32 && a.ndim() == 2 &&
       b.ndim() == 2 && out.ndim() == 2 && a.size(1) == b.size(0) && out.size(0) == a.size(0) &&
       out.size(1) == b.size(1) && ctx.device().is_cpu() && b.dtype() == DType::kFloat32 &&

@@ -2,7 +2,8 @@
 /// @file
 /// The layer ops on CUDA device memory, float32: SpMM aggregation (own kernel and
 /// cusparseSpMM), its input gradient, row gathers, activation + dropout forward and backward,
-/// and row-major GEMM through cuBLAS. Plain pointers into device memory and the Context's
+/// row-major GEMM through cuBLAS, and the elementwise pieces of linear layers, optimisers and
+/// the cross-entropy loss. Plain pointers into device memory and the Context's
 /// stream / handles; no CUDA header here. Defined in cuda/ops.cu, or in cuda_stub.cpp (which
 /// throws NotCompiled) when CUDA is off. Every op has a CPU twin it is tested against
 /// (tests/cpp/cuda/test_cuda_ops.cpp): same shapes, same masks, relative error <= 1e-4.
@@ -14,6 +15,7 @@
 #include "gnnkit/core/fwd.hpp"
 #include "gnnkit/nn/activation.hpp"
 #include "gnnkit/nn/dropout_mask.hpp"
+#include "gnnkit/train/update_rules.hpp"
 
 namespace gnnkit::kernels::cuda {
 
@@ -83,5 +85,46 @@ void activation_dropout_backward(nn::Activation act, const float* y, std::int64_
 void sgemm(cublasContext* handle, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
            std::int64_t K, float alpha, const float* A, std::int64_t lda, const float* B,
            std::int64_t ldb, float beta, float* C, std::int64_t ldc, bool allow_tf32 = false);
+
+/// @brief out[i, :] += bias[:] for every row i of out [rows, cols] (ld). @throws DeviceError
+void add_bias_rows(float* out, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                   const float* bias, CUstream_st* stream);
+
+/// @brief out[:] += the column sums of x [rows, cols] (ld): the bias gradient. Rows are cut
+/// into a fixed number of chunks summed separately and the partial sums added in chunk
+/// order, so the result is the same in every run (no atomics).
+void add_column_sums(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                     float* out, CUstream_st* stream);
+
+/// @brief dst = beta * dst + alpha * src over [rows, cols] (row strides ldd, lds; beta 0
+/// ignores dst's old values, NaN included). @throws DeviceError
+void scale_add(float* dst, std::int64_t ldd, const float* src, std::int64_t lds,
+               std::int64_t rows, std::int64_t cols, float alpha, float beta,
+               CUstream_st* stream);
+
+/// @brief x[r, c] *= s over [rows, cols] (ld); s = 0 writes zeros (NaN included).
+void scale(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float s,
+           CUstream_st* stream);
+
+/// @brief Sum of x[i]^2 over n contiguous floats, accumulated in double in a fixed order;
+/// waits for the stream (the result is read on the host). @throws DeviceError
+double sum_squares(const float* x, std::int64_t n, CUstream_st* stream);
+
+/// @brief One SGD step over n contiguous elements: train_detail::sgd_element (the CPU's
+/// rule) per element; buf is the momentum buffer or null.
+void sgd_update(const train_detail::SgdStep& step, float* w, const float* g, float* buf,
+                std::int64_t n, CUstream_st* stream);
+
+/// @brief One Adam / AdamW step over n contiguous elements: train_detail::adam_element.
+void adam_update(const train_detail::AdamStep& step, float* w, const float* g, float* m, float* v,
+                 std::int64_t n, CUstream_st* stream);
+
+/// @brief Softmax cross-entropy per row of logits [n, c] (ld) against labels (device int64,
+/// -1 = ignored): row_loss[i] = logsumexp(x_i) - x_i[y_i] (0 for ignored rows, in double),
+/// and, when grad is not null, grad[i, :] = (softmax(x_i) - onehot(y_i)) * inv_count
+/// (0 for ignored rows). Labels must already be checked (in [0, c) or -1).
+void cross_entropy_rows(const float* logits, std::int64_t ld, std::int64_t n, std::int64_t c,
+                        const std::int64_t* labels, double inv_count, double* row_loss,
+                        float* grad, std::int64_t ldg, CUstream_st* stream);
 
 }  // namespace gnnkit::kernels::cuda

@@ -44,5 +44,10 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 /// @throws DeviceError, NotCompiled
 void fill_bytes(void* data, std::int64_t n, std::size_t elem_bytes, std::uint64_t pattern,
                 CUstream_st* stream);
+/// @brief Waits until every stream of `device` is idle (cudaDeviceSynchronize). Freed blocks
+/// go back to the cache at once and are safe to reuse in the order of one stream; work
+/// outside a context (Tensor::zeros, Tensor::to) waits here first, since its block may still
+/// be read by another stream's kernels. @throws DeviceError, NotCompiled
+void synchronize_device(int device);
 
 }  // namespace gnnkit::kernels::cuda

@@ -58,9 +58,29 @@ inline TensorView transposed(const TensorView& t) {
 inline Tensor new_matrix(const Context& ctx, std::int64_t rows, std::int64_t cols, DType dtype) {
   return Tensor::empty({rows, cols}, dtype, ctx.device());
 }
+/// @brief Zero-filled [rows, cols] on ctx's device (on a GPU: queued on ctx's stream).
 inline Tensor zeros_matrix(const Context& ctx, std::int64_t rows, std::int64_t cols,
                            DType dtype) {
-  return Tensor::zeros({rows, cols}, dtype, ctx.device());
+  if (ctx.device().is_cpu()) return Tensor::zeros({rows, cols}, dtype);
+  Tensor t = new_matrix(ctx, rows, cols, dtype);
+  fill(ctx, t, 0.0);
+  return t;
+}
+/// @brief A contiguous copy of t on ctx's device, ordered on ctx's stream (Tensor::clone
+/// has no context, so on a GPU it waits for the whole device first).
+inline Tensor clone_on(const Context& ctx, const Tensor& t) {
+  if (ctx.device().is_cpu() && t.device().is_cpu()) return t.clone();
+  Tensor out = Tensor::empty(t.shape(), t.dtype(), ctx.device());
+  copy(ctx, out, t);
+  return out;
+}
+
+/// @brief Throws NotCompiled naming fn and the argument when t is not in host memory: the
+/// ops with no CUDA kernel yet (layer norm, row normalisation, max aggregation, GAT).
+inline void require_host(const char* fn, const char* arg, const TensorView& t) {
+  GNNKIT_EXPECTS_AS(NotCompiled, fn, t.device().is_cpu(),
+                    "'{}' is {}: this op has no CUDA kernel yet; run it on Context::cpu()", arg,
+                    t.str());
 }
 
 /// @brief A float32 matrix on ctx's CUDA device, rows x cols (cols unchecked when < 0),
@@ -81,19 +101,32 @@ inline void check_device_matrix(const char* layer, const Context& ctx, const cha
                     t.stride(1));
 }
 
-/// @brief 2-d and rows x cols (cols unchecked when < 0), float on the CPU, contiguous rows.
-/// @throws ShapeMismatch / InvalidArgument naming the layer and the argument
+/// @brief A contiguous float32 tensor of n elements on ctx's CUDA device (a bias and its
+/// gradient). @throws DeviceMismatch, InvalidArgument, ShapeMismatch naming the argument
+inline void check_device_vector(const char* layer, const Context& ctx, const char* arg,
+                                const TensorView& t, std::int64_t n) {
+  GNNKIT_EXPECTS_AS(DeviceMismatch, layer, t.device() == ctx.device(),
+                    "'{}' is {}, but the context is on {}", arg, t.str(), ctx.device());
+  GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.dtype() == DType::kFloat32 && t.is_contiguous(),
+                    "'{}' must be contiguous float32 on the GPU, got {}", arg, t.str());
+  GNNKIT_EXPECTS_AS(ShapeMismatch, layer, t.numel() == n, "'{}' must have {} elements, got {}",
+                    arg, n, t.str());
+}
+
+/// @brief 2-d and rows x cols (cols unchecked when < 0), of dtype, on `device` (the
+/// context's), contiguous rows.
+/// @throws ShapeMismatch / InvalidArgument / DeviceMismatch naming the layer and the argument
 inline void check_matrix(const char* layer, const char* arg, const TensorView& t,
-                         std::int64_t rows, std::int64_t cols, DType dtype) {
+                         std::int64_t rows, std::int64_t cols, DType dtype,
+                         Device device = Device::cpu()) {
   GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.data() != nullptr || t.numel() == 0,
                     "'{}' must be defined", arg);
   GNNKIT_EXPECTS_AS(ShapeMismatch, layer, t.ndim() == 2, "'{}' must be 2-d, got {}", arg,
                     t.str());
   GNNKIT_EXPECTS_AS(InvalidArgument, layer, t.dtype() == dtype,
                     "'{}' must be {} (the layer's parameters), got {}", arg, dtype, t.str());
-  GNNKIT_EXPECTS_AS(DeviceMismatch, layer, t.device().is_cpu(),
-                    "'{}' must be on cpu, got {} (this op has no CUDA kernel yet)", arg,
-                    t.device());
+  GNNKIT_EXPECTS_AS(DeviceMismatch, layer, t.device() == device,
+                    "'{}' must be on {} (the context's device), got {}", arg, device, t.str());
   GNNKIT_EXPECTS_AS(ShapeMismatch, layer, rows < 0 || t.size(0) == rows,
                     "'{}' must have {} rows, got {}", arg, rows, t.str());
   GNNKIT_EXPECTS_AS(ShapeMismatch, layer, cols < 0 || t.size(1) == cols,
@@ -103,9 +136,19 @@ inline void check_matrix(const char* layer, const char* arg, const TensorView& t
                     t.stride(1));
 }
 
+/// @brief Throws DeviceMismatch naming the layer and the parameter unless p (when not null)
+/// lives on ctx's device.
+inline void check_parameter_device(const char* layer, const Context& ctx, const Parameter* p) {
+  if (p == nullptr) return;
+  GNNKIT_EXPECTS_AS(DeviceMismatch, layer, p->value.device() == ctx.device(),
+                    "parameter '{}' is on {}, but the context is on {} (move the parameters "
+                    "with ParameterList::to)", p->name, p->value.device(), ctx.device());
+}
+
 /// @brief Throws InvalidArgument naming the layer, argument and position if t has a NaN or
 /// an infinity (the opt-in check_finite of the layers).
 inline void check_finite(const char* layer, const char* arg, const TensorView& t) {
+  require_host(layer, arg, t);
   dispatch_float(t.dtype(), layer, [&](auto tag) {
     using T = decltype(tag);
     for (std::int64_t i = 0; i < t.size(0); ++i) {
@@ -127,6 +170,13 @@ inline Tensor linear_forward(const Context& ctx, const TensorView& x, const Para
 
 /// @brief dst += src (same shape, 2-d, row strides honoured).
 inline void add_into(const Context& ctx, const TensorView& dst, const TensorView& src) {
+  if (!ctx.device().is_cpu() || !dst.device().is_cpu()) {
+    check_device_matrix("add_into", ctx, "dst", dst, -1, -1);
+    check_device_matrix("add_into", ctx, "src", src, dst.size(0), dst.size(1));
+    kernels::cuda::scale_add(static_cast<float*>(dst.data()), dst.stride(0), static_cast<const float*>(src.data()),
+                             src.stride(0), dst.size(0), dst.size(1), 1.f, 1.f, ctx.cuda_stream());
+    return;
+  }
   dispatch_float(dst.dtype(), "add_into", [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t rows = dst.size(0), cols = dst.size(1);
@@ -142,6 +192,13 @@ inline void add_into(const Context& ctx, const TensorView& dst, const TensorView
 
 /// @brief out[i] += bias for every row i.
 inline void add_bias_rows(const Context& ctx, const TensorView& out, const Parameter& bias) {
+  if (!ctx.device().is_cpu() || !out.device().is_cpu()) {
+    check_device_matrix("add_bias_rows", ctx, "out", out, -1, -1);
+    check_device_vector("add_bias_rows", ctx, "bias", bias.value, out.size(1));
+    kernels::cuda::add_bias_rows(static_cast<float*>(out.data()), out.size(0), out.size(1), out.stride(0),
+                                 bias.value.data_as<float>(), ctx.cuda_stream());
+    return;
+  }
   dispatch_float(out.dtype(), "add_bias_rows", [&](auto tag) {
     using T = decltype(tag);
     const T* b = bias.value.data_as<T>();
@@ -178,6 +235,13 @@ void blocked_column_sums(const Context& ctx, std::int64_t rows, std::int64_t wid
 
 /// @brief Backward of add_bias_rows: bias.grad += column sums of grad.
 inline void bias_backward(const Context& ctx, const TensorView& grad, Parameter& bias) {
+  if (!ctx.device().is_cpu() || !grad.device().is_cpu()) {
+    check_device_matrix("bias_backward", ctx, "grad", grad, -1, -1);
+    check_device_vector("bias_backward", ctx, "bias.grad", bias.grad, grad.size(1));
+    kernels::cuda::add_column_sums(static_cast<const float*>(grad.data()), grad.size(0), grad.size(1),
+                                   grad.stride(0), bias.grad.data_as<float>(), ctx.cuda_stream());
+    return;
+  }
   dispatch_float(grad.dtype(), "bias_backward", [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t cols = grad.size(1);
@@ -384,6 +448,7 @@ inline void dropout_backward(const Context& ctx, const TensorView& grad, double 
 /// @brief L2-normalises every row in place (PyG's F.normalize(p=2, eps=1e-12)); returns the
 /// row norms clamped at eps (for the backward).
 inline std::vector<double> normalize_rows_forward(const TensorView& x) {
+  require_host("normalize", "x", x);
   std::vector<double> norms(static_cast<std::size_t>(x.size(0)));
   dispatch_float(x.dtype(), "normalize", [&](auto tag) {
     using T = decltype(tag);
@@ -402,6 +467,7 @@ inline std::vector<double> normalize_rows_forward(const TensorView& x) {
 /// g <- (g - y <g, y>) / n (or g / eps where the norm was clamped).
 inline void normalize_rows_backward(const TensorView& y, const std::vector<double>& norms,
                                     const TensorView& grad) {
+  require_host("normalize", "grad", grad);
   dispatch_float(y.dtype(), "normalize", [&](auto tag) {
     using T = decltype(tag);
     for (std::int64_t i = 0; i < y.size(0); ++i) {
@@ -427,6 +493,7 @@ struct LayerNormCache {
 };
 inline Tensor layer_norm_forward(const Context& ctx, const TensorView& x, const Parameter& gamma,
                                  const Parameter& beta, double eps, LayerNormCache* cache) {
+  require_host("layer_norm", "x", x);
   const std::int64_t rows = x.size(0), cols = x.size(1);
   Tensor y = new_matrix(ctx, rows, cols, x.dtype());
   Tensor xhat = cache ? new_matrix(ctx, rows, cols, x.dtype()) : Tensor();
@@ -491,6 +558,8 @@ inline Tensor layer_norm_backward(const Context& ctx, const LayerNormCache& cach
 
 /// @brief [a | b]: column concatenation of two matrices with the same rows.
 inline Tensor concat_columns(const Context& ctx, const TensorView& a, const TensorView& b) {
+  require_host("concat_columns", "a", a);
+  require_host("concat_columns", "b", b);
   GNNKIT_EXPECTS_AS(ShapeMismatch, "concat_columns", a.size(0) == b.size(0),
                     "'a' {} and 'b' {} must have the same rows", a.str(), b.str());
   const std::int64_t rows = a.size(0), ca = a.size(1), cb = b.size(1);

@@ -90,6 +90,9 @@ class GatConv {
                  const Tensor& x_dst, const ForwardMode& mode, Cache* cache) const {
     const std::string where = "GatConv '" + name_ + "'";
     const DType dtype = w_src_->value.dtype();
+    GNNKIT_EXPECTS_AS(NotCompiled, where.c_str(), ctx.device().is_cpu(),
+                      "GatConv has no CUDA kernels yet (attention logits, edge softmax); the "
+                      "context is {}: run it on Context::cpu()", ctx.device());
     check_matrix(where.c_str(), "x_src", x_src, adj_in.num_src(), options_.in_src, dtype);
     check_matrix(where.c_str(), "x_dst", x_dst, adj_in.num_dst(), options_.in_dst, dtype);
     if (mode.check_finite) {

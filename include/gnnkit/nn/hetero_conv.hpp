@@ -89,7 +89,7 @@ class HeteroConv {
     }
     if (aggr_ == Reduce::kMean)
       for (int t = 0; t < num_node_types_; ++t)
-        if (count[std::size_t(t)] > 1) scale(out[std::size_t(t)], 1.0 / count[std::size_t(t)]);
+        if (count[std::size_t(t)] > 1) scale(ctx, out[std::size_t(t)], 1.0 / count[std::size_t(t)]);
     if (cache) cache->count = count;
     return out;
   }
@@ -129,10 +129,10 @@ class HeteroConv {
                         "'grad_out' for node type {} is missing", r.dst_type);
       Tensor g = go;
       if (aggr_ == Reduce::kMean && cache.count[std::size_t(r.dst_type)] > 1) {
-        g = go.clone();
-        scale(g, 1.0 / cache.count[std::size_t(r.dst_type)]);
+        g = clone_on(ctx, go);
+        scale(ctx, g, 1.0 / cache.count[std::size_t(r.dst_type)]);
       } else if (aggr_ == Reduce::kMax && cache.count[std::size_t(r.dst_type)] > 1) {
-        g = go.clone();
+        g = clone_on(ctx, go);
         mask_winner(g, cache.winner[std::size_t(r.dst_type)], std::int8_t(i));
       }
       const Adjacency& adj = relation_adjacency(graph, r);
@@ -169,7 +169,13 @@ class HeteroConv {
                       type);
     return x[std::size_t(type)];
   }
-  static void scale(const Tensor& t, double s) {
+  static void scale(const Context& ctx, const Tensor& t, double s) {
+    if (!t.device().is_cpu()) {
+      check_device_matrix("HeteroConv", ctx, "out", t, -1, -1);
+      kernels::cuda::scale(t.data_as<float>(), t.size(0), t.size(1), t.strides()[0], float(s),
+                           ctx.cuda_stream());
+      return;
+    }
     dispatch_float(t.dtype(), "HeteroConv", [&](auto tag) {
       using T = decltype(tag);
       T* p = t.data_as<T>();
@@ -189,7 +195,7 @@ class HeteroConv {
     Tensor& o = out[std::size_t(type)];
     ++count[std::size_t(type)];
     if (!o.defined()) {
-      o = y.is_contiguous() ? y : y.clone();
+      o = y.is_contiguous() ? y : clone_on(ctx, y);
       if (aggr_ == Reduce::kMax && cache)
         cache->winner[std::size_t(type)].assign(std::size_t(o.numel()), conv_index);
       return;
@@ -200,6 +206,7 @@ class HeteroConv {
       add_into(ctx, o, y);
       return;
     }
+    require_host("HeteroConv (max over relations)", "out", o);
     dispatch_float(o.dtype(), "HeteroConv", [&](auto tag) {
       using T = decltype(tag);
       T* a = o.data_as<T>();

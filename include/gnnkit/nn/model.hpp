@@ -261,7 +261,7 @@ class GnnModel {
       if (mode.training && options_.input_dropout > 0)
         for (std::size_t t = 0; t < h.size(); ++t)
           if (h[t].defined()) {
-            h[t] = h[t].clone();
+            h[t] = clone_on(ctx, h[t]);
             dropout_forward(ctx, h[t], options_.input_dropout, layer_mode.dropout_key + 7 + t);
           }
       if (cache) cache->inputs[std::size_t(l)] = h;

@@ -10,6 +10,7 @@
 #include <span>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -149,9 +150,46 @@ class ParameterList {
                           detail::format("no parameter named '{}'", std::string(name)));
   }
 
-  /// @brief Sets every gradient to zero.
+  /// @brief Moves every parameter (value and gradient) to ctx's device, for training there:
+  /// the layers see the moved tensors (they share the Parameter objects). On a GPU the
+  /// gradients are then zeroed on ctx's stream (zero_grad). Build optimisers after the move:
+  /// their state lives beside the parameters. Parameters with row-sparse gradients stay on
+  /// the CPU only for now.
+  /// @throws NotCompiled (a row-sparse or float64 parameter to a GPU, a build without CUDA),
+  ///         DeviceError, OutOfMemory
+  void to(const Context& ctx) {
+    const Device device = ctx.device();
+    for (const auto& p : params_) {
+      if (device.is_cuda()) {
+        GNNKIT_EXPECTS_AS(NotCompiled, "ParameterList::to", !p->sparse_rows,
+                          "parameter '{}' has row-sparse gradients, which have no CUDA update "
+                          "yet", p->name);
+        GNNKIT_EXPECTS_AS(NotCompiled, "ParameterList::to", p->value.dtype() == DType::kFloat32,
+                          "parameter '{}' is {}: the CUDA kernels are float32", p->name,
+                          p->value.str());
+      }
+    }
+    for (const auto& p : params_) {
+      if (p->value.device() == device) continue;
+      p->value = p->value.to(device);
+      p->grad = p->grad.to(device);
+    }
+    *device_context_ = ctx;
+  }
+
+  /// @brief Sets every gradient to zero (on a GPU: on the stream of the context given to
+  /// `to`, so it is ordered after the backward pass that used the old values).
   void zero_grad() {
     for (auto& p : params_) {
+      if (!p->grad.device().is_cpu()) {
+        const Context* ctx = device_context();
+        GNNKIT_EXPECTS_AS(DeviceMismatch, "ParameterList::zero_grad",
+                          ctx != nullptr && ctx->device() == p->grad.device(),
+                          "parameter '{}' is on {}, but no context of that device was given to "
+                          "ParameterList::to", p->name, p->grad.device());
+        fill(*ctx, p->grad, 0.0);
+        continue;
+      }
       if (!p->sparse_rows) {
         std::memset(p->grad.data(), 0, p->grad.nbytes());
         continue;
@@ -161,6 +199,11 @@ class ParameterList {
       for (const std::int64_t r : p->touched_rows) std::memset(g + std::size_t(r) * row_bytes, 0, row_bytes);
       p->touched_rows.clear();
     }
+  }
+
+  /// @brief The context given to `to` (null before): whose stream GPU updates use.
+  const Context* device_context() const noexcept {
+    return device_context_->has_value() ? &**device_context_ : nullptr;
   }
 
   std::size_t size() const noexcept { return params_.size(); }
@@ -176,6 +219,8 @@ class ParameterList {
 
  private:
   std::vector<ParameterPtr> params_;
+  /// Shared by copies of the list (an optimiser copies it): set by `to`.
+  std::shared_ptr<std::optional<Context>> device_context_ = std::make_shared<std::optional<Context>>();
 };
 
 }  // namespace gnnkit

@@ -69,9 +69,11 @@ class SageConv {
                  const Tensor& x_dst, const ForwardMode& mode, Cache* cache) const {
     const std::string where = "SageConv '" + name_ + "'";
     const DType dtype = w_neigh_->value.dtype();
-    check_matrix(where.c_str(), "x_src", x_src, adj.num_src(), options_.in_src, dtype);
+    for (const Parameter* p : {w_neigh_.get(), b_.get(), w_root_.get()})
+      check_parameter_device(where.c_str(), ctx, p);
+    check_matrix(where.c_str(), "x_src", x_src, adj.num_src(), options_.in_src, dtype, ctx.device());
     if (options_.root_weight)
-      check_matrix(where.c_str(), "x_dst", x_dst, adj.num_dst(), options_.in_dst, dtype);
+      check_matrix(where.c_str(), "x_dst", x_dst, adj.num_dst(), options_.in_dst, dtype, ctx.device());
     if (mode.check_finite) {
       check_finite(where.c_str(), "x_src", x_src);
       if (options_.root_weight) check_finite(where.c_str(), "x_dst", x_dst);
@@ -120,10 +122,10 @@ class SageConv {
                      const Tensor& grad_out, bool input_grads = true) const {
     const std::string where = "SageConv '" + name_ + "' backward";
     check_matrix(where.c_str(), "grad_out", grad_out, adj.num_dst(), options_.out,
-                 w_neigh_->value.dtype());
+                 w_neigh_->value.dtype(), ctx.device());
     Tensor g = grad_out;
     if (options_.normalize) {
-      g = grad_out.clone();
+      g = clone_on(ctx, grad_out);
       normalize_rows_backward(cache.out, cache.norms, g);
     }
     ConvGrads grads;

@@ -9,7 +9,9 @@
 /// computed in double whatever the dtype (float32 or float64), with numerically stable
 /// formulas (log-sum-exp, softplus) that never overflow for large logits. The sums run over
 /// fixed blocks whose partial results are added in order, so a loss is bit-identical for any
-/// thread count. CPU only for now: CUDA views throw NotCompiled.
+/// thread count. cross_entropy also runs on a GPU (float32 logits with contiguous rows on the
+/// context's device: one warp per row, the row losses read back and added in order); the
+/// others are CPU only for now, and CUDA views throw NotCompiled.
 
 #include <algorithm>
 #include <cmath>
@@ -19,7 +21,9 @@
 
 #include "gnnkit/core/context.hpp"
 #include "gnnkit/core/error.hpp"
+#include "gnnkit/core/tensor.hpp"
 #include "gnnkit/core/tensor_view.hpp"
+#include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/train/common.hpp"
 
 namespace gnnkit {
@@ -37,9 +41,10 @@ inline double sigmoid(double x) noexcept {
   return e / (1.0 + e);
 }
 
-/// Checks a float input view: float32/float64, on the CPU, on ctx's device.
+/// Checks a float input view: float32/float64 on ctx's device, and on the CPU unless
+/// `cuda_ok` (then float32 with contiguous rows on a GPU).
 inline void check_float_input(const char* fn, const char* arg, const Context& ctx,
-                              const TensorView& v) {
+                              const TensorView& v, bool cuda_ok = false) {
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, !absent(v), "'{}' must be a tensor, got an empty view",
                     arg);
   GNNKIT_EXPECTS_AS(InvalidArgument, fn,
@@ -47,9 +52,38 @@ inline void check_float_input(const char* fn, const char* arg, const Context& ct
                     "'{}' must be float32 or float64, got {}", arg, v.str());
   GNNKIT_EXPECTS_AS(DeviceMismatch, fn, v.device() == ctx.device(),
                     "'{}' must be on the context's device {}, got {}", arg, ctx.device(), v.str());
+  if (cuda_ok && v.device().is_cuda()) {
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, v.dtype() == DType::kFloat32 && v.ndim() == 2 &&
+                                               (v.size(1) <= 1 || v.stride(1) == 1),
+                      "'{}' must be float32 [N, C] with contiguous rows on a GPU, got {}", arg,
+                      v.str());
+    return;
+  }
   GNNKIT_EXPECTS_AS(NotCompiled, fn, v.device().is_cpu(),
-                    "'{}' is {}: losses run on the CPU only for now; copy it to the CPU", arg,
+                    "'{}' is {}: this loss runs on the CPU only for now; copy it to the CPU", arg,
                     v.str());
+}
+
+/// cross_entropy on a GPU, after the checks: labels are uploaded, one warp per row writes its
+/// loss (double) and gradient, and the row losses come back to be added in order.
+inline double cross_entropy_cuda(const Context& ctx, const TensorView& logits,
+                                 std::span<const std::int64_t> labels, const TensorView& grad,
+                                 double inv) {
+  const std::int64_t n = logits.size(0), c = logits.size(1);
+  const std::int64_t shape[1] = {n};
+  Tensor device_labels = Tensor::empty({n}, DType::kInt64, ctx.device());
+  copy(ctx, device_labels,
+       TensorView(const_cast<std::int64_t*>(labels.data()), DType::kInt64, Device::cpu(), shape));
+  Tensor row_loss = Tensor::empty({n}, DType::kFloat64, ctx.device());
+  const bool want_grad = !absent(grad);
+  kernels::cuda::cross_entropy_rows(static_cast<const float*>(logits.data()), logits.stride(0), n, c,
+                                    device_labels.data_as<std::int64_t>(), inv, row_loss.data_as<double>(),
+                                    want_grad ? static_cast<float*>(grad.data()) : nullptr,
+                                    want_grad ? grad.stride(0) : 0, ctx.cuda_stream());
+  Tensor host = Tensor::empty({n}, DType::kFloat64);
+  copy(ctx, host, row_loss);  // waits for the stream
+  const double* l = host.data_as<double>();
+  return inv * ordered_sum(n, 1, [&](std::int64_t i) { return l[i]; });
 }
 
 /// Checks an optional gradient output: same dtype, shape and device as `like`.
@@ -104,8 +138,9 @@ inline void check_targets(const char* fn, std::int64_t n, std::span<const float>
 /// loss = mean over rows i with labels[i] != -1 of (logsumexp(logits[i, :]) - logits[i, y_i]),
 /// computed with the max-shifted (stable) log-softmax. Like PyTorch's
 /// `cross_entropy(..., ignore_index=-1, reduction="mean")`.
-/// @param ctx CPU context (threads)
-/// @param logits [N, C] float32 or float64, any strides, C >= 1
+/// @param ctx CPU context (threads), or a GPU context for logits on its device
+/// @param logits [N, C] float32 or float64, any strides, C >= 1 (on a GPU: float32,
+///        contiguous rows)
 /// @param labels N class ids in [0, C), or -1 for rows that do not count (unlabelled nodes)
 /// @param grad optional [N, C] output of logits' dtype: d(loss)/d(logits) =
 ///        (softmax - one_hot) / (number of counted rows); ignored rows get 0
@@ -117,7 +152,7 @@ inline double cross_entropy(const Context& ctx, const TensorView& logits,
                             const TensorView& grad = TensorView()) {
   constexpr const char* fn = "cross_entropy";
   using namespace train_detail;
-  check_float_input(fn, "logits", ctx, logits);
+  check_float_input(fn, "logits", ctx, logits, /*cuda_ok=*/true);
   GNNKIT_EXPECTS_AS(ShapeMismatch, fn, logits.ndim() == 2 && logits.size(1) >= 1,
                     "'logits' must have shape [N, C] with C >= 1, got {}", logits.str());
   const std::int64_t n = logits.size(0), c = logits.size(1);
@@ -135,6 +170,10 @@ inline double cross_entropy(const Context& ctx, const TensorView& logits,
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, counted > 0,
                     "'labels' must have at least one entry != -1, got {} rows all ignored", n);
   const double inv = 1.0 / double(counted);
+  if (logits.device().is_cuda()) {
+    if (!absent(grad)) check_float_input(fn, "grad", ctx, grad, /*cuda_ok=*/true);
+    return cross_entropy_cuda(ctx, logits, labels, grad, inv);
+  }
   const bool want_grad = !absent(grad);
   return dispatch_float(logits.dtype(), [&]<typename T>() {
     const T* x = static_cast<const T*>(logits.data());

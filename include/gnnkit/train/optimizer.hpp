@@ -8,8 +8,10 @@
 /// parameters are not): parameters added to the list later are not seen. Its state (step
 /// count, learning rate, per-parameter buffers) is exported and imported as named tensors
 /// for checkpoints. Updates run element-wise in double and store in the parameter's dtype
-/// (float32 or float64), in parallel over the context's threads for large parameters.
-/// CPU only for now: CUDA parameters throw NotCompiled naming the parameter.
+/// (float32 or float64), in parallel over the context's threads for large parameters, or
+/// on the GPU (float32, dense gradients) when the parameters were moved there
+/// (ParameterList::to) before the optimiser was built: one kernel per parameter on the
+/// context's stream, the same arithmetic.
 
 #include <cmath>
 #include <cstdint>
@@ -23,8 +25,10 @@
 #include "gnnkit/core/context.hpp"
 #include "gnnkit/core/error.hpp"
 #include "gnnkit/core/tensor.hpp"
+#include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/nn/parameter.hpp"
 #include "gnnkit/train/common.hpp"
+#include "gnnkit/train/update_rules.hpp"
 
 namespace gnnkit {
 
@@ -46,11 +50,15 @@ inline std::string shape_str(std::span<const std::int64_t> shape) {
   return out + "]";
 }
 
-/// The parameter must live on the CPU, be contiguous, and have a gradient like its value.
+/// The parameter must be defined, contiguous, float32 with dense gradients on a GPU, and
+/// have a gradient like its value.
 inline void check_parameter(const std::string& fn, const Parameter& p) {
-  GNNKIT_EXPECTS_AS(NotCompiled, fn.c_str(), p.value.defined() && p.value.device().is_cpu(),
-                    "parameter '{}' is {}: optimisers run on the CPU only for now", p.name,
-                    p.value.defined() ? p.value.str() : std::string("undefined"));
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn.c_str(), p.value.defined(), "parameter '{}' is undefined",
+                    p.name);
+  if (p.value.device().is_cuda())
+    GNNKIT_EXPECTS_AS(NotCompiled, fn.c_str(), p.value.dtype() == DType::kFloat32 && !p.sparse_rows,
+                      "parameter '{}' is {}{}: the CUDA updates take float32 with dense gradients",
+                      p.name, p.value.str(), p.sparse_rows ? " with row-sparse gradients" : "");
   GNNKIT_EXPECTS_AS(InvalidArgument, fn.c_str(),
                     p.value.dtype() == DType::kFloat32 || p.value.dtype() == DType::kFloat64,
                     "parameter '{}' must be float32 or float64, got {}", p.name, p.value.str());
@@ -75,15 +83,23 @@ class Optimizer {
   Optimizer& operator=(const Optimizer&) = delete;
 
   /// @brief Applies one update to every parameter from its current gradient.
-  /// @param ctx CPU context (threads)
-  /// @throws DeviceMismatch (ctx not a CPU context), NotCompiled (a CUDA parameter),
-  ///         ShapeMismatch (a gradient that no longer matches its parameter)
+  /// @param ctx a context on the parameters' device (CPU: threads; GPU: the stream)
+  /// @throws DeviceMismatch (a parameter or its state not on ctx's device), NotCompiled (a
+  ///         CUDA parameter the kernels do not take), ShapeMismatch (a gradient that no
+  ///         longer matches its parameter)
   void step(const Context& ctx) {
     const std::string fn = name() + "::step";
-    GNNKIT_EXPECTS_AS(DeviceMismatch, fn.c_str(), ctx.device().is_cpu(),
-                      "'ctx' must be a CPU context, got {}", ctx.device());
-    for (const auto& p : params_) {
+    for (std::size_t i = 0; i < params_.size(); ++i) {
+      const auto& p = params_[i];
       train_detail::check_parameter(fn, *p);
+      GNNKIT_EXPECTS_AS(DeviceMismatch, fn.c_str(), p->value.device() == ctx.device(),
+                        "parameter '{}' is on {}, but the context is on {}", p->name,
+                        p->value.device(), ctx.device());
+      for (const Tensor& b : buffers_[i])
+        GNNKIT_EXPECTS_AS(DeviceMismatch, fn.c_str(), b.device() == p->value.device(),
+                          "the state of parameter '{}' is on {}, the parameter on {}: build the "
+                          "optimiser after moving the parameters (ParameterList::to)", p->name,
+                          b.device(), p->value.device());
       if (!p->sparse_rows) continue;
       // Before anything changes: a bad row must not leave a half-applied step.
       const std::int64_t n = p->value.ndim() ? p->value.size(0) : 1;
@@ -121,7 +137,8 @@ class Optimizer {
   /// weight_decay; the name tells which optimiser the state is for) and
   /// one "<parameter>/<buffer>" per buffer (e.g. "conv1.weight/exp_avg"). Like PyTorch's
   /// state_dict, loading it restores the hyper-parameters too. The buffer tensors are the
-  /// live state (shared, not copied): clone them to keep a snapshot.
+  /// live state (shared, not copied): clone them to keep a snapshot. For parameters on a GPU
+  /// the buffers are host copies.
   std::vector<NamedTensor> state() const {
     std::vector<NamedTensor> out;
     Tensor step = Tensor::empty({1}, DType::kInt64);
@@ -136,7 +153,8 @@ class Optimizer {
     out.push_back({hyper_entry(), hyper});
     for (std::size_t i = 0; i < params_.size(); ++i)
       for (std::size_t b = 0; b < buffer_names_.size(); ++b)
-        out.push_back({params_[i]->name + "/" + buffer_names_[b], buffers_[i][b]});
+        out.push_back({params_[i]->name + "/" + buffer_names_[b],
+                       buffers_[i][b].device().is_cpu() ? buffers_[i][b] : buffers_[i][b].to(Device::cpu())});
     return out;
   }
 
@@ -203,9 +221,11 @@ class Optimizer {
     GNNKIT_EXPECTS_AS(InvalidArgument, fn.c_str(), lr >= 0 && std::isfinite(lr),
                       "'lr' must be finite and >= 0, got {}", lr);
     for (std::size_t slot = kFixed; slot < found.size(); ++slot) {
-      const Tensor& dst =
+      Tensor& dst =
           buffers_[(slot - kFixed) / buffer_names_.size()][(slot - kFixed) % buffer_names_.size()];
-      if (dst.data() != found[slot]->data())  // state() of this very optimiser shares them
+      if (!dst.device().is_cpu())  // a GPU buffer: replaced by a device copy
+        dst = found[slot]->to(dst.device());
+      else if (dst.data() != found[slot]->data())  // state() of this very optimiser shares them
         std::memcpy(dst.data(), found[slot]->data(), dst.nbytes());
     }
     set_hyper_parameters({hyper, num_hyper});
@@ -228,7 +248,7 @@ class Optimizer {
       train_detail::check_parameter(fn, *p);
       std::vector<Tensor> buffers;
       for (std::size_t b = 0; b < buffer_names_.size(); ++b)
-        buffers.push_back(Tensor::zeros(p->value.shape(), p->value.dtype()));
+        buffers.push_back(Tensor::zeros(p->value.shape(), p->value.dtype(), p->value.device()));
       buffers_.push_back(std::move(buffers));
     }
   }
@@ -355,22 +375,20 @@ class Sgd final : public Optimizer {
 
   void update(const Context& ctx, std::size_t i) override {
     const Parameter& p = *params_[i];
-    const double lr = lr_, mu = options_.momentum, damp = options_.dampening;
-    const double wd = options_.weight_decay;
-    const bool first = step_count_ == 1, nesterov = options_.nesterov;
+    const train_detail::SgdStep s{lr_, options_.momentum, options_.dampening, options_.weight_decay,
+                                  step_count_ == 1, options_.nesterov};
+    const bool momentum = s.mu != 0;
+    if (p.value.device().is_cuda()) {
+      kernels::cuda::sgd_update(s, p.value.data_as<float>(), p.grad.data_as<float>(),
+                                momentum ? buffers_[i][0].data_as<float>() : nullptr, p.numel(),
+                                ctx.cuda_stream());
+      return;
+    }
     train_detail::dispatch_float(p.value.dtype(), [&]<typename T>() {
       T* w = p.value.data_as<T>();
       const T* g = p.grad.data_as<T>();
-      T* buf = mu != 0 ? buffers_[i][0].data_as<T>() : nullptr;
-      for_each_element(ctx, p, [&](std::int64_t j) {
-        double d = double(g[j]) + wd * double(w[j]);
-        if (buf) {
-          const double b = first ? d : mu * double(buf[j]) + (1 - damp) * d;
-          buf[j] = T(b);
-          d = nesterov ? d + mu * b : b;
-        }
-        w[j] = T(double(w[j]) - lr * d);
-      });
+      T* buf = momentum ? buffers_[i][0].data_as<T>() : nullptr;
+      for_each_element(ctx, p, [&](std::int64_t j) { train_detail::sgd_element(s, w[j], g[j], buf ? buf + j : nullptr); });
     });
   }
 
@@ -444,26 +462,22 @@ class Adam : public Optimizer {
 
   void update(const Context& ctx, std::size_t i) override {
     const Parameter& p = *params_[i];
-    const double lr = lr_, b1 = options_.beta1, b2 = options_.beta2, eps = options_.eps;
-    const double wd = options_.weight_decay;
-    const double t = double(step_count_);
-    const double step_size = lr / (1 - std::pow(b1, t));
-    const double bc2_sqrt = std::sqrt(1 - std::pow(b2, t));
-    const double coupled = decoupled_ ? 0.0 : wd, shrink = decoupled_ ? 1 - lr * wd : 1.0;
+    const double lr = lr_, wd = options_.weight_decay, t = double(step_count_);
+    const train_detail::AdamStep s{lr / (1 - std::pow(options_.beta1, t)), options_.beta1, options_.beta2,
+                                   std::sqrt(1 - std::pow(options_.beta2, t)), options_.eps,
+                                   decoupled_ ? 0.0 : wd, decoupled_ ? 1 - lr * wd : 1.0};
+    if (p.value.device().is_cuda()) {
+      kernels::cuda::adam_update(s, p.value.data_as<float>(), p.grad.data_as<float>(),
+                                 buffers_[i][0].data_as<float>(), buffers_[i][1].data_as<float>(), p.numel(),
+                                 ctx.cuda_stream());
+      return;
+    }
     train_detail::dispatch_float(p.value.dtype(), [&]<typename T>() {
       T* w = p.value.data_as<T>();
       const T* g = p.grad.data_as<T>();
       T* m = buffers_[i][0].data_as<T>();
       T* v = buffers_[i][1].data_as<T>();
-      for_each_element(ctx, p, [&](std::int64_t j) {
-        const double x = double(w[j]) * shrink;
-        const double d = double(g[j]) + coupled * x;
-        const double mj = double(m[j]) + (1 - b1) * (d - double(m[j]));
-        const double vj = b2 * double(v[j]) + (1 - b2) * d * d;
-        m[j] = T(mj);
-        v[j] = T(vj);
-        w[j] = T(x - step_size * mj / (std::sqrt(vj) / bc2_sqrt + eps));
-      });
+      for_each_element(ctx, p, [&](std::int64_t j) { train_detail::adam_element(s, w[j], g[j], m[j], v[j]); });
     });
   }
 
@@ -486,12 +500,13 @@ class AdamW final : public Adam {
 
 /// @brief Scales all gradients together so that their global L2 norm is at most max_norm
 /// (PyTorch's `clip_grad_norm_`: factor max_norm / (norm + 1e-6) when below 1).
-/// @param ctx CPU context (threads)
+/// @param ctx a context on the parameters' device (on a GPU the norm is read back: one wait)
 /// @param params the parameters whose gradients are clipped
 /// @param max_norm the largest allowed norm, > 0
 /// @returns the global norm before clipping
 /// @throws InvalidArgument (max_norm not positive; a non-finite gradient, naming the first
-///         parameter that has one: nothing is scaled then), NotCompiled (a CUDA parameter)
+///         parameter that has one: nothing is scaled then), DeviceMismatch (a parameter not
+///         on ctx's device)
 inline double clip_grad_norm(const Context& ctx, const ParameterList& params, double max_norm) {
   constexpr const char* fn = "clip_grad_norm";
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, max_norm > 0 && !std::isnan(max_norm),
@@ -499,7 +514,12 @@ inline double clip_grad_norm(const Context& ctx, const ParameterList& params, do
   double total = 0;
   for (const auto& p : params) {
     train_detail::check_parameter(fn, *p);
-    const double sq = train_detail::dispatch_float(p->grad.dtype(), [&]<typename T>() {
+    GNNKIT_EXPECTS_AS(DeviceMismatch, fn, p->grad.device() == ctx.device(),
+                      "parameter '{}' is on {}, but the context is on {}", p->name, p->grad.device(),
+                      ctx.device());
+    const double sq = p->grad.device().is_cuda()
+        ? kernels::cuda::sum_squares(p->grad.data_as<float>(), p->numel(), ctx.cuda_stream())
+        : train_detail::dispatch_float(p->grad.dtype(), [&]<typename T>() {
       const T* g = p->grad.data_as<T>();
       return train_detail::ordered_sum(p->numel(), ctx.num_threads(),
                                        [&](std::int64_t j) { return double(g[j]) * double(g[j]); });
@@ -512,7 +532,12 @@ inline double clip_grad_norm(const Context& ctx, const ParameterList& params, do
   const double norm = std::sqrt(total);
   const double scale = max_norm / (norm + 1e-6);
   if (scale < 1)
-    for (const auto& p : params)
+    for (const auto& p : params) {
+      if (p->grad.device().is_cuda()) {
+        kernels::cuda::scale(p->grad.data_as<float>(), 1, p->numel(), p->numel(), float(scale),
+                             ctx.cuda_stream());
+        continue;
+      }
       train_detail::dispatch_float(p->grad.dtype(), [&]<typename T>() {
         T* g = p->grad.data_as<T>();
         const std::int64_t n = p->numel();
@@ -520,6 +545,7 @@ inline double clip_grad_norm(const Context& ctx, const ParameterList& params, do
     schedule(static) if (n > train_detail::kParallelElements)
         for (std::int64_t j = 0; j < n; ++j) g[j] = T(double(g[j]) * scale);
       });
+    }
   return norm;
 }
 

@@ -340,8 +340,8 @@ TEST_CASE("optimizers validate their arguments", "[train][optimizer]") {
   REQUIRE_THROWS_WITH(Adam(ParameterList()), Contains("'params' must not be empty"));
   Adam opt(params);
   REQUIRE_THROWS_AS(opt.set_learning_rate(NAN), InvalidArgument);
-  // A parameter on a GPU (a view that is never dereferenced) is named in the error, both at
-  // construction and when its tensors are swapped after construction.
+  // A parameter on a GPU (a view that is never dereferenced) is named in the error: on
+  // another device than the context, or in a form the CUDA updates do not take.
   ParameterList gpu;
   auto real = gpu.add("ok", {4}, Init::kZeros, 0);
   Sgd sgd(gpu);
@@ -350,13 +350,28 @@ TEST_CASE("optimizers validate their arguments", "[train][optimizer]") {
                                      std::make_shared<int>());
   real->value = on_gpu;
   real->grad = on_gpu;
-  REQUIRE_THROWS_MATCHES(Adam(gpu), NotCompiled,
-                         Catch::Matchers::Message("Adam: parameter 'ok' is float32[4] on cuda:0: "
-                                                  "optimisers run on the CPU only for now"));
   REQUIRE_THROWS_MATCHES(
-      sgd.step(ctx), NotCompiled,
-      Catch::Matchers::Message("Sgd::step: parameter 'ok' is float32[4] on "
-                               "cuda:0: optimisers run on the CPU only for now"));
+      sgd.step(ctx), DeviceMismatch,
+      Catch::Matchers::Message("Sgd::step: parameter 'ok' is on cuda:0, but the context is on cpu"));
+  REQUIRE_THROWS_MATCHES(
+      clip_grad_norm(ctx, gpu, 1.0), DeviceMismatch,
+      Catch::Matchers::Message("clip_grad_norm: parameter 'ok' is on cuda:0, but the context is on cpu"));
+  real->sparse_rows = true;
+  REQUIRE_THROWS_MATCHES(Adam(gpu), NotCompiled,
+                         Catch::Matchers::Message("Adam: parameter 'ok' is float32[4] on cuda:0 with "
+                                                  "row-sparse gradients: the CUDA updates take float32 "
+                                                  "with dense gradients"));
+  // zero_grad needs the context the list was moved with, which this one never was.
+  REQUIRE_THROWS_MATCHES(gpu.zero_grad(), DeviceMismatch,
+                         Catch::Matchers::Message("ParameterList::zero_grad: parameter 'ok' is on "
+                                                  "cuda:0, but no context of that device was given to "
+                                                  "ParameterList::to"));
+  double fake64[4];
+  real->sparse_rows = false;
+  real->value = real->grad = Tensor::wrap(TensorView(fake64, DType::kFloat64, Device::cuda(0), {4}),
+                                          std::make_shared<int>());
+  REQUIRE_THROWS_WITH(Adam(gpu), Contains("Adam: parameter 'ok' is float64[4] on cuda:0: the CUDA "
+                                          "updates take float32"));
   // A gradient that does not match its parameter.
   ParameterList mismatched = make_params(DType::kFloat64);
   Sgd sgd2(mismatched);

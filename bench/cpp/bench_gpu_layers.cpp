@@ -1,0 +1,141 @@
+// GPU layer benchmark for scripts/gpu-check (issue 6): a 2-layer GraphSAGE (mean, root
+// weight, bias; F -> hidden -> classes, ReLU between, no dropout) forward + backward on one
+// sampled mini-batch of G2 (batch 1024, fan-outs [15, 10]), on the GPU, with the same model
+// on the CPU for scale. The blocks are written to --export so that
+// bench/gpu/pyg_layers.py runs PyG's SAGEConv on the very same edges side by side.
+//
+//   build-gpu/bench/bench_gpu_layers --inputs DIR [--graph G2] [--batch 1024]
+//       [--features 100] [--hidden 256] [--classes 47] [--iters 20] [--export DIR] [--out F]
+//
+// Without a GPU (or CUDA) only the CPU side runs, which is how the benchmark and the export
+// are checked on build machines. No CUDA header: it drives the library's public API.
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gnnkit/gnnkit.hpp"
+#include "gnnkit/nn/model.hpp"
+#include "gnnkit/sampling/neighbor.hpp"
+#include "raw_input.hpp"
+#include "timing.hpp"
+
+using namespace gnnkit;
+
+namespace {
+
+/// Median seconds of `iters` synchronised calls after 3 warm-up calls.
+template <typename Fn>
+double median_seconds(const Context& ctx, int iters, Fn&& fn) {
+  return bench::time_runs([&] { fn(); ctx.synchronize(); }, 3, iters).median;
+}
+
+/// layer<l>.i64: num_dst, num_src, num_edges, then indptr; layer<l>.indices.i32: sources.
+void export_layer(const std::string& dir, int l, const nn::Adjacency& adj) {
+  adj.visit([&](const auto& csc, const auto*) {
+    std::vector<std::int64_t> head{csc.num_rows, csc.num_cols, csc.num_edges()};
+    head.insert(head.end(), csc.indptr, csc.indptr + csc.num_rows + 1);
+    std::vector<std::int32_t> indices(csc.indices, csc.indices + csc.num_edges());
+    std::ofstream(dir + "/layer" + std::to_string(l) + ".i64", std::ios::binary)
+        .write(reinterpret_cast<const char*>(head.data()), std::streamsize(head.size() * 8));
+    std::ofstream(dir + "/layer" + std::to_string(l) + ".indices.i32", std::ios::binary)
+        .write(reinterpret_cast<const char*>(indices.data()), std::streamsize(indices.size() * 4));
+  });
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string inputs = std::string(std::getenv("HOME") ? std::getenv("HOME") : ".") + "/.cache/gnnkit-bench/full";
+  std::string graph_name = "G2", export_dir, out_path;
+  std::int64_t batch = 1024, F = 100, hidden = 256, classes = 47;
+  int iters = 20;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string a = argv[i], v = argv[i + 1];
+    if (a == "--inputs") inputs = v;
+    else if (a == "--graph") graph_name = v;
+    else if (a == "--batch") batch = std::stoll(v);
+    else if (a == "--features") F = std::stoll(v);
+    else if (a == "--hidden") hidden = std::stoll(v);
+    else if (a == "--classes") classes = std::stoll(v);
+    else if (a == "--iters") iters = std::stoi(v);
+    else if (a == "--export") export_dir = v;
+    else if (a == "--out") out_path = v;
+    else {
+      std::fprintf(stderr, "unknown option %s\n", a.c_str());
+      return 2;
+    }
+  }
+  const bool have_gpu = cuda_compiled() && cuda_device_count() > 0;
+  if (!have_gpu) std::puts("no CUDA device (or a build without CUDA): the CPU side only");
+  const Context cpu = Context::cpu();
+  std::vector<Context> contexts;
+  if (have_gpu) contexts.push_back(Context::cuda(0));
+  contexts.push_back(cpu);
+  std::printf("%s\n", build_info().c_str());
+
+  const std::string dir = inputs + "/" + graph_name;
+  const std::int64_t n = bench::meta_node_count(dir);
+  const HostArray src = bench::read_i64(dir + "/node__to__node.src.i64");
+  const HostArray dst = bench::read_i64(dir + "/node__to__node.dst.i64");
+  const HeteroGraph graph = HeteroGraph::from_coo(cpu, n, src.view(), dst.view(), BuildOptions{});
+  SamplingOptions so;
+  so.fanouts = {15, 10};
+  const NeighborSampler sampler(graph, so);
+  std::vector<std::int64_t> seeds(static_cast<std::size_t>(batch));
+  std::mt19937_64 rng(1);
+  for (auto& s : seeds) s = std::int64_t(rng() % std::uint64_t(n));
+  const std::int64_t shape[] = {batch};
+  const MiniBatch mb = sampler.sample(cpu, "node", TensorView(seeds.data(), DType::kInt64, Device::cpu(), shape),
+                                      std::nullopt, 1);
+  const auto layers = nn::layer_graphs(mb, 2, cpu.num_threads(), true);
+  const std::int64_t rows = std::int64_t(mb.nodes[0].size());
+  std::printf("%s: batch %lld, fan-outs [15, 10]: %lld nodes, layer edges %lld + %lld\n", graph_name.c_str(),
+              (long long)batch, (long long)rows, (long long)layers[0].relations[0].num_edges(),
+              (long long)layers[1].relations[0].num_edges());
+  if (!export_dir.empty()) {
+    for (int l = 0; l < 2; ++l) export_layer(export_dir, l, layers[std::size_t(l)].relations[0]);
+    std::ofstream(export_dir + "/meta.json") << "{\"nodes\": " << rows << ", \"features\": " << F
+                                             << ", \"hidden\": " << hidden << ", \"classes\": " << classes << "}\n";
+  }
+
+  nn::GnnModelOptions o;
+  o.num_layers = 2;
+  o.hidden = hidden;
+  o.out = classes;
+  o.dropout = 0;
+  std::string json = "{\"bench\": \"gpu_sage_layers\", \"nodes\": " + std::to_string(rows) + ", \"cases\": [";
+  for (std::size_t c = 0; c < contexts.size(); ++c) {
+    const Context* ctx = &contexts[c];
+    nn::GnnModel model(nn::ModelSpec::homogeneous(F), o, 3);
+    model.parameters().to(*ctx);
+    Tensor x = Tensor::empty({rows, F}, DType::kFloat32);
+    std::mt19937 frng(7);
+    for (std::int64_t i = 0; i < x.numel(); ++i) x.data_as<float>()[i] = float(frng() % 2001) / 1000.f - 1.f;
+    Tensor g = Tensor::empty({layers[1].num_dst[0], classes}, DType::kFloat32);  // seeds, deduplicated
+    for (std::int64_t i = 0; i < g.numel(); ++i) g.data_as<float>()[i] = float(frng() % 2001) / 1e6f;
+    x = x.to(ctx->device());
+    g = g.to(ctx->device());
+    const nn::ForwardMode mode{true, 1, false};
+    const double fwd = median_seconds(*ctx, iters, [&] { model.forward(*ctx, layers, {x}, mode, nullptr); });
+    const double step = median_seconds(*ctx, iters, [&] {
+      nn::GnnModel::Cache cache;
+      model.forward(*ctx, layers, {x}, mode, &cache);
+      model.parameters().zero_grad();
+      model.backward(*ctx, layers, cache, g, false);
+    });
+    const char* where = ctx->device().is_cpu() ? "cpu" : "gpu";
+    std::printf("  %s (%d threads): forward %.3f ms, forward + backward %.3f ms\n", where, ctx->num_threads(),
+                fwd * 1e3, step * 1e3);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s{\"device\": \"%s\", \"threads\": %d, \"forward_ms\": %.4f, \"fwd_bwd_ms\": %.4f}",
+                  c == 0 ? "" : ", ", where, ctx->num_threads(), fwd * 1e3, step * 1e3);
+    json += buf;
+  }
+  json += "]}\n";
+  if (!out_path.empty()) std::ofstream(out_path) << json;
+  return 0;
+}

@@ -1,0 +1,288 @@
+// Layers, losses and optimisers on a CUDA context against the same code on the CPU: matmul
+// in every operand layout, the bias and combination helpers, SageConv forward and backward,
+// a heterogeneous GraphSAGE model's training step (forward, cross-entropy, backward, Adam)
+// and every optimiser. Same weights (one seed, moved with ParameterList::to), same dropout
+// masks; relative error <= 1e-4. Runs only with a GPU (see cuda_main.cpp).
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+#include "gnnkit/gnnkit.hpp"
+#include "gnnkit/nn/gat_conv.hpp"
+#include "gnnkit/nn/model.hpp"
+#include "gnnkit/train/loss.hpp"
+#include "gnnkit/train/optimizer.hpp"
+
+using namespace gnnkit;
+using namespace gnnkit::nn;
+
+namespace {
+
+const Device kGpu = Device::cuda(0);
+
+Tensor random_matrix(std::int64_t rows, std::int64_t cols, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  Tensor t = Tensor::empty({rows, cols}, DType::kFloat32);
+  for (std::int64_t i = 0; i < t.numel(); ++i) t.data_as<float>()[i] = float(rng() % 2001) / 1000.f - 1.f;
+  return t;
+}
+
+/// Largest |gpu - cpu| / max(1, |cpu|) over two tensors of the same shape (any devices).
+double rel_error(const Tensor& gpu, const Tensor& cpu) {
+  REQUIRE(gpu.defined());
+  REQUIRE(cpu.defined());
+  REQUIRE(gpu.numel() == cpu.numel());
+  const Tensor a = gpu.to(Device::cpu()), b = cpu.to(Device::cpu());
+  double worst = 0;
+  for (std::int64_t i = 0; i < a.numel(); ++i) {
+    const double x = a.data_as<float>()[i], y = b.data_as<float>()[i];
+    worst = std::max(worst, std::abs(x - y) / std::max(1.0, std::abs(y)));
+  }
+  return worst;
+}
+
+/// Random dst-major adjacency with empty rows, duplicate edges and self loops.
+Adjacency random_adjacency(std::int64_t num_dst, std::int64_t num_src, std::uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::int64_t> indptr{0};
+  std::vector<std::int32_t> indices;
+  for (std::int64_t v = 0; v < num_dst; ++v) {
+    const int deg = v % 5 == 0 ? 0 : int(rng() % 12);
+    for (int k = 0; k < deg; ++k)
+      indices.push_back(k == 3 && !indices.empty() ? indices.back() : std::int32_t(rng() % num_src));
+    if (v % 7 == 1 && v < num_src) indices.push_back(std::int32_t(v));
+    indptr.push_back(std::int64_t(indices.size()));
+  }
+  return Adjacency::from_csc<std::int32_t>(num_dst, num_src, std::move(indptr), std::move(indices), 2);
+}
+
+}  // namespace
+
+TEST_CASE("matmul on a CUDA context matches the CPU in every operand layout") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  const std::int64_t M = 70, K = 33, N = 45;
+  const Tensor a = random_matrix(M, K, 1), at = random_matrix(K, M, 2);
+  const Tensor b = random_matrix(K, N, 3), bt = random_matrix(N, K, 4);
+  const Tensor bias = random_matrix(1, N, 5);
+  const Tensor bias1d = Tensor::wrap(TensorView(bias.data(), DType::kFloat32, Device::cpu(), {N}), bias.owner());
+  const Tensor a_d = a.to(kGpu), at_d = at.to(kGpu), b_d = b.to(kGpu), bt_d = bt.to(kGpu);
+  const Tensor bias_d = bias1d.to(kGpu);
+  for (bool ta : {false, true})
+    for (bool tb : {false, true})
+      for (bool with_bias : {false, true}) {
+        CAPTURE(ta, tb, with_bias);
+        const TensorView A = ta ? transposed(at) : a.view(), B = tb ? transposed(bt) : b.view();
+        const TensorView Ad = ta ? transposed(at_d) : a_d.view(), Bd = tb ? transposed(bt_d) : b_d.view();
+        const auto bias_h = with_bias ? std::optional<TensorView>(bias1d.view()) : std::nullopt;
+        const auto bias_g = with_bias ? std::optional<TensorView>(bias_d.view()) : std::nullopt;
+        const Tensor ref = matmul(cpu, A, B, bias_h);
+        const Tensor out = matmul(gpu, Ad, Bd, bias_g);
+        REQUIRE(out.device() == kGpu);
+        CHECK(rel_error(out, ref) <= 1e-4);
+        // out += A B: the same product on top of the first.
+        matmul_accumulate(cpu, A, B, ref);
+        matmul_accumulate(gpu, Ad, Bd, out);
+        CHECK(rel_error(out, ref) <= 1e-4);
+      }
+  // A CPU operand in a CUDA call is a device mismatch naming it.
+  CHECK_THROWS_AS(matmul(gpu, a_d, b), DeviceMismatch);
+  // K = 0: the product of empty factors is zero, even over garbage.
+  const Tensor e1 = Tensor::empty({4, 0}, DType::kFloat32, kGpu), e2 = Tensor::empty({0, 3}, DType::kFloat32, kGpu);
+  const Tensor z = matmul(gpu, e1, e2);
+  CHECK(rel_error(z, Tensor::zeros({4, 3}, DType::kFloat32)) == 0);
+}
+
+TEST_CASE("bias, bias gradient, add_into and HeteroConv-style scaling on the GPU") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  ParameterList host, device;
+  auto hb = host.add("b", {37}, Init::kGlorotUniform, 3);
+  auto db = device.add("b", {37}, Init::kGlorotUniform, 3);
+  device.to(gpu);
+  for (std::int64_t rows : {1, 5, 1000, 20000}) {
+    CAPTURE(rows);
+    Tensor x = random_matrix(rows, 37, std::uint32_t(rows));
+    Tensor xd = x.to(kGpu);
+    add_bias_rows(cpu, x, *hb);
+    add_bias_rows(gpu, xd, *db);
+    CHECK(rel_error(xd, x) <= 1e-5);
+    host.zero_grad();
+    device.zero_grad();
+    bias_backward(cpu, x, *hb);
+    bias_backward(gpu, xd, *db);
+    CHECK(rel_error(db->grad, hb->grad) <= 1e-4);
+    const Tensor y = random_matrix(rows, 37, 77);
+    add_into(cpu, x, y);
+    add_into(gpu, xd, y.to(kGpu));
+    CHECK(rel_error(xd, x) <= 1e-5);
+  }
+}
+
+TEST_CASE("SageConv forward and backward on a CUDA context match the CPU") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  const Adjacency adj = random_adjacency(300, 400, 11);
+  // (in, out) = (16, 64): aggregate then transform; (96, 8): transform first.
+  for (auto [in, out] : {std::pair<std::int64_t, std::int64_t>{16, 64}, {96, 8}})
+    for (Reduce aggr : {Reduce::kMean, Reduce::kSum})
+      for (bool root : {true, false}) {
+        CAPTURE(in, out, int(aggr), root);
+        ParameterList hp, dp;
+        const SageConvOptions o{in, in, out, aggr, root, false, true};
+        SageConv host(hp, "sage", o, 5), device(dp, "sage", o, 5);
+        dp.to(gpu);
+        const Tensor x = random_matrix(400, in, 21);
+        const Tensor xd = x.to(kGpu);
+        const Tensor x_dst = slice_rows(x, 0, 300), xd_dst = slice_rows(xd, 0, 300);
+        SageConv::Cache hc, dc;
+        const Tensor y = host.forward(cpu, adj, x, x_dst, {true, 1, false}, &hc);
+        const Tensor yd = device.forward(gpu, adj, xd, xd_dst, {true, 1, false}, &dc);
+        REQUIRE(hc.transform_first == (in > out));
+        CHECK(rel_error(yd, y) <= 1e-4);
+        const Tensor g = random_matrix(300, out, 31);
+        hp.zero_grad();
+        dp.zero_grad();
+        const ConvGrads gh = host.backward(cpu, adj, hc, g);
+        const ConvGrads gd = device.backward(gpu, adj, dc, g.to(kGpu));
+        CHECK(rel_error(gd.x_src, gh.x_src) <= 1e-4);
+        if (root) CHECK(rel_error(gd.x_dst, gh.x_dst) <= 1e-4);
+        for (std::size_t i = 0; i < hp.size(); ++i) {
+          INFO(hp[i]->name);
+          CHECK(rel_error(dp[i]->grad, hp[i]->grad) <= 1e-4);
+        }
+      }
+}
+
+TEST_CASE("A heterogeneous GraphSAGE model trains a step on the GPU like on the CPU") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  // user (400) and item (250): buys user -> item, rev_buys item -> user, knows user -> user.
+  LayerGraph lg;
+  lg.num_dst = {400, 250};
+  lg.relations.push_back(random_adjacency(250, 400, 1));
+  lg.relations.push_back(random_adjacency(400, 250, 2));
+  lg.relations.push_back(random_adjacency(400, 400, 3));
+  const std::vector<LayerGraph> layers(2, lg);
+  const ModelSpec spec{{12, 20}, {{0, 0, 1}, {1, 1, 0}, {2, 0, 0}}, 0};
+  for (Reduce combine : {Reduce::kSum, Reduce::kMean})
+    for (bool projection : {false, true}) {
+      CAPTURE(int(combine), projection);
+      GnnModelOptions o;
+      o.hidden = 32;
+      o.out = 5;
+      o.hetero_aggr = combine;
+      o.dropout = 0.4;
+      o.input_dropout = 0.1;
+      o.input_projection = projection;
+      GnnModel host(spec, o, 9), device(spec, o, 9);
+      device.parameters().to(gpu);
+      Adam host_opt(host.parameters(), {.lr = 0.01, .weight_decay = 1e-4});
+      Adam device_opt(device.parameters(), {.lr = 0.01, .weight_decay = 1e-4});
+      const std::vector<Tensor> x = {random_matrix(400, 12, 1), random_matrix(250, 20, 2)};
+      const std::vector<Tensor> xd = {x[0].to(kGpu), x[1].to(kGpu)};
+      std::vector<std::int64_t> labels(400);
+      for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = i % 9 == 0 ? -1 : std::int64_t(i * 7 % 5);
+      for (int step = 0; step < 3; ++step) {
+        CAPTURE(step);
+        const ForwardMode mode{true, std::uint64_t(100 + step), false};
+        GnnModel::Cache hc, dc;
+        const Tensor yh = host.forward(cpu, layers, x, mode, &hc);
+        const Tensor yd = device.forward(gpu, layers, xd, mode, &dc);
+        CHECK(rel_error(yd, yh) <= 1e-4);
+        Tensor gh = Tensor::empty({400, 5}, DType::kFloat32);
+        Tensor gd = Tensor::empty({400, 5}, DType::kFloat32, kGpu);
+        const double lh = cross_entropy(cpu, yh, labels, gh);
+        const double ld = cross_entropy(gpu, yd, labels, gd);
+        CHECK(std::abs(ld - lh) <= 1e-4 * std::max(1.0, std::abs(lh)));
+        CHECK(rel_error(gd, gh) <= 1e-4);
+        host_opt.zero_grad();
+        device_opt.zero_grad();
+        host.backward(cpu, layers, hc, gh, false);
+        device.backward(gpu, layers, dc, gd, false);
+        for (std::size_t i = 0; i < host.parameters().size(); ++i) {
+          INFO(host.parameters()[i]->name);
+          CHECK(rel_error(device.parameters()[i]->grad, host.parameters()[i]->grad) <= 1e-4);
+        }
+        host_opt.step(cpu);
+        device_opt.step(gpu);
+        for (std::size_t i = 0; i < host.parameters().size(); ++i) {
+          INFO(host.parameters()[i]->name);
+          CHECK(rel_error(device.parameters()[i]->value, host.parameters()[i]->value) <= 1e-4);
+        }
+      }
+    }
+}
+
+TEST_CASE("Optimisers, gradient clipping and optimiser state on the GPU match the CPU") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  auto make = [](ParameterList& p) {
+    p.add("w", {300, 17}, Init::kGlorotUniform, 1);
+    p.add("b", {17}, Init::kGlorotUniform, 2);
+  };
+  auto set_grads = [&](ParameterList& p, int step) {
+    for (std::size_t i = 0; i < p.size(); ++i) {
+      const Tensor g = random_matrix(1, p[i]->numel(), std::uint32_t(10 * step + i));
+      copy(p[i]->grad.device().is_cpu() ? cpu : gpu, p[i]->grad,
+           TensorView(g.data(), DType::kFloat32, Device::cpu(), p[i]->grad.shape()));
+    }
+  };
+  for (int kind = 0; kind < 4; ++kind) {
+    CAPTURE(kind);
+    ParameterList hp, dp;
+    make(hp);
+    make(dp);
+    dp.to(gpu);
+    auto build = [&](const ParameterList& p) -> std::unique_ptr<Optimizer> {
+      if (kind == 0) return std::make_unique<Sgd>(p, SgdOptions{.lr = 0.1, .momentum = 0.9, .dampening = 0.1, .weight_decay = 1e-3});
+      if (kind == 1) return std::make_unique<Sgd>(p, SgdOptions{.lr = 0.1, .momentum = 0.9, .nesterov = true});
+      if (kind == 2) return std::make_unique<Adam>(p, AdamOptions{.lr = 0.01, .weight_decay = 1e-3});
+      return std::make_unique<AdamW>(p, AdamWOptions{.lr = 0.01});
+    };
+    auto ho = build(hp), dopt = build(dp);
+    for (int step = 0; step < 4; ++step) {
+      set_grads(hp, step);
+      set_grads(dp, step);
+      const double nh = clip_grad_norm(cpu, hp, 5.0), nd = clip_grad_norm(gpu, dp, 5.0);
+      CHECK(std::abs(nd - nh) <= 1e-5 * nh);
+      ho->step(cpu);
+      dopt->step(gpu);
+    }
+    for (std::size_t i = 0; i < hp.size(); ++i) CHECK(rel_error(dp[i]->value, hp[i]->value) <= 1e-5);
+    // The exported state is on the host, and loads back (into a fresh optimiser on the GPU).
+    const auto hs = ho->state(), ds = dopt->state();
+    REQUIRE(hs.size() == ds.size());
+    for (std::size_t i = 3; i < ds.size(); ++i) {
+      REQUIRE(ds[i].tensor.device().is_cpu());
+      CHECK(rel_error(ds[i].tensor, hs[i].tensor) <= 1e-5);
+    }
+    auto fresh = build(dp);
+    fresh->load_state(ds);
+    set_grads(dp, 9);
+    set_grads(hp, 9);
+    fresh->step(gpu);
+    ho->step(cpu);
+    for (std::size_t i = 0; i < hp.size(); ++i) CHECK(rel_error(dp[i]->value, hp[i]->value) <= 1e-5);
+  }
+}
+
+TEST_CASE("Ops without CUDA kernels say so; mixed devices name the parameter") {
+  const Context gpu = Context::cuda(0);
+  const Adjacency adj = random_adjacency(20, 30, 3);
+  ParameterList params;
+  GatConv gat(params, "gat", GatConvOptions{8, 8, 4, 2, true, 0.2, 0.0, false, true}, 1);
+  SageConv sage(params, "sage", SageConvOptions{8, 8, 4}, 1);
+  const Tensor x = random_matrix(30, 8, 1).to(kGpu);
+  // Parameters still on the CPU.
+  CHECK_THROWS_MATCHES(sage.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr), DeviceMismatch,
+                       Catch::Matchers::Message("SageConv 'sage': parameter 'sage.lin_neigh.weight' is on "
+                                                "cpu, but the context is on cuda:0 (move the parameters with "
+                                                "ParameterList::to)"));
+  params.to(gpu);
+  CHECK_THROWS_WITH(gat.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr),
+                    Catch::Contains("GatConv has no CUDA kernels yet"));
+  SageConv sage_max(params, "sage_max", SageConvOptions{8, 8, 4, Reduce::kMax}, 1);
+  params.to(gpu);
+  CHECK_THROWS_AS(sage_max.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr), Error);
+  // The context stays usable.
+  CHECK(sage.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr).size(0) == 20);
+}
