@@ -30,6 +30,22 @@ struct CudaResources {
   std::mutex mutex;  // guards lazy handle creation
 };
 
+/// Every context of a device shares one stream and one cuBLAS / cuSPARSE handle (PyTorch's
+/// default-stream model): work queued through any context of the device runs in order, so a
+/// block one of them frees to the cache is never overwritten through another while still in
+/// use, and a model moved with one context trains with another. Created on first use and
+/// never destroyed (tensors and handles may be released after the CUDA runtime at exit).
+CudaResources& device_resources(int index) {
+  constexpr int kMaxDevices = 64;
+  static CudaResources* resources[kMaxDevices] = {};
+  static std::mutex mutex;
+  GNNKIT_EXPECTS_AS(DeviceError, "Context::cuda", index >= 0 && index < kMaxDevices,
+                    "'index' must be in [0, {}), got {}", kMaxDevices, index);
+  std::lock_guard lock(mutex);
+  if (!resources[index]) resources[index] = new CudaResources(index);
+  return *resources[index];
+}
+
 }  // namespace detail
 
 bool cuda_compiled() noexcept { return true; }
@@ -47,15 +63,16 @@ Context Context::cuda(int index, std::uint64_t seed) {
 
 detail::CudaResources& Context::cuda_resources() const {
   detail::require_cuda_context("Context::cuda_resources", device_);
-  std::call_once(slots_->cuda_once, [this] {
-    slots_->cuda = std::make_shared<detail::CudaResources>(device_.index);
-  });
-  return *static_cast<detail::CudaResources*>(slots_->cuda.get());
+  return detail::device_resources(device_.index);
 }
 
 CUstream_st* Context::cuda_stream() const {
   detail::require_cuda_context("Context::cuda_stream", device_);
-  return cuda_resources().stream;
+  detail::CudaResources& res = cuda_resources();
+  // Every op fetches the stream right before it queues work: make its device the current one
+  // there, so kernels and allocations land on the stream's device with several GPUs.
+  GNNKIT_CUDA_CHECK(cudaSetDevice(res.device));
+  return res.stream;
 }
 
 cublasContext* Context::cublas_handle() const {

@@ -113,11 +113,6 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
   GNNKIT_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
 
-void synchronize_device(int device) {
-  GNNKIT_CUDA_CHECK(cudaSetDevice(device));
-  GNNKIT_CUDA_CHECK(cudaDeviceSynchronize());
-}
-
 void fill_bytes(void* data, std::int64_t n, std::size_t elem_bytes, std::uint64_t pattern,
                 CUstream_st* stream) {
   if (n == 0) return;

@@ -6,11 +6,33 @@
 
 #include "check.cuh"
 #include "gnnkit/kernels/cuda_ops.hpp"
+#include "gnnkit/kernels/memory.hpp"
 
 namespace gnnkit::kernels::cuda {
 namespace {
 
 constexpr int kWarp = 32;
+
+// Scratch device memory from the device's block cache (kernels/memory.hpp), given back when
+// it goes out of scope, right after the kernels that use it are queued: every context of a
+// device shares one stream (core/context.hpp), so the block's next user runs after them.
+class Scratch {
+ public:
+  explicit Scratch(std::size_t bytes) : bytes_(bytes) {
+    GNNKIT_CUDA_CHECK(cudaGetDevice(&device_));
+    ptr_ = allocate(device_, bytes_);
+  }
+  ~Scratch() { deallocate(device_, ptr_, bytes_); }
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  template <typename T>
+  T* as() const { return static_cast<T*>(ptr_); }
+
+ private:
+  int device_ = 0;
+  std::size_t bytes_;
+  void* ptr_ = nullptr;
+};
 constexpr int kThreads = 256;  // 8 warps per block
 constexpr std::int64_t kMaxBlocks = std::int64_t(1) << 20;  // grid-stride loops past this
 
@@ -35,20 +57,23 @@ constexpr int kSlices = 4;
 
 __global__ void spmm_forward_kernel(DeviceCsc csc, const float* __restrict__ x, std::int64_t ldx,
                                     std::int64_t F, const float* __restrict__ w, bool mean,
-                                    float* __restrict__ out, std::int64_t ldo) {
+                                    float* __restrict__ out, std::int64_t ldo, int heads) {
   const int lane = int(threadIdx.x % kWarp);
+  const std::int64_t C = F / heads;  // columns per head: column c takes weight w[e, c / C]
   for (std::int64_t v = warp_id(); v < csc.num_rows; v += warp_count()) {
     const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
     const float scale = row_scale(mean, e0, e1);
     for (std::int64_t c0 = 0; c0 < F; c0 += kSlices * kWarp) {
       float acc[kSlices] = {};
+      std::int64_t head[kSlices];
+#pragma unroll
+      for (int k = 0; k < kSlices; ++k) head[k] = std::min<std::int64_t>((c0 + k * kWarp + lane) / C, heads - 1);
       for (std::int64_t e = e0; e < e1; ++e) {
         const float* xr = x + std::int64_t(csc.indices[e]) * ldx;
-        const float we = w ? w[e] : 1.f;
 #pragma unroll
         for (int k = 0; k < kSlices; ++k) {
           const std::int64_t c = c0 + k * kWarp + lane;
-          if (c < F) acc[k] += we * xr[c];
+          if (c < F) acc[k] += (w ? w[e * heads + head[k]] : 1.f) * xr[c];
         }
       }
 #pragma unroll
@@ -165,14 +190,18 @@ __global__ void add_bias_rows_kernel(float* out, std::int64_t rows, std::int64_t
 // then one thread per column adds the B partials in order. No atomics, the same result in
 // every run.
 constexpr int kSumChunks = 64;
+// With row_scale (GAT's attention-vector gradient), row r's column c counts
+// row_scale[r * heads + c / C] times.
 __global__ void column_partial_sums_kernel(const float* __restrict__ x, std::int64_t rows, std::int64_t cols,
-                                           std::int64_t ld, float* __restrict__ partial) {
+                                           std::int64_t ld, const float* __restrict__ row_scale, int heads,
+                                           std::int64_t C, float* __restrict__ partial) {
   const std::int64_t chunk = blockIdx.y;
   const std::int64_t r0 = rows * chunk / kSumChunks, r1 = rows * (chunk + 1) / kSumChunks;
   for (std::int64_t c = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; c < cols;
        c += std::int64_t(gridDim.x) * blockDim.x) {
     float acc = 0.f;
-    for (std::int64_t r = r0; r < r1; ++r) acc += x[r * ld + c];
+    const std::int64_t h = row_scale ? c / C : 0;
+    for (std::int64_t r = r0; r < r1; ++r) acc += x[r * ld + c] * (row_scale ? row_scale[r * heads + h] : 1.f);
     partial[chunk * cols + c] = acc;
   }
 }
@@ -263,6 +292,147 @@ __global__ void cross_entropy_kernel(const float* __restrict__ x, std::int64_t l
   }
 }
 
+// Sum over the 32 lanes of a warp (every lane gets it).
+__device__ inline float warp_sum(float v) {
+  for (int o = kWarp / 2; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+__device__ inline float warp_max(float v) {
+  for (int o = kWarp / 2; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+
+// GAT. A warp per row; per head, lanes stride over that head's C columns (or the row's edges)
+// and the warp reduces.
+__global__ void head_dots_kernel(const float* __restrict__ x, std::int64_t ldx, std::int64_t rows, int heads,
+                                 std::int64_t C, const float* __restrict__ att, float* __restrict__ a) {
+  const int lane = int(threadIdx.x % kWarp);
+  for (std::int64_t i = warp_id(); i < rows; i += warp_count())
+    for (int h = 0; h < heads; ++h) {
+      float acc = 0.f;
+      for (std::int64_t c = lane; c < C; c += kWarp) acc += x[i * ldx + h * C + c] * att[h * C + c];
+      acc = warp_sum(acc);
+      if (lane == 0) a[i * heads + h] = acc;
+    }
+}
+
+__global__ void head_scale_add_kernel(const float* __restrict__ ga, const float* __restrict__ att, int heads,
+                                      std::int64_t C, std::int64_t rows, float* g, std::int64_t ldg) {
+  const std::int64_t F = heads * C, n = rows * F, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t k = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) {
+    const std::int64_t i = k / F, c = k % F;
+    g[i * ldg + c] += ga[i * heads + c / C] * att[c];
+  }
+}
+
+__global__ void gat_attention_forward_kernel(DeviceCsc csc, const float* __restrict__ a_src,
+                                             const float* __restrict__ a_dst, int heads, float slope,
+                                             float* __restrict__ scores, float* __restrict__ alpha) {
+  const int lane = int(threadIdx.x % kWarp);
+  for (std::int64_t v = warp_id(); v < csc.num_rows; v += warp_count()) {
+    const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
+    for (int h = 0; h < heads; ++h) {
+      const float ad = a_dst[v * heads + h];
+      float m = -INFINITY;
+      for (std::int64_t e = e0 + lane; e < e1; e += kWarp) {
+        const float z = a_src[std::int64_t(csc.indices[e]) * heads + h] + ad;
+        const float sz = z > 0.f ? z : slope * z;
+        scores[e * heads + h] = sz;
+        m = fmaxf(m, sz);
+      }
+      m = warp_max(m);
+      float sum = 0.f;
+      for (std::int64_t e = e0 + lane; e < e1; e += kWarp) {
+        const float p = expf(scores[e * heads + h] - m);
+        alpha[e * heads + h] = p;
+        sum += p;
+      }
+      const float inv = 1.f / warp_sum(sum);
+      for (std::int64_t e = e0 + lane; e < e1; e += kWarp) alpha[e * heads + h] *= inv;
+    }
+  }
+}
+
+__global__ void gat_attention_backward_kernel(DeviceCsc csc, const float* __restrict__ scores,
+                                              const float* __restrict__ alpha, int heads, float slope,
+                                              float* __restrict__ grad) {
+  const int lane = int(threadIdx.x % kWarp);
+  for (std::int64_t v = warp_id(); v < csc.num_rows; v += warp_count()) {
+    const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
+    for (int h = 0; h < heads; ++h) {
+      float dot = 0.f;
+      for (std::int64_t e = e0 + lane; e < e1; e += kWarp) dot += alpha[e * heads + h] * grad[e * heads + h];
+      dot = warp_sum(dot);
+      for (std::int64_t e = e0 + lane; e < e1; e += kWarp) {
+        const std::int64_t k = e * heads + h;
+        const float gs = alpha[k] * (grad[k] - dot);
+        grad[k] = scores[k] > 0.f ? gs : slope * gs;
+      }
+    }
+  }
+}
+
+__global__ void gat_aggregate_backward_kernel(DeviceCsc csc, const float* __restrict__ g, std::int64_t ldg,
+                                              const float* __restrict__ h_src, std::int64_t ldh, std::int64_t F,
+                                              const float* __restrict__ w, int heads, float* grad_h_src,
+                                              std::int64_t ldx, float* __restrict__ grad_w) {
+  const int lane = int(threadIdx.x % kWarp);
+  const std::int64_t C = F / heads;
+  for (std::int64_t v = warp_id(); v < csc.num_rows; v += warp_count()) {
+    const float* gv = g + v * ldg;
+    for (std::int64_t e = csc.indptr[v]; e < csc.indptr[v + 1]; ++e) {
+      const std::int64_t u = csc.indices[e];
+      const float* hu = h_src + u * ldh;
+      float* gx = grad_h_src + u * ldx;
+      for (int h = 0; h < heads; ++h) {
+        const float we = w[e * heads + h];
+        float dot = 0.f;
+        for (std::int64_t c = h * C + lane; c < (h + 1) * C; c += kWarp) {
+          dot += gv[c] * hu[c];
+          atomicAdd(gx + c, we * gv[c]);
+        }
+        dot = warp_sum(dot);
+        if (lane == 0) grad_w[e * heads + h] = dot;
+      }
+    }
+  }
+}
+
+__global__ void edge_sum_to_dst_kernel(DeviceCsc csc, const float* __restrict__ values, int heads,
+                                       float* __restrict__ out) {
+  const std::int64_t n = csc.num_rows * heads, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t k = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) {
+    const std::int64_t v = k / heads, h = k % heads;
+    float acc = 0.f;
+    for (std::int64_t e = csc.indptr[v]; e < csc.indptr[v + 1]; ++e) acc += values[e * heads + h];
+    out[k] = acc;
+  }
+}
+
+__global__ void edge_sum_to_src_kernel(DeviceCsc csc, const float* __restrict__ values, int heads, float* out) {
+  const std::int64_t n = csc.num_edges * heads, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t k = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride)
+    atomicAdd(out + std::int64_t(csc.indices[k / heads]) * heads + k % heads, values[k]);
+}
+
+// mean_heads (spread false): out[i, c] = mean over h of x[i, h C + c]; spread_heads (true):
+// out[i, h C + c] = x[i, c] / heads.
+__global__ void heads_kernel(const float* __restrict__ x, std::int64_t ldx, std::int64_t rows, int heads,
+                             std::int64_t C, bool spread, float* __restrict__ out) {
+  const std::int64_t width = spread ? heads * C : C, n = rows * width;
+  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t k = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) {
+    const std::int64_t i = k / width, c = k % width;
+    if (spread) {
+      out[k] = x[i * ldx + c % C] / float(heads);
+    } else {
+      float acc = 0.f;
+      for (int h = 0; h < heads; ++h) acc += x[i * ldx + h * C + c];
+      out[k] = acc / float(heads);
+    }
+  }
+}
+
 void zero_rows(float* p, std::int64_t rows, std::int64_t cols, std::int64_t ld, cudaStream_t s) {
   if (rows == 0 || cols == 0) return;
   if (ld == cols) {
@@ -277,10 +447,12 @@ void zero_rows(float* p, std::int64_t rows, std::int64_t cols, std::int64_t ld, 
 
 void spmm_forward(const DeviceCsc& csc, const float* x, std::int64_t ldx, std::int64_t F,
                   const float* edge_weight, bool mean, float* out, std::int64_t ldo,
-                  CUstream_st* stream) {
+                  CUstream_st* stream, int heads) {
   if (csc.num_rows == 0 || F == 0) return;
+  GNNKIT_EXPECTS_AS(InvalidArgument, "spmm_forward", heads >= 1 && F % heads == 0,
+                    "'heads' ({}) must divide the feature width {}", heads, F);
   spmm_forward_kernel<<<blocks_for_rows(csc.num_rows), kThreads, 0, stream>>>(csc, x, ldx, F, edge_weight,
-                                                                            mean, out, ldo);
+                                                                            mean, out, ldo, heads);
   GNNKIT_CUDA_CHECK(cudaGetLastError());
 }
 
@@ -342,20 +514,96 @@ void add_bias_rows(float* out, std::int64_t rows, std::int64_t cols, std::int64_
   GNNKIT_CUDA_CHECK(cudaGetLastError());
 }
 
+// out[c] += sum over rows of x[r, c] (times row_scale[r, c / C] when given).
+static void column_sums_into(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld,
+                             const float* row_scale, int heads, std::int64_t C, float* out, cudaStream_t stream) {
+  if (rows == 0 || cols == 0) return;
+  const Scratch partial(std::size_t(kSumChunks * cols) * sizeof(float));
+  const dim3 grid(blocks_for(cols, kThreads), kSumChunks);
+  column_partial_sums_kernel<<<grid, kThreads, 0, stream>>>(x, rows, cols, ld, row_scale, heads, C,
+                                                            partial.as<float>());
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+  add_partial_sums_kernel<<<blocks_for(cols, kThreads), kThreads, 0, stream>>>(partial.as<float>(), cols, out);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
 void add_column_sums(const float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, float* out,
                      CUstream_st* stream) {
-  if (rows == 0 || cols == 0) return;
-  float* partial = nullptr;
-  GNNKIT_CUDA_CHECK(cudaMallocAsync(&partial, std::size_t(kSumChunks * cols) * sizeof(float), stream));
-  const dim3 grid(blocks_for(cols, kThreads), kSumChunks);
-  column_partial_sums_kernel<<<grid, kThreads, 0, stream>>>(x, rows, cols, ld, partial);
-  cudaError_t status = cudaGetLastError();
-  if (status == cudaSuccess) {
-    add_partial_sums_kernel<<<blocks_for(cols, kThreads), kThreads, 0, stream>>>(partial, cols, out);
-    status = cudaGetLastError();
-  }
-  GNNKIT_CUDA_CHECK(cudaFreeAsync(partial, stream));
-  GNNKIT_CUDA_CHECK(status);
+  column_sums_into(x, rows, cols, ld, nullptr, 1, 1, out, stream);
+}
+
+void head_dots(const float* x, std::int64_t ldx, std::int64_t rows, int heads, std::int64_t C, const float* att,
+               float* a, CUstream_st* stream) {
+  if (rows == 0) return;
+  head_dots_kernel<<<blocks_for_rows(rows), kThreads, 0, stream>>>(x, ldx, rows, heads, C, att, a);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void head_dots_backward(const float* x, std::int64_t ldx, std::int64_t rows, int heads, std::int64_t C,
+                        const float* ga, const float* att, float* grad_x, std::int64_t ldg, float* att_grad,
+                        CUstream_st* stream) {
+  if (rows == 0) return;
+  column_sums_into(x, rows, heads * C, ldx, ga, heads, C, att_grad, stream);
+  head_scale_add_kernel<<<blocks_for(rows * heads * C, kThreads), kThreads, 0, stream>>>(ga, att, heads, C, rows,
+                                                                                      grad_x, ldg);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void gat_attention_forward(const DeviceCsc& csc, const float* a_src, const float* a_dst, int heads,
+                           float negative_slope, float* scores, float* alpha, CUstream_st* stream) {
+  if (csc.num_rows == 0) return;
+  gat_attention_forward_kernel<<<blocks_for_rows(csc.num_rows), kThreads, 0, stream>>>(
+      csc, a_src, a_dst, heads, negative_slope, scores, alpha);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void gat_attention_backward(const DeviceCsc& csc, const float* scores, const float* alpha, int heads,
+                            float negative_slope, float* grad, CUstream_st* stream) {
+  if (csc.num_rows == 0) return;
+  gat_attention_backward_kernel<<<blocks_for_rows(csc.num_rows), kThreads, 0, stream>>>(
+      csc, scores, alpha, heads, negative_slope, grad);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void gat_aggregate_backward(const DeviceCsc& csc, const float* g, std::int64_t ldg, const float* h_src,
+                            std::int64_t ldh, std::int64_t F, const float* w, int heads, float* grad_h_src,
+                            std::int64_t ldx, float* grad_w, CUstream_st* stream) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, "gat_aggregate_backward", heads >= 1 && F % heads == 0,
+                    "'heads' ({}) must divide the feature width {}", heads, F);
+  zero_rows(grad_h_src, csc.num_cols, F, ldx, stream);
+  if (csc.num_rows == 0) return;
+  gat_aggregate_backward_kernel<<<blocks_for_rows(csc.num_rows), kThreads, 0, stream>>>(
+      csc, g, ldg, h_src, ldh, F, w, heads, grad_h_src, ldx, grad_w);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void edge_sum_to_dst(const DeviceCsc& csc, const float* values, int heads, float* out, CUstream_st* stream) {
+  if (csc.num_rows == 0) return;
+  edge_sum_to_dst_kernel<<<blocks_for(csc.num_rows * heads, kThreads), kThreads, 0, stream>>>(csc, values, heads,
+                                                                                           out);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void edge_sum_to_src(const DeviceCsc& csc, const float* values, int heads, float* out, CUstream_st* stream) {
+  zero_rows(out, csc.num_cols, heads, heads, stream);
+  if (csc.num_edges == 0) return;
+  edge_sum_to_src_kernel<<<blocks_for(csc.num_edges * heads, kThreads), kThreads, 0, stream>>>(csc, values, heads,
+                                                                                            out);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void mean_heads(const float* x, std::int64_t ldx, std::int64_t rows, int heads, std::int64_t C, float* out,
+                CUstream_st* stream) {
+  if (rows == 0 || C == 0) return;
+  heads_kernel<<<blocks_for(rows * C, kThreads), kThreads, 0, stream>>>(x, ldx, rows, heads, C, false, out);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void spread_heads(const float* g, std::int64_t ldg, std::int64_t rows, int heads, std::int64_t C, float* out,
+                  CUstream_st* stream) {
+  if (rows == 0 || C == 0) return;
+  heads_kernel<<<blocks_for(rows * heads * C, kThreads), kThreads, 0, stream>>>(g, ldg, rows, heads, C, true, out);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
 }
 
 void scale_add(float* dst, std::int64_t ldd, const float* src, std::int64_t lds, std::int64_t rows,
@@ -374,15 +622,12 @@ void scale(float* x, std::int64_t rows, std::int64_t cols, std::int64_t ld, floa
 
 double sum_squares(const float* x, std::int64_t n, CUstream_st* stream) {
   if (n == 0) return 0;
-  double* sums = nullptr;
-  GNNKIT_CUDA_CHECK(cudaMallocAsync(&sums, kSquareBlocks * sizeof(double), stream));
-  sum_squares_kernel<<<kSquareBlocks, kThreads, 0, stream>>>(x, n, sums);
+  const Scratch sums(kSquareBlocks * sizeof(double));
+  sum_squares_kernel<<<kSquareBlocks, kThreads, 0, stream>>>(x, n, sums.as<double>());
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
   double host[kSquareBlocks];
-  cudaError_t status = cudaGetLastError();
-  if (status == cudaSuccess) status = cudaMemcpyAsync(host, sums, sizeof host, cudaMemcpyDeviceToHost, stream);
-  if (status == cudaSuccess) status = cudaStreamSynchronize(stream);
-  GNNKIT_CUDA_CHECK(cudaFreeAsync(sums, stream));
-  GNNKIT_CUDA_CHECK(status);
+  GNNKIT_CUDA_CHECK(cudaMemcpyAsync(host, sums.as<double>(), sizeof host, cudaMemcpyDeviceToHost, stream));
+  GNNKIT_CUDA_CHECK(cudaStreamSynchronize(stream));
   double total = 0;
   for (const double b : host) total += b;
   return total;

@@ -128,11 +128,12 @@ int main(int argc, char** argv) {
       model.backward(*ctx, layers, cache, g, false);
     });
     const char* where = ctx->device().is_cpu() ? "cpu" : "gpu";
-    std::printf("  %s (%d threads): forward %.3f ms, forward + backward %.3f ms\n", where, ctx->num_threads(),
+    std::printf("  %s%s: forward %.3f ms, forward + backward %.3f ms\n", where,
+                ctx->device().is_cpu() ? (" (" + std::to_string(ctx->num_threads()) + " threads)").c_str() : "",
                 fwd * 1e3, step * 1e3);
     char buf[256];
-    std::snprintf(buf, sizeof buf, "%s{\"device\": \"%s\", \"threads\": %d, \"forward_ms\": %.4f, \"fwd_bwd_ms\": %.4f}",
-                  c == 0 ? "" : ", ", where, ctx->num_threads(), fwd * 1e3, step * 1e3);
+    std::snprintf(buf, sizeof buf, "%s{\"device\": \"%s\", \"cpu_threads\": %d, \"forward_ms\": %.4f, \"fwd_bwd_ms\": %.4f}",
+                  c == 0 ? "" : ", ", where, ctx->device().is_cpu() ? ctx->num_threads() : 0, fwd * 1e3, step * 1e3);
     json += buf;
   }
   json += "]}\n";

@@ -48,9 +48,8 @@ void copy_bytes(void*, Device, const void*, Device, std::size_t, CUstream_st*) {
   no_cuda("copy");
 }
 void fill_bytes(void*, std::int64_t, std::size_t, std::uint64_t, CUstream_st*) { no_cuda("fill"); }
-void synchronize_device(int) { no_cuda("synchronize_device"); }
 void spmm_forward(const DeviceCsc&, const float*, std::int64_t, std::int64_t, const float*, bool, float*,
-                  std::int64_t, CUstream_st*) {
+                  std::int64_t, CUstream_st*, int) {
   no_cuda("spmm_forward");
 }
 void spmm_backward_x(const DeviceCsc&, const float*, std::int64_t, std::int64_t, const float*, bool, float*,
@@ -101,6 +100,31 @@ void adam_update(const train_detail::AdamStep&, float*, const float*, float*, fl
 void cross_entropy_rows(const float*, std::int64_t, std::int64_t, std::int64_t, const std::int64_t*, double,
                         double*, float*, std::int64_t, CUstream_st*) {
   no_cuda("cross_entropy_rows");
+}
+void head_dots(const float*, std::int64_t, std::int64_t, int, std::int64_t, const float*, float*, CUstream_st*) {
+  no_cuda("head_dots");
+}
+void head_dots_backward(const float*, std::int64_t, std::int64_t, int, std::int64_t, const float*, const float*,
+                        float*, std::int64_t, float*, CUstream_st*) {
+  no_cuda("head_dots_backward");
+}
+void gat_attention_forward(const DeviceCsc&, const float*, const float*, int, float, float*, float*, CUstream_st*) {
+  no_cuda("gat_attention_forward");
+}
+void gat_attention_backward(const DeviceCsc&, const float*, const float*, int, float, float*, CUstream_st*) {
+  no_cuda("gat_attention_backward");
+}
+void gat_aggregate_backward(const DeviceCsc&, const float*, std::int64_t, const float*, std::int64_t, std::int64_t,
+                            const float*, int, float*, std::int64_t, float*, CUstream_st*) {
+  no_cuda("gat_aggregate_backward");
+}
+void edge_sum_to_dst(const DeviceCsc&, const float*, int, float*, CUstream_st*) { no_cuda("edge_sum_to_dst"); }
+void edge_sum_to_src(const DeviceCsc&, const float*, int, float*, CUstream_st*) { no_cuda("edge_sum_to_src"); }
+void mean_heads(const float*, std::int64_t, std::int64_t, int, std::int64_t, float*, CUstream_st*) {
+  no_cuda("mean_heads");
+}
+void spread_heads(const float*, std::int64_t, std::int64_t, int, std::int64_t, float*, CUstream_st*) {
+  no_cuda("spread_heads");
 }
 }  // namespace kernels::cuda
 

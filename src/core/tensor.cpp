@@ -88,20 +88,6 @@ std::shared_ptr<void> allocate(const char* function, std::size_t bytes, Device d
   return std::shared_ptr<void>(p, [index, size](void* q) { kernels::cuda::deallocate(index, q, size); });
 }
 
-/// The context of device work that comes without one (Tensor::zeros, Tensor::to): one per
-/// device, created on first use and never destroyed (its stream must not be destroyed after
-/// the CUDA runtime at exit), instead of a new stream per call.
-const Context& device_context(int index) {
-  constexpr int kMaxDevices = 64;
-  static Context* contexts[kMaxDevices] = {};
-  static std::mutex mutex;
-  GNNKIT_EXPECTS_AS(DeviceError, "device_context", index >= 0 && index < kMaxDevices,
-                    "'index' must be in [0, {}), got {}", kMaxDevices, index);
-  std::lock_guard lock(mutex);
-  if (!contexts[index]) contexts[index] = new Context(Context::cuda(index));
-  return *contexts[index];
-}
-
 template <typename Fn>
 void visit_elements(DType dtype, Fn&& fn) {
   switch (dtype) {
@@ -156,8 +142,9 @@ Tensor Tensor::zeros(std::span<const std::int64_t> shape, DType dtype, Device de
   if (device.is_cpu()) {
     std::memset(t.data(), 0, t.nbytes());
   } else {
-    const Context& ctx = device_context(device.index);
-    kernels::cuda::synchronize_device(device.index);  // the block may be in use elsewhere
+    // The device's one stream (shared by its contexts): ordered after every kernel that used
+    // the (cached) block before.
+    const Context ctx = Context::cuda(device.index);
     kernels::cuda::fill_bytes(t.data(), std::int64_t(t.nbytes()), 1, 0, ctx.cuda_stream());
     ctx.synchronize();
   }
@@ -171,11 +158,8 @@ Tensor Tensor::to(Device device) const {
     copy(Context::cpu(), out, *this);
     return out;
   }
-  // No context orders this copy after the kernels that wrote the source or still read the
-  // (cached) destination block: wait for every stream of the devices involved.
-  for (const Device d : {this->device(), device})
-    if (d.is_cuda()) kernels::cuda::synchronize_device(d.index);
-  copy(device_context(device.is_cuda() ? device.index : this->device().index), out, *this);
+  // On the device's one stream: after the kernels that wrote the source.
+  copy(Context::cuda(device.is_cuda() ? device.index : this->device().index), out, *this);
   return out;
 }
 

@@ -52,7 +52,8 @@ inline void require_cuda_context(const char* function, Device device) {
 
 /// @brief Cheap, copyable handle to a device and its resources. Copies share the lazily
 /// created backend resources; with_seed / with_threads derive contexts that share them too.
-/// Thread-safe: resource creation is guarded by std::call_once.
+/// All CUDA contexts of one device share its stream and library handles, so work queued
+/// through any of them runs in order. Thread-safe: resource creation is guarded.
 class Context {
  public:
   /// @brief A CPU context. Header-only: usable without the compiled target.
@@ -85,7 +86,9 @@ class Context {
     return copy;
   }
 
-  /// @brief The CUDA stream every kernel of this context is queued on. (compiled target)
+  /// @brief The CUDA stream every kernel of this context is queued on (one per device,
+  /// shared by its contexts); also makes the context's device the current one. (compiled
+  /// target)
   /// @throws DeviceMismatch on a CPU context
   CUstream_st* cuda_stream() const;
   /// @brief cuBLAS handle bound to cuda_stream(), created on first use. (compiled target)

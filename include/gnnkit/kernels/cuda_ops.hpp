@@ -30,11 +30,12 @@ struct DeviceCsc {
 };
 
 /// @brief out[v] = sum (or mean, `mean`) over v's edges e of w[e] * x[src(e)] (w = 1 when
-/// edge_weight is null); rows without edges get 0. One warp per destination row, lanes
-/// across the features (coalesced row reads). @throws DeviceError
+/// edge_weight is null); rows without edges get 0. With `heads` > 1 the weights are
+/// [E, heads] and column c takes w[e, c / (F / heads)] (GAT's per-head attention). One warp
+/// per destination row, lanes across the features (coalesced row reads). @throws DeviceError
 void spmm_forward(const DeviceCsc& csc, const float* x, std::int64_t ldx, std::int64_t F,
                   const float* edge_weight, bool mean, float* out, std::int64_t ldo,
-                  CUstream_st* stream);
+                  CUstream_st* stream, int heads = 1);
 
 /// @brief Gradient of spmm_forward w.r.t. x: grad_x[src(e)] (+)= w[e] * grad_out[v]
 /// (/ deg(v) for mean), by atomic adds (the order of additions may vary between runs, within
@@ -85,6 +86,45 @@ void activation_dropout_backward(nn::Activation act, const float* y, std::int64_
 void sgemm(cublasContext* handle, bool trans_a, bool trans_b, std::int64_t M, std::int64_t N,
            std::int64_t K, float alpha, const float* A, std::int64_t lda, const float* B,
            std::int64_t ldb, float beta, float* C, std::int64_t ldc, bool allow_tf32 = false);
+
+/// @name GAT (nn/gat_conv.hpp on a GPU): x rows hold `heads` slices of C columns.
+/// @{
+/// @brief a[i, h] = <x[i, h C : (h + 1) C], att[h, :]> for rows x [rows, heads C] (ld).
+void head_dots(const float* x, std::int64_t ldx, std::int64_t rows, int heads, std::int64_t C,
+               const float* att, float* a, CUstream_st* stream);
+/// @brief Backward of head_dots: grad_x[i, h C + c] += ga[i, h] att[h, c] and
+/// att_grad[h, c] += sum over i of ga[i, h] x[i, h C + c] (fixed-order sums).
+void head_dots_backward(const float* x, std::int64_t ldx, std::int64_t rows, int heads,
+                        std::int64_t C, const float* ga, const float* att, float* grad_x,
+                        std::int64_t ldg, float* att_grad, CUstream_st* stream);
+/// @brief Per destination row v: scores[e, h] = leaky_relu(a_src[src(e), h] + a_dst[v, h])
+/// and alpha[e, h] = softmax over v's edges of scores (max subtracted): the CPU's
+/// kernels::cpu::gat_attention_forward. One warp per row.
+void gat_attention_forward(const DeviceCsc& csc, const float* a_src, const float* a_dst, int heads,
+                           float negative_slope, float* scores, float* alpha, CUstream_st* stream);
+/// @brief In place: grad holds d/d(alpha) on entry and d/d(a_src + a_dst) on return (softmax
+/// backward per row and head, then leaky_relu's derivative from the score's sign).
+void gat_attention_backward(const DeviceCsc& csc, const float* scores, const float* alpha, int heads,
+                            float negative_slope, float* grad, CUstream_st* stream);
+/// @brief Backward of spmm_forward with [E, heads] weights w: grad_h_src = sum over edges
+/// (u -> v) of w[e, h] g[v] (overwritten; atomic adds), and grad_w[e, h] = <g[v], h_src[u]>
+/// over head h's columns, from one read of both rows per edge.
+void gat_aggregate_backward(const DeviceCsc& csc, const float* g, std::int64_t ldg, const float* h_src,
+                            std::int64_t ldh, std::int64_t F, const float* w, int heads,
+                            float* grad_h_src, std::int64_t ldx, float* grad_w, CUstream_st* stream);
+/// @brief out[v, h] = sum over v's edges of values[e, h] (overwritten).
+void edge_sum_to_dst(const DeviceCsc& csc, const float* values, int heads, float* out,
+                     CUstream_st* stream);
+/// @brief out[u, h] = sum over the edges leaving u of values[e, h] (overwritten; atomic adds).
+void edge_sum_to_src(const DeviceCsc& csc, const float* values, int heads, float* out,
+                     CUstream_st* stream);
+/// @brief out[i, c] = mean over h of x[i, h C + c] (out contiguous [rows, C]).
+void mean_heads(const float* x, std::int64_t ldx, std::int64_t rows, int heads, std::int64_t C,
+                float* out, CUstream_st* stream);
+/// @brief Backward of mean_heads: out[i, h C + c] = g[i, c] / heads (out contiguous).
+void spread_heads(const float* g, std::int64_t ldg, std::int64_t rows, int heads, std::int64_t C,
+                  float* out, CUstream_st* stream);
+/// @}
 
 /// @brief out[i, :] += bias[:] for every row i of out [rows, cols] (ld). @throws DeviceError
 void add_bias_rows(float* out, std::int64_t rows, std::int64_t cols, std::int64_t ld,

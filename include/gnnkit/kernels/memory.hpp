@@ -31,7 +31,9 @@ int device_count() noexcept;
 /// DeviceError, NotCompiled
 void* allocate(int device, std::size_t bytes);
 /// @brief Returns a block from allocate(device, bytes) to the cache (cudaFree beyond its
-/// limit); errors are swallowed (called from destructors).
+/// limit) at once, though kernels that use it may still be queued: safe because all of
+/// gnnkit's work on a device runs on its one stream (core/context.hpp), so the block's next
+/// user is queued after them. Errors are swallowed (called from destructors).
 void deallocate(int device, void* ptr, std::size_t bytes) noexcept;
 /// @brief Frees every cached block of `device` (cudaFree); returns the bytes freed.
 std::size_t release_cached(int device) noexcept;
@@ -44,10 +46,5 @@ void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device
 /// @throws DeviceError, NotCompiled
 void fill_bytes(void* data, std::int64_t n, std::size_t elem_bytes, std::uint64_t pattern,
                 CUstream_st* stream);
-/// @brief Waits until every stream of `device` is idle (cudaDeviceSynchronize). Freed blocks
-/// go back to the cache at once and are safe to reuse in the order of one stream; work
-/// outside a context (Tensor::zeros, Tensor::to) waits here first, since its block may still
-/// be read by another stream's kernels. @throws DeviceError, NotCompiled
-void synchronize_device(int device);
 
 }  // namespace gnnkit::kernels::cuda

@@ -66,12 +66,21 @@ inline Tensor zeros_matrix(const Context& ctx, std::int64_t rows, std::int64_t c
   fill(ctx, t, 0.0);
   return t;
 }
-/// @brief A contiguous copy of t on ctx's device, ordered on ctx's stream (Tensor::clone
-/// has no context, so on a GPU it waits for the whole device first).
+/// @brief A contiguous copy of t (on ctx's device). On a GPU a 2-d float32 matrix with
+/// contiguous rows (any row stride) is copied by a kernel queued on ctx's stream, without
+/// waiting for it. @throws DeviceMismatch when t is not on ctx's device
 inline Tensor clone_on(const Context& ctx, const Tensor& t) {
-  if (ctx.device().is_cpu() && t.device().is_cpu()) return t.clone();
-  Tensor out = Tensor::empty(t.shape(), t.dtype(), ctx.device());
-  copy(ctx, out, t);
+  GNNKIT_EXPECTS_AS(DeviceMismatch, "clone", t.device() == ctx.device(),
+                    "'t' is {}, but the context is on {}", t.str(), ctx.device());
+  if (ctx.device().is_cpu()) return t.clone();
+  if (t.ndim() != 2 || t.dtype() != DType::kFloat32 || (t.size(1) > 1 && t.strides()[1] != 1)) {
+    Tensor out = Tensor::empty(t.shape(), t.dtype(), ctx.device());
+    copy(ctx, out, t);  // contiguous tensors only
+    return out;
+  }
+  Tensor out = Tensor::empty({t.size(0), t.size(1)}, DType::kFloat32, ctx.device());
+  kernels::cuda::scale_add(out.data_as<float>(), t.size(1), t.data_as<float>(), t.strides()[0], t.size(0),
+                           t.size(1), 1.f, 0.f, ctx.cuda_stream());
   return out;
 }
 
@@ -177,6 +186,7 @@ inline void add_into(const Context& ctx, const TensorView& dst, const TensorView
                              src.stride(0), dst.size(0), dst.size(1), 1.f, 1.f, ctx.cuda_stream());
     return;
   }
+  require_host("add_into", "src", src);
   dispatch_float(dst.dtype(), "add_into", [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t rows = dst.size(0), cols = dst.size(1);
@@ -199,6 +209,7 @@ inline void add_bias_rows(const Context& ctx, const TensorView& out, const Param
                                  bias.value.data_as<float>(), ctx.cuda_stream());
     return;
   }
+  require_host("add_bias_rows", "bias", bias.value);
   dispatch_float(out.dtype(), "add_bias_rows", [&](auto tag) {
     using T = decltype(tag);
     const T* b = bias.value.data_as<T>();
@@ -242,6 +253,7 @@ inline void bias_backward(const Context& ctx, const TensorView& grad, Parameter&
                                    grad.stride(0), bias.grad.data_as<float>(), ctx.cuda_stream());
     return;
   }
+  require_host("bias_backward", "bias.grad", bias.grad);
   dispatch_float(grad.dtype(), "bias_backward", [&](auto tag) {
     using T = decltype(tag);
     const std::int64_t cols = grad.size(1);

@@ -90,11 +90,10 @@ class GatConv {
                  const Tensor& x_dst, const ForwardMode& mode, Cache* cache) const {
     const std::string where = "GatConv '" + name_ + "'";
     const DType dtype = w_src_->value.dtype();
-    GNNKIT_EXPECTS_AS(NotCompiled, where.c_str(), ctx.device().is_cpu(),
-                      "GatConv has no CUDA kernels yet (attention logits, edge softmax); the "
-                      "context is {}: run it on Context::cpu()", ctx.device());
-    check_matrix(where.c_str(), "x_src", x_src, adj_in.num_src(), options_.in_src, dtype);
-    check_matrix(where.c_str(), "x_dst", x_dst, adj_in.num_dst(), options_.in_dst, dtype);
+    for (const Parameter* p : {w_src_.get(), w_dst_.get(), att_src_.get(), att_dst_.get(), b_.get()})
+      check_parameter_device(where.c_str(), ctx, p);
+    check_matrix(where.c_str(), "x_src", x_src, adj_in.num_src(), options_.in_src, dtype, ctx.device());
+    check_matrix(where.c_str(), "x_dst", x_dst, adj_in.num_dst(), options_.in_dst, dtype, ctx.device());
     if (mode.check_finite) {
       check_finite(where.c_str(), "x_src", x_src);
       check_finite(where.c_str(), "x_dst", x_dst);
@@ -114,25 +113,35 @@ class GatConv {
     Tensor scores = new_matrix(ctx, E, H, dtype), alpha = new_matrix(ctx, E, H, dtype);
     Tensor out_full = new_matrix(ctx, n_dst, HC, dtype);
     const bool dropout = mode.training && options_.dropout > 0;
-    dispatch_float(dtype, where.c_str(), [&](auto tag) {
-      using T = decltype(tag);
-      head_dots<T>(ctx, h_src, att_src_->value.data_as<T>(), H, C, a_src.data_as<T>());
-      head_dots<T>(ctx, h_dst, att_dst_->value.data_as<T>(), H, C, a_dst.data_as<T>());
-      adj.visit([&](const auto& csc, const auto*) {
-        kernels::cpu::gat_attention_forward<T>(csc, a_src.data_as<T>(), a_dst.data_as<T>(), H,
-                                               T(options_.negative_slope), scores.data_as<T>(),
-                                               alpha.data_as<T>(), threads);
-        const T* weights = alpha.data_as<T>();
-        Tensor dropped;
-        if (dropout) {
-          dropped = alpha.clone();
-          dropout_forward(ctx, dropped, options_.dropout, mode.dropout_key);
-          weights = dropped.data_as<T>();
-        }
-        kernels::cpu::spmm_forward<T>(csc, h_src.data_as<T>(), HC, HC, weights, H,
-                                      Reduce::kSum, out_full.data_as<T>(), HC, nullptr, threads);
+    if (ctx.device().is_cuda()) {  // the same steps through kernels/cuda_ops.hpp
+      namespace kc = kernels::cuda;
+      const kc::DeviceCsc csc = adj.device_csc(ctx);
+      CUstream_st* stream = ctx.cuda_stream();
+      kc::head_dots(h_src.data_as<float>(), h_src.strides()[0], n_src, H, C, att_src_->value.data_as<float>(),
+                    a_src.data_as<float>(), stream);
+      kc::head_dots(h_dst.data_as<float>(), h_dst.strides()[0], n_dst, H, C, att_dst_->value.data_as<float>(),
+                    a_dst.data_as<float>(), stream);
+      kc::gat_attention_forward(csc, a_src.data_as<float>(), a_dst.data_as<float>(), H,
+                                float(options_.negative_slope), scores.data_as<float>(), alpha.data_as<float>(),
+                                stream);
+      const Tensor weights = dropout ? dropped_attention(ctx, alpha, mode.dropout_key) : alpha;
+      kc::spmm_forward(csc, h_src.data_as<float>(), h_src.strides()[0], HC, weights.data_as<float>(), false,
+                       out_full.data_as<float>(), HC, stream, H);
+    } else {
+      dispatch_float(dtype, where.c_str(), [&](auto tag) {
+        using T = decltype(tag);
+        head_dots<T>(ctx, h_src, att_src_->value.data_as<T>(), H, C, a_src.data_as<T>());
+        head_dots<T>(ctx, h_dst, att_dst_->value.data_as<T>(), H, C, a_dst.data_as<T>());
+        adj.visit([&](const auto& csc, const auto*) {
+          kernels::cpu::gat_attention_forward<T>(csc, a_src.data_as<T>(), a_dst.data_as<T>(), H,
+                                                 T(options_.negative_slope), scores.data_as<T>(),
+                                                 alpha.data_as<T>(), threads);
+          const Tensor weights = dropout ? dropped_attention(ctx, alpha, mode.dropout_key) : alpha;
+          kernels::cpu::spmm_forward<T>(csc, h_src.data_as<T>(), HC, HC, weights.data_as<T>(), H,
+                                        Reduce::kSum, out_full.data_as<T>(), HC, nullptr, threads);
+        });
       });
-    });
+    }
     Tensor out = options_.concat ? out_full : mean_heads(ctx, out_full, H, C);
     if (b_) add_bias_rows(ctx, out, *b_);
     if (cache) {
@@ -157,7 +166,7 @@ class GatConv {
     const std::string where = "GatConv '" + name_ + "' backward";
     const DType dtype = w_src_->value.dtype();
     const Adjacency& adj = cache.adj;
-    check_matrix(where.c_str(), "grad_out", grad_out, adj.num_dst(), out_features(), dtype);
+    check_matrix(where.c_str(), "grad_out", grad_out, adj.num_dst(), out_features(), dtype, ctx.device());
     GNNKIT_EXPECTS_AS(InvalidArgument, where.c_str(), adj.has_transpose(),
                       "the adjacency was built without its transpose (inference only)");
     const int threads = ctx.num_threads();
@@ -168,37 +177,57 @@ class GatConv {
     Tensor g_full = options_.concat ? grad_out : spread_heads(ctx, grad_out, H, C);
     Tensor grad_h_src = new_matrix(ctx, n_src, HC, dtype);
     Tensor grad_h_dst = zeros_matrix(ctx, n_dst, HC, dtype);
-    dispatch_float(dtype, where.c_str(), [&](auto tag) {
-      using T = decltype(tag);
-      adj.visit([&](const auto& csc, const auto* t) {
-        // Weights the aggregation used: alpha after dropout.
-        Tensor dropped;
-        const T* weights = cache.alpha.data_as<T>();
-        if (cache.dropout_applied) {
-          dropped = cache.alpha.clone();
-          dropout_forward(ctx, dropped, options_.dropout, cache.dropout_key);
-          weights = dropped.data_as<T>();
-        }
-        // One gather of g per edge gives both the gradient of h_src and of the weights.
-        Tensor grad_alpha = new_matrix(ctx, E, H, dtype);
-        kernels::cpu::gat_aggregate_backward<T>(*t, g_full.data_as<T>(), g_full.strides()[0],
-                                                cache.h_src.data_as<T>(), HC, HC, weights, H,
-                                                grad_h_src.data_as<T>(), HC,
-                                                grad_alpha.data_as<T>(), threads);
-        if (cache.dropout_applied)
-          dropout_backward(ctx, grad_alpha, options_.dropout, cache.dropout_key);
-        T* gs = grad_alpha.data_as<T>();  // becomes the gradient of a_src[u] + a_dst[v]
-        kernels::cpu::gat_attention_backward<T>(csc, cache.scores.data_as<T>(),
-                                                cache.alpha.data_as<T>(), H,
-                                                T(options_.negative_slope), gs, threads);
-        Tensor grad_a_src = new_matrix(ctx, n_src, H, dtype);
-        Tensor grad_a_dst = new_matrix(ctx, n_dst, H, dtype);
-        kernels::cpu::edge_sum_to_src<T>(*t, gs, H, grad_a_src.data_as<T>(), false, threads);
-        kernels::cpu::edge_sum_to_dst<T>(csc, gs, H, grad_a_dst.data_as<T>(), false, threads);
-        head_dots_backward<T>(ctx, cache.h_src, grad_a_src.data_as<T>(), *att_src_, H, C, grad_h_src);
-        head_dots_backward<T>(ctx, cache.h_dst, grad_a_dst.data_as<T>(), *att_dst_, H, C, grad_h_dst);
+    if (ctx.device().is_cuda()) {  // the same steps through kernels/cuda_ops.hpp
+      namespace kc = kernels::cuda;
+      const kc::DeviceCsc csc = adj.device_csc(ctx);
+      CUstream_st* stream = ctx.cuda_stream();
+      const Tensor weights =
+          cache.dropout_applied ? dropped_attention(ctx, cache.alpha, cache.dropout_key) : cache.alpha;
+      Tensor grad_alpha = new_matrix(ctx, E, H, dtype);
+      kc::gat_aggregate_backward(csc, g_full.data_as<float>(), g_full.strides()[0], cache.h_src.data_as<float>(),
+                                 cache.h_src.strides()[0], HC, weights.data_as<float>(), H,
+                                 grad_h_src.data_as<float>(), HC, grad_alpha.data_as<float>(), stream);
+      if (cache.dropout_applied) dropout_backward(ctx, grad_alpha, options_.dropout, cache.dropout_key);
+      kc::gat_attention_backward(csc, cache.scores.data_as<float>(), cache.alpha.data_as<float>(), H,
+                                 float(options_.negative_slope), grad_alpha.data_as<float>(), stream);
+      Tensor grad_a_src = new_matrix(ctx, n_src, H, dtype), grad_a_dst = new_matrix(ctx, n_dst, H, dtype);
+      kc::edge_sum_to_src(csc, grad_alpha.data_as<float>(), H, grad_a_src.data_as<float>(), stream);
+      kc::edge_sum_to_dst(csc, grad_alpha.data_as<float>(), H, grad_a_dst.data_as<float>(), stream);
+      kc::head_dots_backward(cache.h_src.data_as<float>(), cache.h_src.strides()[0], n_src, H, C,
+                             grad_a_src.data_as<float>(), att_src_->value.data_as<float>(),
+                             grad_h_src.data_as<float>(), HC, att_src_->grad.data_as<float>(), stream);
+      kc::head_dots_backward(cache.h_dst.data_as<float>(), cache.h_dst.strides()[0], n_dst, H, C,
+                             grad_a_dst.data_as<float>(), att_dst_->value.data_as<float>(),
+                             grad_h_dst.data_as<float>(), HC, att_dst_->grad.data_as<float>(), stream);
+    } else {
+      dispatch_float(dtype, where.c_str(), [&](auto tag) {
+        using T = decltype(tag);
+        adj.visit([&](const auto& csc, const auto* t) {
+          // Weights the aggregation used: alpha after dropout.
+          const Tensor dropped =
+              cache.dropout_applied ? dropped_attention(ctx, cache.alpha, cache.dropout_key) : cache.alpha;
+          const T* weights = dropped.data_as<T>();
+          // One gather of g per edge gives both the gradient of h_src and of the weights.
+          Tensor grad_alpha = new_matrix(ctx, E, H, dtype);
+          kernels::cpu::gat_aggregate_backward<T>(*t, g_full.data_as<T>(), g_full.strides()[0],
+                                                  cache.h_src.data_as<T>(), HC, HC, weights, H,
+                                                  grad_h_src.data_as<T>(), HC,
+                                                  grad_alpha.data_as<T>(), threads);
+          if (cache.dropout_applied)
+            dropout_backward(ctx, grad_alpha, options_.dropout, cache.dropout_key);
+          T* gs = grad_alpha.data_as<T>();  // becomes the gradient of a_src[u] + a_dst[v]
+          kernels::cpu::gat_attention_backward<T>(csc, cache.scores.data_as<T>(),
+                                                  cache.alpha.data_as<T>(), H,
+                                                  T(options_.negative_slope), gs, threads);
+          Tensor grad_a_src = new_matrix(ctx, n_src, H, dtype);
+          Tensor grad_a_dst = new_matrix(ctx, n_dst, H, dtype);
+          kernels::cpu::edge_sum_to_src<T>(*t, gs, H, grad_a_src.data_as<T>(), false, threads);
+          kernels::cpu::edge_sum_to_dst<T>(csc, gs, H, grad_a_dst.data_as<T>(), false, threads);
+          head_dots_backward<T>(ctx, cache.h_src, grad_a_src.data_as<T>(), *att_src_, H, C, grad_h_src);
+          head_dots_backward<T>(ctx, cache.h_dst, grad_a_dst.data_as<T>(), *att_dst_, H, C, grad_h_dst);
+        });
       });
-    });
+    }
     ConvGrads grads;
     if (cache.shared_dst) {
       add_into(ctx, slice_rows(grad_h_src, 0, n_dst), grad_h_dst);
@@ -211,6 +240,13 @@ class GatConv {
   }
 
  private:
+  /// The attention after dropout: a copy of alpha with the mask of `key` applied (the
+  /// backward redraws the same mask instead of storing it).
+  Tensor dropped_attention(const Context& ctx, const Tensor& alpha, std::uint64_t key) const {
+    Tensor dropped = clone_on(ctx, alpha);
+    dropout_forward(ctx, dropped, options_.dropout, key);
+    return dropped;
+  }
   /// a[i, h] = sum_c h[i, h*C + c] * att[h, c]
   template <typename T>
   static void head_dots(const Context& ctx, const Tensor& h, const T* att, int H, std::int64_t C,
@@ -248,6 +284,11 @@ class GatConv {
   /// [n, H*C] -> [n, C]: mean over heads.
   static Tensor mean_heads(const Context& ctx, const Tensor& x, int H, std::int64_t C) {
     Tensor out = new_matrix(ctx, x.size(0), C, x.dtype());
+    if (ctx.device().is_cuda()) {
+      kernels::cuda::mean_heads(x.data_as<float>(), x.strides()[0], x.size(0), H, C, out.data_as<float>(),
+                                ctx.cuda_stream());
+      return out;
+    }
     dispatch_float(x.dtype(), "GatConv", [&](auto tag) {
       using T = decltype(tag);
       for (std::int64_t i = 0; i < x.size(0); ++i)
@@ -262,6 +303,11 @@ class GatConv {
   /// Backward of mean_heads: [n, C] -> [n, H*C], each head gets g / H.
   static Tensor spread_heads(const Context& ctx, const Tensor& g, int H, std::int64_t C) {
     Tensor out = new_matrix(ctx, g.size(0), H * C, g.dtype());
+    if (ctx.device().is_cuda()) {
+      kernels::cuda::spread_heads(g.data_as<float>(), g.strides()[0], g.size(0), H, C, out.data_as<float>(),
+                                  ctx.cuda_stream());
+      return out;
+    }
     dispatch_float(g.dtype(), "GatConv", [&](auto tag) {
       using T = decltype(tag);
       for (std::int64_t i = 0; i < g.size(0); ++i)

@@ -183,6 +183,7 @@ class HeteroConv {
     });
   }
   static void mask_winner(const Tensor& g, const std::vector<std::int8_t>& winner, std::int8_t i) {
+    require_host("HeteroConv (max over relations)", "grad", g);
     dispatch_float(g.dtype(), "HeteroConv", [&](auto tag) {
       using T = decltype(tag);
       T* p = g.data_as<T>();

@@ -36,6 +36,7 @@ class Linear {
                  Cache* cache) const {
     const std::string where = "Linear '" + name_ + "'";
     check_parameter_device(where.c_str(), ctx, w_.get());
+    check_parameter_device(where.c_str(), ctx, b_.get());
     check_matrix(where.c_str(), "x", x, -1, in_, w_->value.dtype(), ctx.device());
     if (mode.check_finite) check_finite(where.c_str(), "x", x);
     if (cache) cache->x = x;
@@ -44,6 +45,8 @@ class Linear {
   /// @brief Accumulates parameter gradients; returns the gradient of x.
   Tensor backward(const Context& ctx, const Cache& cache, const Tensor& grad_out) const {
     const std::string where = "Linear '" + name_ + "' backward";
+    check_parameter_device(where.c_str(), ctx, w_.get());
+    check_parameter_device(where.c_str(), ctx, b_.get());
     check_matrix(where.c_str(), "grad_out", grad_out, cache.x.size(0), out_, w_->value.dtype(),
                  ctx.device());
     return linear_backward(ctx, cache.x, *w_, b_.get(), grad_out, true);

@@ -10,7 +10,6 @@
 #include <span>
 #include <cstdint>
 #include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -150,11 +149,10 @@ class ParameterList {
                           detail::format("no parameter named '{}'", std::string(name)));
   }
 
-  /// @brief Moves every parameter (value and gradient) to ctx's device, for training there:
-  /// the layers see the moved tensors (they share the Parameter objects). On a GPU the
-  /// gradients are then zeroed on ctx's stream (zero_grad). Build optimisers after the move:
-  /// their state lives beside the parameters. Parameters with row-sparse gradients stay on
-  /// the CPU only for now.
+  /// @brief Moves every parameter (value and gradient, both copied) to ctx's device, for
+  /// training there: the layers see the moved tensors (they share the Parameter objects), and
+  /// zero_grad then fills on the device. Build optimisers after the move: their state lives
+  /// beside the parameters. Row-sparse gradients have no CUDA update yet.
   /// @throws NotCompiled (a row-sparse or float64 parameter to a GPU, a build without CUDA),
   ///         DeviceError, OutOfMemory
   void to(const Context& ctx) {
@@ -174,20 +172,14 @@ class ParameterList {
       p->value = p->value.to(device);
       p->grad = p->grad.to(device);
     }
-    *device_context_ = ctx;
   }
 
-  /// @brief Sets every gradient to zero (on a GPU: on the stream of the context given to
-  /// `to`, so it is ordered after the backward pass that used the old values).
+  /// @brief Sets every gradient to zero (on a GPU: queued on the device's stream, which every
+  /// context of the device shares, so it runs after the work that used the old values).
   void zero_grad() {
     for (auto& p : params_) {
       if (!p->grad.device().is_cpu()) {
-        const Context* ctx = device_context();
-        GNNKIT_EXPECTS_AS(DeviceMismatch, "ParameterList::zero_grad",
-                          ctx != nullptr && ctx->device() == p->grad.device(),
-                          "parameter '{}' is on {}, but no context of that device was given to "
-                          "ParameterList::to", p->name, p->grad.device());
-        fill(*ctx, p->grad, 0.0);
+        fill(Context::cuda(p->grad.device().index), p->grad, 0.0);
         continue;
       }
       if (!p->sparse_rows) {
@@ -199,11 +191,6 @@ class ParameterList {
       for (const std::int64_t r : p->touched_rows) std::memset(g + std::size_t(r) * row_bytes, 0, row_bytes);
       p->touched_rows.clear();
     }
-  }
-
-  /// @brief The context given to `to` (null before): whose stream GPU updates use.
-  const Context* device_context() const noexcept {
-    return device_context_->has_value() ? &**device_context_ : nullptr;
   }
 
   std::size_t size() const noexcept { return params_.size(); }
@@ -219,8 +206,6 @@ class ParameterList {
 
  private:
   std::vector<ParameterPtr> params_;
-  /// Shared by copies of the list (an optimiser copies it): set by `to`.
-  std::shared_ptr<std::optional<Context>> device_context_ = std::make_shared<std::optional<Context>>();
 };
 
 }  // namespace gnnkit

@@ -138,7 +138,7 @@ class Optimizer {
   /// one "<parameter>/<buffer>" per buffer (e.g. "conv1.weight/exp_avg"). Like PyTorch's
   /// state_dict, loading it restores the hyper-parameters too. The buffer tensors are the
   /// live state (shared, not copied): clone them to keep a snapshot. For parameters on a GPU
-  /// the buffers are host copies.
+  /// the buffers are host copies (snapshots, waited for).
   std::vector<NamedTensor> state() const {
     std::vector<NamedTensor> out;
     Tensor step = Tensor::empty({1}, DType::kInt64);
@@ -220,11 +220,18 @@ class Optimizer {
     GNNKIT_EXPECTS_AS(InvalidArgument, fn.c_str(), step >= 0, "'step' must be >= 0, got {}", step);
     GNNKIT_EXPECTS_AS(InvalidArgument, fn.c_str(), lr >= 0 && std::isfinite(lr),
                       "'lr' must be finite and >= 0, got {}", lr);
+    auto buffer = [&](std::size_t slot) -> Tensor& {
+      return buffers_[(slot - kFixed) / buffer_names_.size()][(slot - kFixed) % buffer_names_.size()];
+    };
+    // GPU buffers are replaced by device copies, all made before anything changes (an upload
+    // can fail).
+    std::vector<Tensor> uploaded(found.size());
+    for (std::size_t slot = kFixed; slot < found.size(); ++slot)
+      if (!buffer(slot).device().is_cpu()) uploaded[slot] = found[slot]->to(buffer(slot).device());
     for (std::size_t slot = kFixed; slot < found.size(); ++slot) {
-      Tensor& dst =
-          buffers_[(slot - kFixed) / buffer_names_.size()][(slot - kFixed) % buffer_names_.size()];
-      if (!dst.device().is_cpu())  // a GPU buffer: replaced by a device copy
-        dst = found[slot]->to(dst.device());
+      Tensor& dst = buffer(slot);
+      if (uploaded[slot].defined())
+        dst = uploaded[slot];
       else if (dst.data() != found[slot]->data())  // state() of this very optimiser shares them
         std::memcpy(dst.data(), found[slot]->data(), dst.nbytes());
     }

@@ -2,7 +2,8 @@
 /// @file
 /// The per-element update rules of the optimisers (PyTorch's SGD and Adam / AdamW), written
 /// once for the CPU loops (optimizer.hpp) and the CUDA kernels (cuda/ops.cu): the same
-/// arithmetic in double on both devices, stored in the parameter's type.
+/// formulas in double on both devices, stored in the parameter's type (equal to rounding:
+/// the compilers may fuse multiply-adds differently).
 
 #include <cmath>
 

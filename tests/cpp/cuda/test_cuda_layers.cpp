@@ -1,13 +1,14 @@
 // Layers, losses and optimisers on a CUDA context against the same code on the CPU: matmul
-// in every operand layout, the bias and combination helpers, SageConv forward and backward,
-// a heterogeneous GraphSAGE model's training step (forward, cross-entropy, backward, Adam)
-// and every optimiser. Same weights (one seed, moved with ParameterList::to), same dropout
+// in every operand layout, the bias and combination helpers, SageConv and GatConv forward
+// and backward, heterogeneous GraphSAGE and GAT models' training steps (forward,
+// cross-entropy, backward, Adam) and every optimiser. Same weights (one seed, moved with ParameterList::to), same dropout
 // masks; relative error <= 1e-4. Runs only with a GPU (see cuda_main.cpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "gnnkit/gnnkit.hpp"
@@ -30,18 +31,24 @@ Tensor random_matrix(std::int64_t rows, std::int64_t cols, std::uint32_t seed) {
   return t;
 }
 
-/// Largest |gpu - cpu| / max(1, |cpu|) over two tensors of the same shape (any devices).
+/// max |gpu - cpu| / max |cpu| over two 2-d (or 1-d) float32 tensors of the same shape, any
+/// devices and row strides: the error relative to the reference's scale, so small-valued
+/// tensors (a loss gradient of 1/N) are held to the same 1e-4.
 double rel_error(const Tensor& gpu, const Tensor& cpu) {
   REQUIRE(gpu.defined());
   REQUIRE(cpu.defined());
   REQUIRE(gpu.numel() == cpu.numel());
-  const Tensor a = gpu.to(Device::cpu()), b = cpu.to(Device::cpu());
-  double worst = 0;
+  auto host = [](const Tensor& t) {  // a contiguous host copy (rows may be strided)
+    return t.device().is_cpu() ? t.clone() : clone_on(Context::cuda(t.device().index), t).to(Device::cpu());
+  };
+  const Tensor a = host(gpu), b = host(cpu);
+  double diff = 0, scale = 0;
   for (std::int64_t i = 0; i < a.numel(); ++i) {
     const double x = a.data_as<float>()[i], y = b.data_as<float>()[i];
-    worst = std::max(worst, std::abs(x - y) / std::max(1.0, std::abs(y)));
+    diff = std::max(diff, std::abs(x - y));
+    scale = std::max(scale, std::abs(y));
   }
-  return worst;
+  return scale == 0 ? diff : diff / scale;
 }
 
 /// Random dst-major adjacency with empty rows, duplicate edges and self loops.
@@ -63,6 +70,32 @@ Adjacency random_adjacency(std::int64_t num_dst, std::int64_t num_src, std::uint
 
 TEST_CASE("matmul on a CUDA context matches the CPU in every operand layout") {
   const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  // Padded rows and a padded output: views into wider matrices (row stride > width).
+  {
+    const Tensor wide_a = random_matrix(50, 40, 11), wide_b = random_matrix(30, 64, 12);
+    const Tensor a = slice_columns(wide_a, 3, 33), b = slice_columns(wide_b, 0, 20);  // [50, 30] [30, 20]
+    const Tensor wa = wide_a.to(kGpu), wb = wide_b.to(kGpu);
+    Tensor out = random_matrix(50, 28, 13), out_d = out.to(kGpu);
+    const Tensor o = slice_columns(out, 4, 24), od = slice_columns(out_d, 4, 24);
+    matmul_accumulate(cpu, a, b, o);
+    matmul_accumulate(gpu, slice_columns(wa, 3, 33), slice_columns(wb, 0, 20), od);
+    CHECK(rel_error(out_d, out) <= 1e-4);  // the padding columns untouched on both
+  }
+  // Size-1 dimensions, and K = 0 accumulating nothing.
+  for (auto [M, K, N] : {std::tuple<std::int64_t, std::int64_t, std::int64_t>{1, 7, 5}, {6, 1, 4}, {3, 9, 1}, {1, 1, 1}}) {
+    CAPTURE(M, K, N);
+    const Tensor a = random_matrix(M, K, 1), b = random_matrix(K, N, 2);
+    CHECK(rel_error(matmul(gpu, a.to(kGpu), b.to(kGpu)), matmul(cpu, a, b)) <= 1e-5);
+    const Tensor at = random_matrix(K, M, 3), bt = random_matrix(N, K, 4);  // transposed storage
+    CHECK(rel_error(matmul(gpu, transposed(at.to(kGpu)), transposed(bt.to(kGpu))), matmul(cpu, transposed(at), transposed(bt))) <= 1e-5);
+  }
+  {
+    Tensor acc = random_matrix(4, 3, 5);
+    Tensor acc_d = acc.to(kGpu);
+    matmul_accumulate(gpu, Tensor::empty({4, 0}, DType::kFloat32, kGpu), Tensor::empty({0, 3}, DType::kFloat32, kGpu),
+                      acc_d);
+    CHECK(rel_error(acc_d, acc) == 0);
+  }
   const std::int64_t M = 70, K = 33, N = 45;
   const Tensor a = random_matrix(M, K, 1), at = random_matrix(K, M, 2);
   const Tensor b = random_matrix(K, N, 3), bt = random_matrix(N, K, 4);
@@ -110,8 +143,10 @@ TEST_CASE("bias, bias gradient, add_into and HeteroConv-style scaling on the GPU
     CHECK(rel_error(xd, x) <= 1e-5);
     host.zero_grad();
     device.zero_grad();
-    bias_backward(cpu, x, *hb);
-    bias_backward(gpu, xd, *db);
+    for (int twice = 0; twice < 2; ++twice) {  // the gradient accumulates
+      bias_backward(cpu, x, *hb);
+      bias_backward(gpu, xd, *db);
+    }
     CHECK(rel_error(db->grad, hb->grad) <= 1e-4);
     const Tensor y = random_matrix(rows, 37, 77);
     add_into(cpu, x, y);
@@ -154,7 +189,56 @@ TEST_CASE("SageConv forward and backward on a CUDA context match the CPU") {
       }
 }
 
-TEST_CASE("A heterogeneous GraphSAGE model trains a step on the GPU like on the CPU") {
+TEST_CASE("GatConv forward and backward on a CUDA context match the CPU") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  const Adjacency adj = random_adjacency(300, 400, 12);
+  struct Case {
+    std::int64_t in_src, in_dst, out;
+    int heads;
+    bool concat;
+    double dropout;
+    bool self_loops;
+  };
+  // One W shared by sources and destinations (x_dst a prefix of x_src) or two; heads
+  // concatenated or averaged; attention dropout on or off; self loops added or not.
+  for (const Case k : {Case{16, 16, 8, 1, true, 0.0, true}, Case{16, 16, 40, 3, true, 0.3, true},
+                       Case{24, 10, 12, 4, false, 0.2, false}, Case{33, 33, 64, 2, false, 0.0, true}}) {
+    CAPTURE(k.in_src, k.in_dst, k.out, k.heads, k.concat, k.dropout, k.self_loops);
+    ParameterList hp, dp;
+    const GatConvOptions o{k.in_src, k.in_dst, k.out, k.heads, k.concat, 0.2, k.dropout, k.self_loops, true};
+    GatConv host(hp, "gat", o, 5), device(dp, "gat", o, 5);
+    // Non-zero biases and attention vectors: the defaults would hide a bias or head mix-up.
+    std::mt19937 rng(8);
+    for (const auto& p : hp)
+      if (p->name.find("bias") != std::string::npos)
+        for (std::int64_t i = 0; i < p->numel(); ++i) p->value.data_as<float>()[i] = float(rng() % 2001) / 1000.f - 1.f;
+    for (std::size_t i = 0; i < hp.size(); ++i) copy(cpu, dp[i]->value, hp[i]->value);
+    dp.to(gpu);
+    const Tensor x = random_matrix(400, k.in_src, 21), xd = x.to(kGpu);
+    const Tensor x_dst = k.in_dst == k.in_src ? slice_rows(x, 0, 300) : random_matrix(300, k.in_dst, 22);
+    const Tensor xd_dst = k.in_dst == k.in_src ? slice_rows(xd, 0, 300) : x_dst.to(kGpu);
+    GatConv::Cache hc, dc;
+    const ForwardMode mode{true, 17, false};
+    const Tensor y = host.forward(cpu, adj, x, x_dst, mode, &hc);
+    const Tensor yd = device.forward(gpu, adj, xd, xd_dst, mode, &dc);
+    CHECK(rel_error(dc.alpha, hc.alpha) <= 1e-4);
+    CHECK(rel_error(yd, y) <= 1e-4);
+    const Tensor g = random_matrix(300, host.out_features(), 31);
+    hp.zero_grad();
+    dp.zero_grad();
+    const ConvGrads gh = host.backward(cpu, hc, g);
+    const ConvGrads gd = device.backward(gpu, dc, g.to(kGpu));
+    CHECK(rel_error(gd.x_src, gh.x_src) <= 1e-4);
+    REQUIRE(gd.x_dst.defined() == gh.x_dst.defined());
+    if (gh.x_dst.defined()) CHECK(rel_error(gd.x_dst, gh.x_dst) <= 1e-4);
+    for (std::size_t i = 0; i < hp.size(); ++i) {
+      INFO(hp[i]->name);
+      CHECK(rel_error(dp[i]->grad, hp[i]->grad) <= 1e-4);
+    }
+  }
+}
+
+TEST_CASE("A heterogeneous GraphSAGE or GAT model trains a step on the GPU like on the CPU") {
   const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
   // user (400) and item (250): buys user -> item, rev_buys item -> user, knows user -> user.
   LayerGraph lg;
@@ -164,24 +248,28 @@ TEST_CASE("A heterogeneous GraphSAGE model trains a step on the GPU like on the 
   lg.relations.push_back(random_adjacency(400, 400, 3));
   const std::vector<LayerGraph> layers(2, lg);
   const ModelSpec spec{{12, 20}, {{0, 0, 1}, {1, 1, 0}, {2, 0, 0}}, 0};
+  for (ConvKind conv : {ConvKind::kSage, ConvKind::kGat})
   for (Reduce combine : {Reduce::kSum, Reduce::kMean})
     for (bool projection : {false, true}) {
-      CAPTURE(int(combine), projection);
+      CAPTURE(int(conv), int(combine), projection);
       GnnModelOptions o;
+      o.conv = conv;
+      o.heads = 4;
+      o.attention_dropout = 0.1;
       o.hidden = 32;
-      o.out = 5;
+      o.out = 47;  // more classes than a warp's lanes: the loss kernel's column loop turns
       o.hetero_aggr = combine;
       o.dropout = 0.4;
       o.input_dropout = 0.1;
       o.input_projection = projection;
       GnnModel host(spec, o, 9), device(spec, o, 9);
-      device.parameters().to(gpu);
+      device.parameters().to(Context::cuda(0));  // another context of the device than gpu's
       Adam host_opt(host.parameters(), {.lr = 0.01, .weight_decay = 1e-4});
       Adam device_opt(device.parameters(), {.lr = 0.01, .weight_decay = 1e-4});
       const std::vector<Tensor> x = {random_matrix(400, 12, 1), random_matrix(250, 20, 2)};
       const std::vector<Tensor> xd = {x[0].to(kGpu), x[1].to(kGpu)};
       std::vector<std::int64_t> labels(400);
-      for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = i % 9 == 0 ? -1 : std::int64_t(i * 7 % 5);
+      for (std::size_t i = 0; i < labels.size(); ++i) labels[i] = i % 9 == 0 ? -1 : std::int64_t(i * 7 % 47);
       for (int step = 0; step < 3; ++step) {
         CAPTURE(step);
         const ForwardMode mode{true, std::uint64_t(100 + step), false};
@@ -189,8 +277,8 @@ TEST_CASE("A heterogeneous GraphSAGE model trains a step on the GPU like on the 
         const Tensor yh = host.forward(cpu, layers, x, mode, &hc);
         const Tensor yd = device.forward(gpu, layers, xd, mode, &dc);
         CHECK(rel_error(yd, yh) <= 1e-4);
-        Tensor gh = Tensor::empty({400, 5}, DType::kFloat32);
-        Tensor gd = Tensor::empty({400, 5}, DType::kFloat32, kGpu);
+        Tensor gh = Tensor::empty({400, 47}, DType::kFloat32);
+        Tensor gd = Tensor::empty({400, 47}, DType::kFloat32, kGpu);
         const double lh = cross_entropy(cpu, yh, labels, gh);
         const double ld = cross_entropy(gpu, yd, labels, gd);
         CHECK(std::abs(ld - lh) <= 1e-4 * std::max(1.0, std::abs(lh)));
@@ -265,7 +353,7 @@ TEST_CASE("Optimisers, gradient clipping and optimiser state on the GPU match th
   }
 }
 
-TEST_CASE("Ops without CUDA kernels say so; mixed devices name the parameter") {
+TEST_CASE("Max aggregation says it has no CUDA kernel; mixed devices name the parameter") {
   const Context gpu = Context::cuda(0);
   const Adjacency adj = random_adjacency(20, 30, 3);
   ParameterList params;
@@ -278,8 +366,7 @@ TEST_CASE("Ops without CUDA kernels say so; mixed devices name the parameter") {
                                                 "cpu, but the context is on cuda:0 (move the parameters with "
                                                 "ParameterList::to)"));
   params.to(gpu);
-  CHECK_THROWS_WITH(gat.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr),
-                    Catch::Contains("GatConv has no CUDA kernels yet"));
+  CHECK(gat.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr).size(1) == 8);
   SageConv sage_max(params, "sage_max", SageConvOptions{8, 8, 4, Reduce::kMax}, 1);
   params.to(gpu);
   CHECK_THROWS_AS(sage_max.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr), Error);
