@@ -104,13 +104,29 @@ std::size_t release_cached(int device) noexcept {
 }
 
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device,
-                std::size_t bytes, CUstream_st* stream) {
+                std::size_t bytes, CUstream_st* stream, bool wait) {
   if (bytes == 0) return;
   (void)dst_device;
   (void)src_device;
   // cudaMemcpyDefault: unified addressing tells the direction from the pointers.
   GNNKIT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDefault, stream));
-  GNNKIT_CUDA_CHECK(cudaStreamSynchronize(stream));
+  if (wait) GNNKIT_CUDA_CHECK(cudaStreamSynchronize(stream));
+}
+
+void* allocate_pinned(std::size_t bytes) {
+  void* p = nullptr;
+  const cudaError_t status = cudaHostAlloc(&p, bytes, cudaHostAllocPortable);
+  if (status == cudaErrorMemoryAllocation) {
+    (void)cudaGetLastError();
+    throw OutOfMemory("allocate_pinned", detail::format("cudaHostAlloc of {} bytes failed", bytes));
+  }
+  GNNKIT_CUDA_CHECK(status);
+  return p;
+}
+
+void free_pinned(void* ptr) noexcept {
+  cudaFreeHost(ptr);
+  (void)cudaGetLastError();
 }
 
 void fill_bytes(void* data, std::int64_t n, std::size_t elem_bytes, std::uint64_t pattern,

@@ -2,7 +2,8 @@
 // weight, bias; F -> hidden -> classes, ReLU between, no dropout) forward + backward on one
 // sampled mini-batch of G2 (batch 1024, fan-outs [15, 10]), on the GPU, with the same model
 // on the CPU for scale. The blocks are written to --export so that
-// bench/gpu/pyg_layers.py runs PyG's SAGEConv on the very same edges side by side.
+// bench/gpu/pyg_layers.py runs PyG's SAGEConv on the very same edges side by side. Then a
+// whole training step of bench_train's 3-layer model on each device (sampling on the CPU).
 //
 //   build-gpu/bench/bench_gpu_layers --inputs DIR [--graph G2] [--batch 1024]
 //       [--features 100] [--hidden 256] [--classes 47] [--iters 20] [--export DIR] [--out F]
@@ -12,18 +13,25 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "gnnkit/gnnkit.hpp"
+#include "gnnkit/kernels/cuda_ops.hpp"
+#include "gnnkit/kernels/sparse.hpp"
 #include "gnnkit/nn/model.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
+#include "gnnkit/train/loss.hpp"
+#include "gnnkit/train/optimizer.hpp"
 #include "raw_input.hpp"
 #include "timing.hpp"
 
 using namespace gnnkit;
+using bench::Clock;
+using bench::seconds_since;
 
 namespace {
 
@@ -134,6 +142,88 @@ int main(int argc, char** argv) {
     char buf[256];
     std::snprintf(buf, sizeof buf, "%s{\"device\": \"%s\", \"cpu_threads\": %d, \"forward_ms\": %.4f, \"fwd_bwd_ms\": %.4f}",
                   c == 0 ? "" : ", ", where, ctx->device().is_cpu() ? ctx->num_threads() : 0, fwd * 1e3, step * 1e3);
+    json += buf;
+  }
+  json += "], \"train_step\": [";
+
+  // A training step of bench_train's model (3 SAGE layers of 256, [15, 10, 5], batch 1024,
+  // F = 100, 47 classes, dropout 0.5, Adam) on each device: sampling on the CPU (every
+  // core); on the GPU the features live in device memory and the batch's node ids go up
+  // through a pinned buffer (copy_async) to be gathered there, and the adjacency goes without
+  // its transpose (the CUDA backward scatters by atomics); on the CPU the features are
+  // gathered on the host. Forward, cross-entropy, backward and Adam on the device.
+  Tensor features = Tensor::empty({n, F}, DType::kFloat32);
+  std::vector<std::int64_t> labels(static_cast<std::size_t>(n));
+#pragma omp parallel for schedule(static)
+  for (std::int64_t v = 0; v < n; ++v) {
+    for (std::int64_t c = 0; c < F; ++c)
+      features.data_as<float>()[v * F + c] = float(double(mix64(std::uint64_t(v * F + c)) >> 11) * 0x1.0p-53 * 2 - 1);
+    labels[std::size_t(v)] = std::int64_t(mix64(std::uint64_t(v) ^ 0xabcdefull) % std::uint64_t(classes));
+  }
+  SamplingOptions so3;
+  so3.fanouts = {15, 10, 5};
+  const NeighborSampler sampler3(graph, so3);
+  const HostArray seed_pool = bench::read_i64(dir + "/seeds.i64");
+  for (std::size_t c = 0; c < contexts.size(); ++c) {
+    const Context& ctx = contexts[c];
+    const bool on_gpu = ctx.device().is_cuda();
+    nn::GnnModelOptions o3;
+    o3.num_layers = 3;
+    o3.hidden = hidden;
+    o3.out = classes;
+    o3.dropout = 0.5;
+    nn::GnnModel model(nn::ModelSpec::homogeneous(F), o3, 1);
+    model.parameters().to(ctx);
+    Adam adam(model.parameters(), AdamOptions{1e-3});
+    const Tensor device_features = on_gpu ? features.to(ctx.device()) : Tensor();
+    Tensor pinned_ids = on_gpu ? Tensor::empty_pinned({std::int64_t(1) << 22}, DType::kInt64) : Tensor();
+    MiniBatch mb;
+    std::vector<double> totals, samples;
+    for (int s = 0; s < 3 + iters; ++s) {
+      const auto t0 = Clock::now();
+      const std::int64_t shape3[] = {1024};
+      const TensorView seeds3(static_cast<std::int64_t*>(seed_pool.data()) + (s % 100) * 1024,
+                              DType::kInt64, Device::cpu(), shape3);
+      sampler3.sample_into(cpu, "node", seeds3, std::nullopt, std::uint64_t(s), mb);
+      const auto layers3 = nn::layer_graphs(mb, 3, cpu.num_threads(), /*build_transpose=*/!on_gpu);
+      const double t_sample = seconds_since(t0);
+      const std::int64_t rows3 = std::int64_t(mb.nodes[0].size());
+      Tensor x = Tensor::empty({rows3, F}, DType::kFloat32, ctx.device());
+      if (on_gpu) {
+        if (rows3 > pinned_ids.numel()) pinned_ids = Tensor::empty_pinned({rows3}, DType::kInt64);
+        std::memcpy(pinned_ids.data(), mb.nodes[0].data(), std::size_t(rows3) * 8);  // the last copy has run
+        Tensor ids = Tensor::empty({rows3}, DType::kInt64, ctx.device());
+        const std::int64_t id_shape[] = {rows3};
+        copy_async(ctx, ids, TensorView(pinned_ids.data(), DType::kInt64, Device::cpu(), id_shape));
+        kernels::cuda::gather_rows(device_features.data_as<float>(), F, F, ids.data_as<std::int64_t>(), rows3,
+                                   x.data_as<float>(), F, ctx.cuda_stream());
+      } else {
+        kernels::cpu::gather_rows(features.data_as<float>(), F, F, mb.nodes[0].data(), rows3, x.data_as<float>(), F,
+                                  ctx.num_threads());
+      }
+      nn::GnnModel::Cache cache;
+      const Tensor logits = model.forward(ctx, layers3, {x}, {true, std::uint64_t(s), false}, &cache);
+      std::vector<std::int64_t> y(static_cast<std::size_t>(logits.size(0)));
+      for (std::size_t i = 0; i < y.size(); ++i) y[i] = labels[std::size_t(mb.nodes[0][i])];
+      Tensor grad = Tensor::empty({logits.size(0), classes}, DType::kFloat32, ctx.device());
+      cross_entropy(ctx, logits, y, grad);
+      model.parameters().zero_grad();
+      model.backward(ctx, layers3, cache, grad, false);
+      adam.step(ctx);
+      ctx.synchronize();
+      if (s < 3) continue;
+      totals.push_back(seconds_since(t0));
+      samples.push_back(t_sample);
+    }
+    std::sort(totals.begin(), totals.end());
+    std::sort(samples.begin(), samples.end());
+    const double total = totals[totals.size() / 2], sample = samples[samples.size() / 2];
+    const char* where = on_gpu ? "gpu" : "cpu";
+    std::printf("  train step (3 x SAGE-256, [15, 10, 5], batch 1024) on the %s: %.2f ms (sampling on the CPU %.2f ms)\n",
+                where, total * 1e3, sample * 1e3);
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s{\"device\": \"%s\", \"step_ms\": %.3f, \"sample_ms\": %.3f}", c == 0 ? "" : ", ",
+                  where, total * 1e3, sample * 1e3);
     json += buf;
   }
   json += "]}\n";

@@ -44,7 +44,9 @@ int device_count() noexcept { return 0; }
 void* allocate(int, std::size_t) { no_cuda("allocate"); }
 void deallocate(int, void*, std::size_t) noexcept {}
 std::size_t release_cached(int) noexcept { return 0; }
-void copy_bytes(void*, Device, const void*, Device, std::size_t, CUstream_st*) {
+void* allocate_pinned(std::size_t) { no_cuda("allocate_pinned"); }
+void free_pinned(void*) noexcept {}
+void copy_bytes(void*, Device, const void*, Device, std::size_t, CUstream_st*, bool) {
   no_cuda("copy");
 }
 void fill_bytes(void*, std::int64_t, std::size_t, std::uint64_t, CUstream_st*) { no_cuda("fill"); }

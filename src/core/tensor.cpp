@@ -1,6 +1,7 @@
 #include "gnnkit/core/tensor.hpp"
 #include "gnnkit/core/build_info.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -151,6 +152,17 @@ Tensor Tensor::zeros(std::span<const std::int64_t> shape, DType dtype, Device de
   return t;
 }
 
+Tensor Tensor::empty_pinned(std::span<const std::int64_t> shape, DType dtype) {
+  const std::size_t bytes = checked_bytes("Tensor::empty_pinned", shape, dtype);
+  if (!cuda_compiled())
+    throw NotCompiled("Tensor::empty_pinned",
+                      "pinned host memory needs CUDA, and gnnkit was built without CUDA");
+  void* p = kernels::cuda::allocate_pinned(std::max<std::size_t>(bytes, 1));
+  std::shared_ptr<void> owner(p, [](void* q) { kernels::cuda::free_pinned(q); });
+  const TensorView view(p, dtype, Device::cpu(), shape);
+  return wrap(view, std::move(owner));
+}
+
 Tensor Tensor::to(Device device) const {
   GNNKIT_EXPECTS_AS(InvalidArgument, "Tensor::to", defined(), "'this' must be a defined tensor");
   Tensor out = empty(shape(), dtype(), device);
@@ -163,8 +175,8 @@ Tensor Tensor::to(Device device) const {
   return out;
 }
 
-void copy(const Context& ctx, const TensorView& dst, const TensorView& src) {
-  constexpr const char* fn = "copy";
+namespace {
+void copy_impl(const char* fn, const Context& ctx, const TensorView& dst, const TensorView& src, bool wait) {
   check::not_null(fn, "dst", dst);
   check::not_null(fn, "src", src);
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, dst.dtype() == src.dtype(),
@@ -186,7 +198,16 @@ void copy(const Context& ctx, const TensorView& dst, const TensorView& src) {
                     "'dst' and 'src' must be contiguous for copies involving CUDA, got {} / {}",
                     dst.str(), src.str());
   kernels::cuda::copy_bytes(dst.data(), dst.device(), src.data(), src.device(), dst.nbytes(),
-                            ctx.cuda_stream());
+                            ctx.cuda_stream(), wait);
+}
+}  // namespace
+
+void copy(const Context& ctx, const TensorView& dst, const TensorView& src) {
+  copy_impl("copy", ctx, dst, src, /*wait=*/true);
+}
+
+void copy_async(const Context& ctx, const TensorView& dst, const TensorView& src) {
+  copy_impl("copy_async", ctx, dst, src, /*wait=*/false);
 }
 
 void fill(const Context& ctx, const TensorView& out, double value) {

@@ -39,6 +39,15 @@ class Tensor {
     return zeros(std::span<const std::int64_t>(shape.begin(), shape.size()), dtype, device);
   }
 
+  /// @brief Uninitialised contiguous tensor in page-locked host memory (device cpu): the
+  /// staging buffer of batch uploads, which copy_async then moves by DMA while the host goes
+  /// on. Not cached: allocate it once and reuse it.
+  /// @throws NotCompiled (a build without CUDA), OutOfMemory, InvalidArgument (shape)
+  static Tensor empty_pinned(std::span<const std::int64_t> shape, DType dtype);
+  static Tensor empty_pinned(std::initializer_list<std::int64_t> shape, DType dtype) {
+    return empty_pinned(std::span<const std::int64_t>(shape.begin(), shape.size()), dtype);
+  }
+
   /// @brief Adopts memory owned elsewhere without copying: `owner` keeps it alive (a NumPy
   /// array, a DLPack producer, a memory map) and is released with the last copy.
   static Tensor wrap(const TensorView& view, std::shared_ptr<void> owner) {
@@ -87,6 +96,14 @@ class Tensor {
 /// Non-contiguous views are supported on the CPU; CUDA copies need contiguous views.
 /// @throws InvalidArgument, ShapeMismatch, DeviceMismatch, NotCompiled, DeviceError
 void copy(const Context& ctx, const TensorView& dst, const TensorView& src);
+
+/// @brief copy, without waiting for a copy that involves a GPU: it is queued on ctx's stream
+/// and ordered before the kernels queued after it. The caller keeps src unchanged and both
+/// tensors alive until the stream has run it (ctx.synchronize(), or any call that waits,
+/// such as reading a loss). From pinned host memory (Tensor::empty_pinned) the copy runs by
+/// DMA while the host goes on; from pageable memory CUDA stages it before returning.
+/// @throws as copy
+void copy_async(const Context& ctx, const TensorView& dst, const TensorView& src);
 
 /// @brief Sets every element of out to value (converted to out's dtype), on ctx's device.
 /// @throws DeviceMismatch when out is not on ctx's device; InvalidArgument for CUDA views that

@@ -5,8 +5,10 @@
 /// row-major GEMM through cuBLAS, and the elementwise pieces of linear layers, optimisers and
 /// the cross-entropy loss. Plain pointers into device memory and the Context's
 /// stream / handles; no CUDA header here. Defined in cuda/ops.cu, or in cuda_stub.cpp (which
-/// throws NotCompiled) when CUDA is off. Every op has a CPU twin it is tested against
-/// (tests/cpp/cuda/test_cuda_ops.cpp): same shapes, same masks, relative error <= 1e-4.
+/// throws NotCompiled) when CUDA is off. Every op has a CPU twin it is tested against, on
+/// its own (tests/cpp/cuda/test_cuda_ops.cpp) or through the layer that uses it
+/// (test_cuda_layers.cpp): same shapes, same masks, relative error <= 1e-4. Ops that scatter
+/// by atomic adds (input gradients of the aggregations) may differ between runs by rounding.
 
 #include <cstddef>
 #include <cstdint>

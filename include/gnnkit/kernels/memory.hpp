@@ -38,9 +38,15 @@ void deallocate(int device, void* ptr, std::size_t bytes) noexcept;
 /// @brief Frees every cached block of `device` (cudaFree); returns the bytes freed.
 std::size_t release_cached(int device) noexcept;
 /// @brief Copies bytes between any two of host and device memory, queued on stream and
-/// waited for. @throws DeviceError, NotCompiled
+/// waited for unless `wait` is false (then the caller keeps both ends alive, and a host
+/// destination unread, until the stream has run it). @throws DeviceError, NotCompiled
 void copy_bytes(void* dst, Device dst_device, const void* src, Device src_device,
-                std::size_t bytes, CUstream_st* stream);
+                std::size_t bytes, CUstream_st* stream, bool wait = true);
+/// @brief `bytes` of page-locked host memory (cudaHostAlloc): host<->device copies from it
+/// run by DMA without staging, asynchronously. @throws OutOfMemory, NotCompiled
+void* allocate_pinned(std::size_t bytes);
+/// @brief Frees memory from allocate_pinned; errors are swallowed (called from destructors).
+void free_pinned(void* ptr) noexcept;
 /// @brief Fills n contiguous elements of element size elem_bytes with the bit pattern
 /// `pattern` (the value already converted to the element type), queued on stream.
 /// @throws DeviceError, NotCompiled

@@ -167,7 +167,7 @@ class GatConv {
     const DType dtype = w_src_->value.dtype();
     const Adjacency& adj = cache.adj;
     check_matrix(where.c_str(), "grad_out", grad_out, adj.num_dst(), out_features(), dtype, ctx.device());
-    GNNKIT_EXPECTS_AS(InvalidArgument, where.c_str(), adj.has_transpose(),
+    GNNKIT_EXPECTS_AS(InvalidArgument, where.c_str(), ctx.device().is_cuda() || adj.has_transpose(),
                       "the adjacency was built without its transpose (inference only)");
     const int threads = ctx.num_threads();
     const int H = options_.heads;

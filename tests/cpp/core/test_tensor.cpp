@@ -179,6 +179,7 @@ TEST_CASE("GPU layer ops without a GPU: NotCompiled, or DeviceError naming the o
   expect_error([&] { kc::gather_rows(x.data(), 4, 4, index.data(), 1, out.data(), 4, nullptr); }, "gather_rows");
   expect_error([&] { kc::activation_dropout_forward(nn::Activation::kReLU, x.data(), 1, 4, 4, 0.f, 0.5, 1, nullptr); },
                "activation_dropout_forward");
+  expect_error([&] { Tensor::empty_pinned({16}, DType::kFloat32); }, "pinned");
 }
 
 TEST_CASE("DLPack export and import are zero-copy and release the memory once") {

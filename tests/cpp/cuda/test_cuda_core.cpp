@@ -1,6 +1,7 @@
 // Runs only on a machine with a GPU (see cuda_main.cpp).
 #include <catch2/catch.hpp>
 
+#include <cstring>
 #include <numeric>
 
 #include "gnnkit/gnnkit.hpp"
@@ -24,6 +25,31 @@ TEST_CASE("host -> device -> host round trip preserves every byte") {
   CHECK(dev.device() == Device::cuda(0));
   Tensor back = dev.to(Device::cpu());
   CHECK(std::memcmp(back.data(), host.data(), host.nbytes()) == 0);
+}
+
+TEST_CASE("Contexts of one device share its stream, so their work runs in order") {
+  const Context a = Context::cuda(0), b = Context::cuda(0);
+  CHECK(a.cuda_stream() == b.cuda_stream());
+  // Written through one context, read back through the other with no wait in between.
+  Tensor dev = Tensor::empty({1 << 20}, DType::kFloat32, Device::cuda(0));
+  fill(a, dev, 3.0);
+  Tensor back = Tensor::empty({1 << 20}, DType::kFloat32);
+  copy(b, back, dev);
+  CHECK(back.data_as<float>()[0] == 3.f);
+  CHECK(back.data_as<float>()[(1 << 20) - 1] == 3.f);
+}
+
+TEST_CASE("pinned buffers and asynchronous copies round-trip every byte") {
+  const Context ctx = Context::cuda(0);
+  Tensor src = Tensor::empty_pinned({4096, 3}, DType::kInt64);
+  CHECK(src.device().is_cpu());
+  std::iota(src.data_as<std::int64_t>(), src.data_as<std::int64_t>() + src.numel(), -5);
+  Tensor dev = Tensor::empty({4096, 3}, DType::kInt64, Device::cuda(0));
+  Tensor back = Tensor::empty_pinned({4096, 3}, DType::kInt64);
+  copy_async(ctx, dev, src);
+  copy_async(ctx, back, dev);  // ordered after the upload on the same stream
+  ctx.synchronize();
+  CHECK(std::memcmp(back.data(), src.data(), src.nbytes()) == 0);
 }
 
 TEST_CASE("fill and zeros on the device, for 1-, 4- and 8-byte types") {

@@ -51,13 +51,14 @@ double rel_error(const Tensor& gpu, const Tensor& cpu) {
   return scale == 0 ? diff : diff / scale;
 }
 
-/// Random dst-major adjacency with empty rows, duplicate edges and self loops.
+/// Random dst-major adjacency with empty rows, duplicate edges, self loops and one row of 150
+/// edges (longer than a warp's lanes: the per-lane edge loops turn).
 Adjacency random_adjacency(std::int64_t num_dst, std::int64_t num_src, std::uint32_t seed) {
   std::mt19937 rng(seed);
   std::vector<std::int64_t> indptr{0};
   std::vector<std::int32_t> indices;
   for (std::int64_t v = 0; v < num_dst; ++v) {
-    const int deg = v % 5 == 0 ? 0 : int(rng() % 12);
+    const int deg = v == 2 ? 150 : v % 5 == 0 ? 0 : int(rng() % 12);
     for (int k = 0; k < deg; ++k)
       indices.push_back(k == 3 && !indices.empty() ? indices.back() : std::int32_t(rng() % num_src));
     if (v % 7 == 1 && v < num_src) indices.push_back(std::int32_t(v));
@@ -201,8 +202,10 @@ TEST_CASE("GatConv forward and backward on a CUDA context match the CPU") {
   };
   // One W shared by sources and destinations (x_dst a prefix of x_src) or two; heads
   // concatenated or averaged; attention dropout on or off; self loops added or not.
+  // Heads x width 150 > 128: spmm's second column pass with per-head weights.
   for (const Case k : {Case{16, 16, 8, 1, true, 0.0, true}, Case{16, 16, 40, 3, true, 0.3, true},
-                       Case{24, 10, 12, 4, false, 0.2, false}, Case{33, 33, 64, 2, false, 0.0, true}}) {
+                       Case{24, 10, 12, 4, false, 0.2, false}, Case{33, 33, 64, 2, false, 0.0, true},
+                       Case{20, 20, 50, 3, true, 0.25, true}}) {
     CAPTURE(k.in_src, k.in_dst, k.out, k.heads, k.concat, k.dropout, k.self_loops);
     ParameterList hp, dp;
     const GatConvOptions o{k.in_src, k.in_dst, k.out, k.heads, k.concat, 0.2, k.dropout, k.self_loops, true};
@@ -223,6 +226,9 @@ TEST_CASE("GatConv forward and backward on a CUDA context match the CPU") {
     const Tensor yd = device.forward(gpu, adj, xd, xd_dst, mode, &dc);
     CHECK(rel_error(dc.alpha, hc.alpha) <= 1e-4);
     CHECK(rel_error(yd, y) <= 1e-4);
+    // Inference: no attention dropout whatever its rate.
+    CHECK(rel_error(device.forward(gpu, adj, xd, xd_dst, {}, nullptr), host.forward(cpu, adj, x, x_dst, {}, nullptr)) <=
+          1e-4);
     const Tensor g = random_matrix(300, host.out_features(), 31);
     hp.zero_grad();
     dp.zero_grad();
