@@ -100,6 +100,60 @@ __global__ void spmm_backward_kernel(DeviceCsc csc, const float* __restrict__ g,
   }
 }
 
+__global__ void spmm_max_forward_kernel(DeviceCsc csc, const float* __restrict__ x, std::int64_t ldx,
+                                        std::int64_t F, const float* __restrict__ w, float* __restrict__ out,
+                                        std::int64_t ldo, std::int32_t* __restrict__ argmax) {
+  const int lane = int(threadIdx.x % kWarp);
+  for (std::int64_t v = warp_id(); v < csc.num_rows; v += warp_count()) {
+    const std::int64_t e0 = csc.indptr[v], e1 = csc.indptr[v + 1];
+    for (std::int64_t c = lane; c < F; c += kWarp) {
+      float best = 0.f;
+      std::int32_t arg = -1;
+      for (std::int64_t e = e0; e < e1; ++e) {
+        const float m = (w ? w[e] : 1.f) * x[std::int64_t(csc.indices[e]) * ldx + c];
+        if (e == e0 || m > best) {
+          best = m;
+          arg = std::int32_t(e - e0);
+        }
+      }
+      out[v * ldo + c] = best;
+      argmax[v * F + c] = arg;
+    }
+  }
+}
+
+__global__ void spmm_max_backward_kernel(DeviceCsc csc, const float* __restrict__ g, std::int64_t ldg, std::int64_t F,
+                                         const float* __restrict__ w, const std::int32_t* __restrict__ argmax,
+                                         float* gx, std::int64_t ldx) {
+  const std::int64_t n = csc.num_rows * F, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t k = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) {
+    const std::int32_t arg = argmax[k];
+    if (arg < 0) continue;
+    const std::int64_t v = k / F, c = k % F, e = csc.indptr[v] + arg;
+    atomicAdd(gx + std::int64_t(csc.indices[e]) * ldx + c, (w ? w[e] : 1.f) * g[v * ldg + c]);
+  }
+}
+
+__global__ void max_combine_kernel(float* out, std::int64_t ldo, const float* __restrict__ y, std::int64_t ldy,
+                                   std::int64_t rows, std::int64_t cols, std::int8_t* winner, std::int8_t index) {
+  const std::int64_t n = rows * cols, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t k = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride) {
+    const std::int64_t r = k / cols, c = k % cols;
+    const float b = y[r * ldy + c];
+    if (b > out[r * ldo + c]) {
+      out[r * ldo + c] = b;
+      if (winner) winner[k] = index;
+    }
+  }
+}
+
+__global__ void mask_winner_kernel(float* g, std::int64_t ld, std::int64_t rows, std::int64_t cols,
+                                   const std::int8_t* __restrict__ winner, std::int8_t index) {
+  const std::int64_t n = rows * cols, stride = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t k = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride)
+    if (winner[k] != index) g[(k / cols) * ld + k % cols] = 0.f;
+}
+
 __global__ void zero_rows_kernel(float* p, std::int64_t rows, std::int64_t cols, std::int64_t ld) {
   const std::int64_t n = rows * cols, stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
@@ -262,6 +316,38 @@ __global__ void adam_kernel(train_detail::AdamStep step, float* w, const float* 
   const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t j = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; j < n; j += stride)
     train_detail::adam_element(step, w[j], g[j], m[j], v[j]);
+}
+
+__global__ void binary_loss_kernel(train_detail::BinaryLossTerm term, const float* __restrict__ x, std::int64_t stride,
+                                   std::int64_t n, const float* __restrict__ t, const float* __restrict__ w,
+                                   double inv, double* __restrict__ loss, float* grad, std::int64_t grad_stride) {
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    double dx = 0;
+    loss[i] = train_detail::binary_term(term, double(x[i * stride]), double(t[i]), w ? double(w[i]) : 1.0, inv,
+                                        grad ? &dx : nullptr);
+    if (grad) grad[i * grad_stride] = float(dx);
+  }
+}
+
+__global__ void bpr_kernel(const float* __restrict__ pos, std::int64_t ps, const float* __restrict__ neg,
+                           std::int64_t ns0, std::int64_t ns1, std::int64_t n, std::int64_t k, double inv,
+                           double* __restrict__ loss, float* pos_grad, std::int64_t pgs, float* neg_grad,
+                           std::int64_t gs0, std::int64_t gs1) {
+  const std::int64_t step = std::int64_t(gridDim.x) * blockDim.x;
+  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    const double p = pos[i * ps];
+    double l = 0, dpos = 0;
+    for (std::int64_t j = 0; j < k; ++j) {
+      const double diff = double(neg[i * ns0 + j * ns1]) - p;
+      const double s = train_detail::sigmoid(diff);
+      l += train_detail::softplus(diff);
+      dpos -= s;
+      if (neg_grad) neg_grad[i * gs0 + j * gs1] = float(s * inv);
+    }
+    if (pos_grad) pos_grad[i * pgs] = float(dpos * inv);
+    loss[i] = l;
+  }
 }
 
 // One warp per row: the max, the sum of exponentials and the loss in double, as the CPU's.
@@ -466,6 +552,41 @@ void spmm_backward_x(const DeviceCsc& csc, const float* grad_out, std::int64_t l
   GNNKIT_CUDA_CHECK(cudaGetLastError());
 }
 
+void spmm_max_forward(const DeviceCsc& csc, const float* x, std::int64_t ldx, std::int64_t F,
+                      const float* edge_weight, float* out, std::int64_t ldo, std::int32_t* argmax,
+                      CUstream_st* stream) {
+  if (csc.num_rows == 0 || F == 0) return;
+  spmm_max_forward_kernel<<<blocks_for_rows(csc.num_rows), kThreads, 0, stream>>>(csc, x, ldx, F, edge_weight, out,
+                                                                                ldo, argmax);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void spmm_max_backward_x(const DeviceCsc& csc, const float* grad_out, std::int64_t ldg, std::int64_t F,
+                         const float* edge_weight, const std::int32_t* argmax, float* grad_x, std::int64_t ldx,
+                         bool accumulate, CUstream_st* stream) {
+  if (!accumulate) zero_rows(grad_x, csc.num_cols, F, ldx, stream);
+  if (csc.num_rows == 0 || F == 0) return;
+  spmm_max_backward_kernel<<<blocks_for(csc.num_rows * F, kThreads), kThreads, 0, stream>>>(
+      csc, grad_out, ldg, F, edge_weight, argmax, grad_x, ldx);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void max_combine(float* out, std::int64_t ldo, const float* y, std::int64_t ldy, std::int64_t rows,
+                 std::int64_t cols, std::int8_t* winner, std::int8_t index, CUstream_st* stream) {
+  if (rows == 0 || cols == 0) return;
+  max_combine_kernel<<<blocks_for(rows * cols, kThreads), kThreads, 0, stream>>>(out, ldo, y, ldy, rows, cols,
+                                                                                winner, index);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void mask_winner(float* grad, std::int64_t ld, std::int64_t rows, std::int64_t cols, const std::int8_t* winner,
+                 std::int8_t index, CUstream_st* stream) {
+  if (rows == 0 || cols == 0) return;
+  mask_winner_kernel<<<blocks_for(rows * cols, kThreads), kThreads, 0, stream>>>(grad, ld, rows, cols, winner,
+                                                                                index);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
 void gather_rows(const float* x, std::int64_t ldx, std::int64_t F, const std::int64_t* index,
                  std::int64_t n, float* out, std::int64_t ldo, CUstream_st* stream) {
   if (n == 0 || F == 0) return;
@@ -644,6 +765,24 @@ void adam_update(const train_detail::AdamStep& step, float* w, const float* g, f
                  std::int64_t n, CUstream_st* stream) {
   if (n == 0) return;
   adam_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(step, w, g, m, v, n);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void binary_loss_rows(const train_detail::BinaryLossTerm& term, const float* logits, std::int64_t stride,
+                      std::int64_t n, const float* targets, const float* weights, double inv, double* loss,
+                      float* grad, std::int64_t grad_stride, CUstream_st* stream) {
+  if (n == 0) return;
+  binary_loss_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(term, logits, stride, n, targets, weights, inv,
+                                                                      loss, grad, grad_stride);
+  GNNKIT_CUDA_CHECK(cudaGetLastError());
+}
+
+void bpr_rows(const float* pos, std::int64_t pos_stride, const float* neg, std::int64_t ns0, std::int64_t ns1,
+              std::int64_t n, std::int64_t k, double inv, double* loss, float* pos_grad, std::int64_t pgs,
+              float* neg_grad, std::int64_t gs0, std::int64_t gs1, CUstream_st* stream) {
+  if (n == 0) return;
+  bpr_kernel<<<blocks_for(n, kThreads), kThreads, 0, stream>>>(pos, pos_stride, neg, ns0, ns1, n, k, inv, loss,
+                                                              pos_grad, pgs, neg_grad, gs0, gs1);
   GNNKIT_CUDA_CHECK(cudaGetLastError());
 }
 

@@ -3,7 +3,8 @@
 // sampled mini-batch of G2 (batch 1024, fan-outs [15, 10]), on the GPU, with the same model
 // on the CPU for scale. The blocks are written to --export so that
 // bench/gpu/pyg_layers.py runs PyG's SAGEConv on the very same edges side by side. Then a
-// whole training step of bench_train's 3-layer model on each device (sampling on the CPU).
+// whole training step of bench_train's 3-layer model on each device (sampling on the CPU),
+// and GPU sampling (DeviceSampler) against the CPU sampler on 2 threads.
 //
 //   build-gpu/bench/bench_gpu_layers --inputs DIR [--graph G2] [--batch 1024]
 //       [--features 100] [--hidden 256] [--classes 47] [--iters 20] [--export DIR] [--out F]
@@ -23,6 +24,7 @@
 #include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/kernels/sparse.hpp"
 #include "gnnkit/nn/model.hpp"
+#include "gnnkit/sampling/device_sampler.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
 #include "gnnkit/train/loss.hpp"
 #include "gnnkit/train/optimizer.hpp"
@@ -225,6 +227,53 @@ int main(int argc, char** argv) {
     std::snprintf(buf, sizeof buf, "%s{\"device\": \"%s\", \"step_ms\": %.3f, \"sample_ms\": %.3f}", c == 0 ? "" : ", ",
                   where, total * 1e3, sample * 1e3);
     json += buf;
+  }
+  json += "], \"sampling\": [";
+
+  // GPU sampling (issue 6): DeviceSampler on the GPU against the CPU sampler on 2 threads
+  // ("our 2-core CPU sampler"), [15, 10, 5], batches of 1024 and 8192 seeds; the GPU as a %
+  // of the device-memory bound at 72 bytes per sampled edge (BENCHMARKING.md) over the
+  // copy bandwidth measured here.
+  if (have_gpu) {
+    const Context& gpu = contexts[0];
+    const std::size_t copy_bytes = std::size_t(1) << 30;
+    const Tensor a = Tensor::zeros({std::int64_t(copy_bytes / 4)}, DType::kFloat32, gpu.device());
+    Tensor b = Tensor::zeros({std::int64_t(copy_bytes / 4)}, DType::kFloat32, gpu.device());
+    const double copy_s = median_seconds(gpu, 10, [&] { copy_async(gpu, b, a); });
+    const double bandwidth = 2.0 * double(copy_bytes) / copy_s;
+    const DeviceSampler device_sampler(DeviceGraph::upload(gpu, graph), {15, 10, 5});
+    const Context two = Context::cpu(2, 0);
+    bool first_case = true;
+    for (const std::int64_t size : {std::int64_t(1024), std::int64_t(8192)}) {
+      const std::int64_t shape_s[] = {size};
+      std::uint64_t b_gpu = 0, b_cpu = 0;
+      std::int64_t edges = 0;
+      auto seeds_at = [&](std::uint64_t k) {
+        const std::int64_t offset = std::int64_t(k % std::uint64_t(std::max<std::int64_t>(seed_pool.size() / size, 1))) * size;
+        return TensorView(static_cast<std::int64_t*>(seed_pool.data()) + offset, DType::kInt64, Device::cpu(), shape_s);
+      };
+      const double t_gpu = median_seconds(gpu, iters, [&] {
+        const DeviceMiniBatch d = device_sampler.sample(gpu, seeds_at(b_gpu), b_gpu);
+        ++b_gpu;
+        edges = 0;
+        for (const Block& blk : d.blocks) edges += blk.num_edges;
+      });
+      MiniBatch mb3;
+      const double t_cpu = median_seconds(two, iters, [&] {
+        sampler3.sample_into(two, "node", seeds_at(b_cpu), std::nullopt, b_cpu, mb3);
+        ++b_cpu;
+      });
+      const double pct = 100.0 * 72.0 * double(edges) / t_gpu / bandwidth;
+      std::printf("  sampling [15, 10, 5], batch %lld: GPU %.3f ms (%.1f M edges/s, %.1f %% of the %.0f GB/s bound), "
+                  "CPU 2 threads %.3f ms: %.1fx\n", (long long)size, t_gpu * 1e3, double(edges) / t_gpu / 1e6, pct,
+                  bandwidth / 1e9, t_cpu * 1e3, t_cpu / t_gpu);
+      char buf[256];
+      std::snprintf(buf, sizeof buf, "%s{\"batch\": %lld, \"edges\": %lld, \"gpu_ms\": %.4f, \"cpu2_ms\": %.4f, "
+                    "\"pct_bound\": %.1f}", first_case ? "" : ", ", (long long)size, (long long)edges, t_gpu * 1e3,
+                    t_cpu * 1e3, pct);
+      json += buf;
+      first_case = false;
+    }
   }
   json += "]}\n";
   if (!out_path.empty()) std::ofstream(out_path) << json;

@@ -4,6 +4,7 @@
 #include "gnnkit/core/build_info.hpp"
 #include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/kernels/memory.hpp"
+#include "gnnkit/sampling/device_sampler.hpp"
 
 namespace gnnkit {
 namespace {
@@ -58,6 +59,21 @@ void spmm_backward_x(const DeviceCsc&, const float*, std::int64_t, std::int64_t,
                      std::int64_t, bool, CUstream_st*) {
   no_cuda("spmm_backward_x");
 }
+void spmm_max_forward(const DeviceCsc&, const float*, std::int64_t, std::int64_t, const float*, float*, std::int64_t,
+                      std::int32_t*, CUstream_st*) {
+  no_cuda("spmm_max_forward");
+}
+void spmm_max_backward_x(const DeviceCsc&, const float*, std::int64_t, std::int64_t, const float*,
+                         const std::int32_t*, float*, std::int64_t, bool, CUstream_st*) {
+  no_cuda("spmm_max_backward_x");
+}
+void max_combine(float*, std::int64_t, const float*, std::int64_t, std::int64_t, std::int64_t, std::int8_t*,
+                 std::int8_t, CUstream_st*) {
+  no_cuda("max_combine");
+}
+void mask_winner(float*, std::int64_t, std::int64_t, std::int64_t, const std::int8_t*, std::int8_t, CUstream_st*) {
+  no_cuda("mask_winner");
+}
 struct CusparseSpmm::State {};
 CusparseSpmm::CusparseSpmm(cusparseContext*, const DeviceCsc&, const float*, CUstream_st*) {
   no_cuda("CusparseSpmm");
@@ -99,6 +115,14 @@ void adam_update(const train_detail::AdamStep&, float*, const float*, float*, fl
                  CUstream_st*) {
   no_cuda("adam_update");
 }
+void binary_loss_rows(const train_detail::BinaryLossTerm&, const float*, std::int64_t, std::int64_t, const float*,
+                      const float*, double, double*, float*, std::int64_t, CUstream_st*) {
+  no_cuda("binary_loss_rows");
+}
+void bpr_rows(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t, double,
+              double*, float*, std::int64_t, float*, std::int64_t, std::int64_t, CUstream_st*) {
+  no_cuda("bpr_rows");
+}
 void cross_entropy_rows(const float*, std::int64_t, std::int64_t, std::int64_t, const std::int64_t*, double,
                         double*, float*, std::int64_t, CUstream_st*) {
   no_cuda("cross_entropy_rows");
@@ -129,5 +153,12 @@ void spread_heads(const float*, std::int64_t, std::int64_t, int, std::int64_t, f
   no_cuda("spread_heads");
 }
 }  // namespace kernels::cuda
+
+namespace sampling_detail {
+DeviceMiniBatch sample_on_cuda(const Context&, const DeviceGraph&, const std::vector<std::int64_t>&, const Tensor&,
+                               std::uint64_t) {
+  no_cuda("DeviceSampler::sample");
+}
+}  // namespace sampling_detail
 
 }  // namespace gnnkit

@@ -17,6 +17,7 @@
 #include "gnnkit/core/fwd.hpp"
 #include "gnnkit/nn/activation.hpp"
 #include "gnnkit/nn/dropout_mask.hpp"
+#include "gnnkit/train/loss_terms.hpp"
 #include "gnnkit/train/update_rules.hpp"
 
 namespace gnnkit::kernels::cuda {
@@ -45,6 +46,25 @@ void spmm_forward(const DeviceCsc& csc, const float* x, std::int64_t ldx, std::i
 void spmm_backward_x(const DeviceCsc& csc, const float* grad_out, std::int64_t ldg,
                      std::int64_t F, const float* edge_weight, bool mean, float* grad_x,
                      std::int64_t ldx, bool accumulate, CUstream_st* stream);
+
+/// @brief Max aggregation: out[v, c] = max over v's edges of w[e] x[src(e), c] (the first edge
+/// wins ties, as on the CPU) and argmax[v, c] = the winning edge's position in its row
+/// (contiguous [num_rows, F]); rows without edges get 0 and -1.
+void spmm_max_forward(const DeviceCsc& csc, const float* x, std::int64_t ldx, std::int64_t F,
+                      const float* edge_weight, float* out, std::int64_t ldo, std::int32_t* argmax,
+                      CUstream_st* stream);
+/// @brief Its input gradient: grad_x[src(winner), c] (+)= w g[v, c] by atomic adds;
+/// overwrites grad_x unless `accumulate`.
+void spmm_max_backward_x(const DeviceCsc& csc, const float* grad_out, std::int64_t ldg, std::int64_t F,
+                         const float* edge_weight, const std::int32_t* argmax, float* grad_x,
+                         std::int64_t ldx, bool accumulate, CUstream_st* stream);
+/// @brief HeteroConv's max over relations: out = max(out, y) elementwise over [rows, cols];
+/// where y wins (strictly), winner (contiguous, or null) gets `index`.
+void max_combine(float* out, std::int64_t ldo, const float* y, std::int64_t ldy, std::int64_t rows,
+                 std::int64_t cols, std::int8_t* winner, std::int8_t index, CUstream_st* stream);
+/// @brief Its backward: grad[r, c] = 0 where winner[r, c] != index.
+void mask_winner(float* grad, std::int64_t ld, std::int64_t rows, std::int64_t cols, const std::int8_t* winner,
+                 std::int8_t index, CUstream_st* stream);
 
 /// @brief cusparseSpMM for the sum (optionally weighted) aggregation of one adjacency, with
 /// its descriptors and external buffer kept per feature width F, so a training loop creates
@@ -160,6 +180,20 @@ void sgd_update(const train_detail::SgdStep& step, float* w, const float* g, flo
 /// @brief One Adam / AdamW step over n contiguous elements: train_detail::adam_element.
 void adam_update(const train_detail::AdamStep& step, float* w, const float* g, float* m, float* v,
                  std::int64_t n, CUstream_st* stream);
+
+/// @brief Binary cross-entropy or focal loss per sample (train_detail::binary_term): for the
+/// n logits (stride), targets and optional weights (device, contiguous), loss[i] in double and,
+/// when grad is not null, grad[i * grad_stride] = d/dx * inv.
+void binary_loss_rows(const train_detail::BinaryLossTerm& term, const float* logits, std::int64_t stride,
+                      std::int64_t n, const float* targets, const float* weights, double inv, double* loss,
+                      float* grad, std::int64_t grad_stride, CUstream_st* stream);
+
+/// @brief BPR per positive i: loss[i] = sum over its k negatives of softplus(neg - pos) (double),
+/// pos_grad[i] = -sum sigmoid(neg - pos) inv, neg_grad[i, j] = sigmoid(neg_ij - pos_i) inv
+/// (either gradient skipped when null).
+void bpr_rows(const float* pos, std::int64_t pos_stride, const float* neg, std::int64_t ns0, std::int64_t ns1,
+              std::int64_t n, std::int64_t k, double inv, double* loss, float* pos_grad, std::int64_t pgs,
+              float* neg_grad, std::int64_t gs0, std::int64_t gs1, CUstream_st* stream);
 
 /// @brief Softmax cross-entropy per row of logits [n, c] (ld) against labels (device int64,
 /// -1 = ignored): row_loss[i] = logsumexp(x_i) - x_i[y_i] (0 for ignored rows, in double),

@@ -19,14 +19,12 @@ using kernels::cpu::Reduce;
 struct AggregateCache {
   Reduce reduce = Reduce::kSum;
   std::vector<std::int32_t> argmax;  ///< kMax only: winning edge (position in its row)
+  Tensor device_argmax;              ///< kMax on a GPU: the same, int32 [num_dst, F] there
 };
 
-/// What the CUDA aggregation supports: sum and mean, with one weight per edge (float32, on
-/// the context's device) or none. @throws InvalidArgument / DeviceMismatch naming the rest
-inline void check_cuda_aggregation(const char* fn, const Context& ctx, const Adjacency& adj,
-                                   Reduce reduce) {
-  GNNKIT_EXPECTS_AS(InvalidArgument, fn, reduce != Reduce::kMax,
-                    "max aggregation has no CUDA kernel yet (sum and mean do)");
+/// What the CUDA aggregation supports: sum, mean and max, with one weight per edge (float32,
+/// on the context's device) or none. @throws InvalidArgument / DeviceMismatch naming the rest
+inline void check_cuda_aggregation(const char* fn, const Context& ctx, const Adjacency& adj) {
   const Tensor& w = adj.edge_weight();
   if (!w.defined()) return;
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, w.ndim() == 1 && w.dtype() == DType::kFloat32,
@@ -39,7 +37,7 @@ inline void check_cuda_aggregation(const char* fn, const Context& ctx, const Adj
 /// destinations; w is adj.edge_weight() ([E] or [E, heads], heads dividing F) or 1.
 /// @param x [adj.num_src(), F], float32 or float64
 /// On a CUDA context (x in its memory, float32) it runs the CUDA kernel over
-/// adj.device_csc(ctx): sum and mean, optionally weighted.
+/// adj.device_csc(ctx): sum, mean and max, optionally weighted (one weight per edge).
 /// @throws ShapeMismatch when x's rows differ from the adjacency's sources or the weights do
 /// not fit; InvalidArgument for other dtypes; DeviceMismatch when x and the context differ
 inline Tensor aggregate_forward(const Context& ctx, const Adjacency& adj, const TensorView& x,
@@ -49,11 +47,20 @@ inline Tensor aggregate_forward(const Context& ctx, const Adjacency& adj, const 
   const int heads = w.defined() && w.ndim() == 2 ? int(w.size(1)) : 1;
   if (!ctx.device().is_cpu() || !x.device().is_cpu()) {  // the CUDA kernel
     check_device_matrix(kFn, ctx, "x", x, adj.num_src(), -1);
-    check_cuda_aggregation(kFn, ctx, adj, reduce);
-    Tensor out = new_matrix(ctx, adj.num_dst(), x.size(1), DType::kFloat32);
-    kernels::cuda::spmm_forward(adj.device_csc(ctx), static_cast<const float*>(x.data()), x.stride(0), x.size(1),
-                                w.defined() ? w.data_as<float>() : nullptr, reduce == Reduce::kMean,
-                                out.data_as<float>(), x.size(1), ctx.cuda_stream());
+    check_cuda_aggregation(kFn, ctx, adj);
+    const std::int64_t F = x.size(1);
+    Tensor out = new_matrix(ctx, adj.num_dst(), F, DType::kFloat32);
+    const float* weights = w.defined() ? w.data_as<float>() : nullptr;
+    if (reduce == Reduce::kMax) {
+      Tensor argmax = Tensor::empty({adj.num_dst(), F}, DType::kInt32, ctx.device());
+      kernels::cuda::spmm_max_forward(adj.device_csc(ctx), static_cast<const float*>(x.data()), x.stride(0), F,
+                                      weights, out.data_as<float>(), F, argmax.data_as<std::int32_t>(),
+                                      ctx.cuda_stream());
+      if (cache) cache->device_argmax = argmax;
+    } else {
+      kernels::cuda::spmm_forward(adj.device_csc(ctx), static_cast<const float*>(x.data()), x.stride(0), F,
+                                  weights, reduce == Reduce::kMean, out.data_as<float>(), F, ctx.cuda_stream());
+    }
     if (cache) cache->reduce = reduce;
     return out;
   }
@@ -92,16 +99,28 @@ inline Tensor aggregate_backward(const Context& ctx, const Adjacency& adj,
   constexpr const char* kFn = "aggregate_backward";
   if (!ctx.device().is_cpu() || !grad_out.device().is_cpu()) {  // the CUDA kernel (atomic adds)
     check_device_matrix(kFn, ctx, "grad_out", grad_out, adj.num_dst(), -1);
-    check_cuda_aggregation(kFn, ctx, adj, cache.reduce);
+    check_cuda_aggregation(kFn, ctx, adj);
     const std::int64_t F = grad_out.size(1);
     const bool accumulate = grad_x.defined();
     if (accumulate) check_device_matrix(kFn, ctx, "grad_x", grad_x, adj.num_src(), F);
     Tensor gx = accumulate ? grad_x : new_matrix(ctx, adj.num_src(), F, DType::kFloat32);
     const Tensor& w = adj.edge_weight();
+    const float* weights = w.defined() ? w.data_as<float>() : nullptr;
+    if (cache.reduce == Reduce::kMax) {
+      GNNKIT_EXPECTS_AS(InvalidArgument, kFn,
+                        cache.device_argmax.defined() && cache.device_argmax.device() == ctx.device() &&
+                            cache.device_argmax.numel() == adj.num_dst() * F,
+                        "the cache holds no GPU max aggregation of this shape ([{}, {}]): pass the "
+                        "cache to aggregate_forward on this context", adj.num_dst(), F);
+      kernels::cuda::spmm_max_backward_x(adj.device_csc(ctx), static_cast<const float*>(grad_out.data()),
+                                         grad_out.stride(0), F, weights,
+                                         cache.device_argmax.data_as<std::int32_t>(), gx.data_as<float>(),
+                                         gx.strides()[0], accumulate, ctx.cuda_stream());
+      return gx;
+    }
     kernels::cuda::spmm_backward_x(adj.device_csc(ctx), static_cast<const float*>(grad_out.data()),
-                                   grad_out.stride(0), F, w.defined() ? w.data_as<float>() : nullptr,
-                                   cache.reduce == Reduce::kMean, gx.data_as<float>(), gx.strides()[0],
-                                   accumulate, ctx.cuda_stream());
+                                   grad_out.stride(0), F, weights, cache.reduce == Reduce::kMean,
+                                   gx.data_as<float>(), gx.strides()[0], accumulate, ctx.cuda_stream());
     return gx;
   }
   check_matrix(kFn, "grad_out", grad_out, adj.num_dst(), -1, grad_out.dtype());

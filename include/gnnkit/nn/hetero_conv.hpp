@@ -38,6 +38,7 @@ class HeteroConv {
   struct Cache {
     std::vector<std::variant<SageConv::Cache, GatConv::Cache>> convs;
     std::vector<std::vector<std::int8_t>> winner;  ///< max: per type, index of the winning conv
+    std::vector<Tensor> device_winner;             ///< max on a GPU: the same, int8 there
     std::vector<int> count;                        ///< per type: convs writing to it
   };
 
@@ -65,6 +66,7 @@ class HeteroConv {
     if (cache) {
       cache->convs.clear();
       cache->winner.assign(std::size_t(num_node_types_), {});
+      cache->device_winner.assign(std::size_t(num_node_types_), Tensor());
       cache->count.assign(std::size_t(num_node_types_), 0);
     }
     std::vector<int> count(static_cast<std::size_t>(num_node_types_), 0);
@@ -133,7 +135,12 @@ class HeteroConv {
         scale(ctx, g, 1.0 / cache.count[std::size_t(r.dst_type)]);
       } else if (aggr_ == Reduce::kMax && cache.count[std::size_t(r.dst_type)] > 1) {
         g = clone_on(ctx, go);
-        mask_winner(g, cache.winner[std::size_t(r.dst_type)], std::int8_t(i));
+        if (g.device().is_cuda())
+          kernels::cuda::mask_winner(g.data_as<float>(), g.strides()[0], g.size(0), g.size(1),
+                                     cache.device_winner[std::size_t(r.dst_type)].data_as<std::int8_t>(),
+                                     std::int8_t(i), ctx.cuda_stream());
+        else
+          mask_winner(g, cache.winner[std::size_t(r.dst_type)], std::int8_t(i));
       }
       const Adjacency& adj = relation_adjacency(graph, r);
       const ConvGrads grads = std::visit(
@@ -197,8 +204,15 @@ class HeteroConv {
     ++count[std::size_t(type)];
     if (!o.defined()) {
       o = y.is_contiguous() ? y : clone_on(ctx, y);
-      if (aggr_ == Reduce::kMax && cache)
-        cache->winner[std::size_t(type)].assign(std::size_t(o.numel()), conv_index);
+      if (aggr_ == Reduce::kMax && cache) {
+        if (o.device().is_cuda()) {
+          Tensor winner = Tensor::empty({o.size(0), o.size(1)}, DType::kInt8, ctx.device());
+          fill(ctx, winner, double(conv_index));
+          cache->device_winner[std::size_t(type)] = winner;
+        } else {
+          cache->winner[std::size_t(type)].assign(std::size_t(o.numel()), conv_index);
+        }
+      }
       return;
     }
     GNNKIT_EXPECTS_AS(ShapeMismatch, "HeteroConv", o.size(0) == y.size(0) && o.size(1) == y.size(1),
@@ -207,7 +221,14 @@ class HeteroConv {
       add_into(ctx, o, y);
       return;
     }
-    require_host("HeteroConv (max over relations)", "out", o);
+    if (o.device().is_cuda()) {
+      check_device_matrix("HeteroConv", ctx, "y", y, o.size(0), o.size(1));
+      kernels::cuda::max_combine(o.data_as<float>(), o.strides()[0], y.data_as<float>(), y.strides()[0], o.size(0),
+                                 o.size(1),
+                                 cache ? cache->device_winner[std::size_t(type)].data_as<std::int8_t>() : nullptr,
+                                 conv_index, ctx.cuda_stream());
+      return;
+    }
     dispatch_float(o.dtype(), "HeteroConv", [&](auto tag) {
       using T = decltype(tag);
       T* a = o.data_as<T>();

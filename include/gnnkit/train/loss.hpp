@@ -9,9 +9,9 @@
 /// computed in double whatever the dtype (float32 or float64), with numerically stable
 /// formulas (log-sum-exp, softplus) that never overflow for large logits. The sums run over
 /// fixed blocks whose partial results are added in order, so a loss is bit-identical for any
-/// thread count. cross_entropy also runs on a GPU (float32 logits with contiguous rows on the
-/// context's device: one warp per row, the row losses read back and added in order); the
-/// others are CPU only for now, and CUDA views throw NotCompiled.
+/// thread count. Every loss also runs on a GPU (float32 views on the context's device; host
+/// labels, targets and weights are uploaded): a kernel writes each sample's loss (in double)
+/// and gradient, and the sample losses come back to be added in order.
 
 #include <algorithm>
 #include <cmath>
@@ -25,26 +25,16 @@
 #include "gnnkit/core/tensor_view.hpp"
 #include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/train/common.hpp"
+#include "gnnkit/train/loss_terms.hpp"
 
 namespace gnnkit {
 
 namespace train_detail {
 
-/// log(1 + exp(x)) without overflow (x large) or loss of precision (x very negative).
-inline double softplus(double x) noexcept {
-  return std::max(x, 0.0) + std::log1p(std::exp(-std::abs(x)));
-}
-/// 1 / (1 + exp(-x)) without overflow for either sign of x.
-inline double sigmoid(double x) noexcept {
-  if (x >= 0) return 1.0 / (1.0 + std::exp(-x));
-  const double e = std::exp(x);
-  return e / (1.0 + e);
-}
-
-/// Checks a float input view: float32/float64 on ctx's device, and on the CPU unless
-/// `cuda_ok` (then float32 with contiguous rows on a GPU).
+/// Checks a float input view: float32/float64 on ctx's device; on a GPU float32, 1-d or 2-d
+/// with contiguous rows.
 inline void check_float_input(const char* fn, const char* arg, const Context& ctx,
-                              const TensorView& v, bool cuda_ok = false) {
+                              const TensorView& v) {
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, !absent(v), "'{}' must be a tensor, got an empty view",
                     arg);
   GNNKIT_EXPECTS_AS(InvalidArgument, fn,
@@ -52,38 +42,11 @@ inline void check_float_input(const char* fn, const char* arg, const Context& ct
                     "'{}' must be float32 or float64, got {}", arg, v.str());
   GNNKIT_EXPECTS_AS(DeviceMismatch, fn, v.device() == ctx.device(),
                     "'{}' must be on the context's device {}, got {}", arg, ctx.device(), v.str());
-  if (cuda_ok && v.device().is_cuda()) {
-    GNNKIT_EXPECTS_AS(InvalidArgument, fn, v.dtype() == DType::kFloat32 && v.ndim() == 2 &&
-                                               (v.size(1) <= 1 || v.stride(1) == 1),
-                      "'{}' must be float32 [N, C] with contiguous rows on a GPU, got {}", arg,
+  if (v.device().is_cuda())
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, v.dtype() == DType::kFloat32 &&
+                                               (v.ndim() == 1 || (v.ndim() == 2 && (v.size(1) <= 1 || v.stride(1) == 1))),
+                      "'{}' must be float32, 1-d or 2-d with contiguous rows, on a GPU; got {}", arg,
                       v.str());
-    return;
-  }
-  GNNKIT_EXPECTS_AS(NotCompiled, fn, v.device().is_cpu(),
-                    "'{}' is {}: this loss runs on the CPU only for now; copy it to the CPU", arg,
-                    v.str());
-}
-
-/// cross_entropy on a GPU, after the checks: labels are uploaded, one warp per row writes its
-/// loss (double) and gradient, and the row losses come back to be added in order.
-inline double cross_entropy_cuda(const Context& ctx, const TensorView& logits,
-                                 std::span<const std::int64_t> labels, const TensorView& grad,
-                                 double inv) {
-  const std::int64_t n = logits.size(0), c = logits.size(1);
-  const std::int64_t shape[1] = {n};
-  Tensor device_labels = Tensor::empty({n}, DType::kInt64, ctx.device());
-  copy(ctx, device_labels,
-       TensorView(const_cast<std::int64_t*>(labels.data()), DType::kInt64, Device::cpu(), shape));
-  Tensor row_loss = Tensor::empty({n}, DType::kFloat64, ctx.device());
-  const bool want_grad = !absent(grad);
-  kernels::cuda::cross_entropy_rows(static_cast<const float*>(logits.data()), logits.stride(0), n, c,
-                                    device_labels.data_as<std::int64_t>(), inv, row_loss.data_as<double>(),
-                                    want_grad ? static_cast<float*>(grad.data()) : nullptr,
-                                    want_grad ? grad.stride(0) : 0, ctx.cuda_stream());
-  Tensor host = Tensor::empty({n}, DType::kFloat64);
-  copy(ctx, host, row_loss);  // waits for the stream
-  const double* l = host.data_as<double>();
-  return inv * ordered_sum(n, 1, [&](std::int64_t i) { return l[i]; });
 }
 
 /// Checks an optional gradient output: same dtype, shape and device as `like`.
@@ -131,6 +94,80 @@ inline void check_targets(const char* fn, std::int64_t n, std::span<const float>
                       "'sample_weights[{}]' must be finite and >= 0, got {}", i, sample_weights[i]);
 }
 
+/// A host array of n values as a new tensor on ctx's GPU (labels, targets, weights).
+template <typename T>
+inline Tensor upload(const Context& ctx, std::span<const T> values) {
+  const std::int64_t shape[1] = {std::int64_t(values.size())};
+  Tensor out = Tensor::empty({shape[0]}, dtype_of<T>, ctx.device());
+  copy(ctx, out, TensorView(const_cast<T*>(values.data()), dtype_of<T>, Device::cpu(), shape));
+  return out;
+}
+
+/// The per-sample losses a GPU kernel wrote ([n] double on ctx's device), added in order on
+/// the host (the copy waits for the kernel).
+inline double sum_on_host(const Context& ctx, const Tensor& sample_losses) {
+  Tensor host = Tensor::empty({sample_losses.numel()}, DType::kFloat64);
+  copy(ctx, host, sample_losses);
+  const double* l = host.data_as<double>();
+  return ordered_sum(host.numel(), 1, [&](std::int64_t i) { return l[i]; });
+}
+
+/// binary_cross_entropy_with_logits and sigmoid_focal_loss on a GPU, after the checks.
+inline double binary_loss_cuda(const Context& ctx, const BinaryLossTerm& term, const TensorView& logits,
+                               std::span<const float> targets, std::span<const float> sample_weights,
+                               const TensorView& grad, double inv) {
+  const std::int64_t n = logits.size(0);
+  const Tensor t = upload(ctx, targets);
+  const Tensor w = sample_weights.empty() ? Tensor() : upload(ctx, sample_weights);
+  Tensor losses = Tensor::empty({n}, DType::kFloat64, ctx.device());
+  const bool want_grad = !absent(grad);
+  kernels::cuda::binary_loss_rows(term, static_cast<const float*>(logits.data()), logits.stride(0), n,
+                                  t.data_as<float>(), w.defined() ? w.data_as<float>() : nullptr, inv,
+                                  losses.data_as<double>(), want_grad ? static_cast<float*>(grad.data()) : nullptr,
+                                  want_grad ? grad.stride(0) : 0, ctx.cuda_stream());
+  return inv * sum_on_host(ctx, losses);
+}
+
+/// The mean of binary_term over the samples on either device (inputs already checked).
+inline double binary_loss(const Context& ctx, const BinaryLossTerm& term, const TensorView& logits,
+                          std::span<const float> targets, std::span<const float> sample_weights,
+                          const TensorView& grad) {
+  const std::int64_t n = logits.size(0);
+  const double inv = 1.0 / double(n);
+  if (logits.device().is_cuda()) {
+    if (!absent(grad)) check_float_input("binary loss", "grad", ctx, grad);
+    return binary_loss_cuda(ctx, term, logits, targets, sample_weights, grad, inv);
+  }
+  const bool want_grad = !absent(grad);
+  return dispatch_float(logits.dtype(), [&]<typename T>() {
+    const double total = ordered_sum(n, ctx.num_threads(), [&](std::int64_t i) {
+      const double w = sample_weights.empty() ? 1.0 : double(sample_weights[std::size_t(i)]);
+      double dx = 0;
+      const double l = binary_term(term, double(at1<T>(logits, i)), double(targets[std::size_t(i)]), w, inv,
+                                   want_grad ? &dx : nullptr);
+      if (want_grad) at1<T>(grad, i) = T(dx);
+      return l;
+    });
+    return inv * total;
+  });
+}
+
+/// cross_entropy on a GPU, after the checks: labels are uploaded, one warp per row writes its
+/// loss (double) and gradient, and the row losses come back to be added in order.
+inline double cross_entropy_cuda(const Context& ctx, const TensorView& logits,
+                                 std::span<const std::int64_t> labels, const TensorView& grad,
+                                 double inv) {
+  const std::int64_t n = logits.size(0), c = logits.size(1);
+  const Tensor device_labels = upload(ctx, labels);
+  Tensor row_loss = Tensor::empty({n}, DType::kFloat64, ctx.device());
+  const bool want_grad = !absent(grad);
+  kernels::cuda::cross_entropy_rows(static_cast<const float*>(logits.data()), logits.stride(0), n, c,
+                                    device_labels.data_as<std::int64_t>(), inv, row_loss.data_as<double>(),
+                                    want_grad ? static_cast<float*>(grad.data()) : nullptr,
+                                    want_grad ? grad.stride(0) : 0, ctx.cuda_stream());
+  return inv * sum_on_host(ctx, row_loss);
+}
+
 }  // namespace train_detail
 
 /// @brief Mean cross-entropy of softmax(logits) against integer class labels.
@@ -146,13 +183,13 @@ inline void check_targets(const char* fn, std::int64_t n, std::span<const float>
 ///        (softmax - one_hot) / (number of counted rows); ignored rows get 0
 /// @returns the mean loss over the counted rows
 /// @throws InvalidArgument (dtype, no counted row), ShapeMismatch (shapes), OutOfRange (a label
-///         outside [0, C) other than -1), DeviceMismatch / NotCompiled (non-CPU views)
+///         outside [0, C) other than -1), DeviceMismatch (a view not on ctx's device)
 inline double cross_entropy(const Context& ctx, const TensorView& logits,
                             std::span<const std::int64_t> labels,
                             const TensorView& grad = TensorView()) {
   constexpr const char* fn = "cross_entropy";
   using namespace train_detail;
-  check_float_input(fn, "logits", ctx, logits, /*cuda_ok=*/true);
+  check_float_input(fn, "logits", ctx, logits);
   GNNKIT_EXPECTS_AS(ShapeMismatch, fn, logits.ndim() == 2 && logits.size(1) >= 1,
                     "'logits' must have shape [N, C] with C >= 1, got {}", logits.str());
   const std::int64_t n = logits.size(0), c = logits.size(1);
@@ -171,7 +208,7 @@ inline double cross_entropy(const Context& ctx, const TensorView& logits,
                     "'labels' must have at least one entry != -1, got {} rows all ignored", n);
   const double inv = 1.0 / double(counted);
   if (logits.device().is_cuda()) {
-    if (!absent(grad)) check_float_input(fn, "grad", ctx, grad, /*cuda_ok=*/true);
+    if (!absent(grad)) check_float_input(fn, "grad", ctx, grad);
     return cross_entropy_cuda(ctx, logits, labels, grad, inv);
   }
   const bool want_grad = !absent(grad);
@@ -219,7 +256,7 @@ inline double cross_entropy(const Context& ctx, const TensorView& logits,
 /// @param sample_weights empty, or N finite weights >= 0 (PyTorch's `weight`)
 /// @returns the mean weighted loss
 /// @throws InvalidArgument (dtype, N == 0, a target outside [0, 1], bad weights or pos_weight),
-///         ShapeMismatch (shapes), DeviceMismatch / NotCompiled (non-CPU views)
+///         ShapeMismatch (shapes), DeviceMismatch (a view not on ctx's device)
 inline double binary_cross_entropy_with_logits(const Context& ctx, const TensorView& logits,
                                                std::span<const float> targets,
                                                double pos_weight = 1.0,
@@ -234,19 +271,7 @@ inline double binary_cross_entropy_with_logits(const Context& ctx, const TensorV
                     "'pos_weight' must be positive and finite, got {}", pos_weight);
   check_targets(fn, n, targets, sample_weights);
   check_grad(fn, "grad", "logits", grad, logits);
-  const double inv = 1.0 / double(n);
-  const bool want_grad = !absent(grad);
-  return dispatch_float(logits.dtype(), [&]<typename T>() {
-    const double total = ordered_sum(n, ctx.num_threads(), [&](std::int64_t i) {
-      const double x = double(at1<T>(logits, i)), t = double(targets[std::size_t(i)]);
-      const double w = sample_weights.empty() ? 1.0 : double(sample_weights[std::size_t(i)]);
-      const double log_weight = 1.0 + (pos_weight - 1.0) * t;
-      // d/dx = (1 - t) - L (1 - σ(x)) = L σ(x) - pos_weight t, as L - (1 - t) = pw t.
-      if (want_grad) at1<T>(grad, i) = T(w * (log_weight * sigmoid(x) - pos_weight * t) * inv);
-      return w * ((1.0 - t) * x + log_weight * softplus(-x));
-    });
-    return inv * total;
-  });
+  return binary_loss(ctx, BinaryLossTerm{false, pos_weight}, logits, targets, sample_weights, grad);
 }
 
 /// @brief Mean sigmoid focal loss (Lin et al. 2017), for heavily imbalanced binary problems.
@@ -264,7 +289,7 @@ inline double binary_cross_entropy_with_logits(const Context& ctx, const TensorV
 /// @param sample_weights empty, or N finite weights >= 0
 /// @returns the mean weighted loss
 /// @throws InvalidArgument (dtype, N == 0, bad targets, weights, gamma or alpha),
-///         ShapeMismatch (shapes), DeviceMismatch / NotCompiled (non-CPU views)
+///         ShapeMismatch (shapes), DeviceMismatch (a view not on ctx's device)
 inline double sigmoid_focal_loss(const Context& ctx, const TensorView& logits,
                                  std::span<const float> targets, double gamma = 2.0,
                                  double alpha = 0.25, const TensorView& grad = TensorView(),
@@ -280,31 +305,7 @@ inline double sigmoid_focal_loss(const Context& ctx, const TensorView& logits,
                     "'alpha' must be in [0, 1] (or negative for no weighting), got {}", alpha);
   check_targets(fn, n, targets, sample_weights);
   check_grad(fn, "grad", "logits", grad, logits);
-  const double inv = 1.0 / double(n);
-  const bool want_grad = !absent(grad);
-  return dispatch_float(logits.dtype(), [&]<typename T>() {
-    const double total = ordered_sum(n, ctx.num_threads(), [&](std::int64_t i) {
-      const double x = double(at1<T>(logits, i)), t = double(targets[std::size_t(i)]);
-      const double w = sample_weights.empty() ? 1.0 : double(sample_weights[std::size_t(i)]);
-      const double alpha_t = alpha >= 0 ? alpha * t + (1 - alpha) * (1 - t) : 1.0;
-      const double p = sigmoid(x),
-                   p_neg = sigmoid(-x);  // p_neg = 1 - p without cancellation
-      const double ce = std::max(x, 0.0) - x * t + std::log1p(std::exp(-std::abs(x)));
-      const double q = t * p_neg + (1 - t) * p;
-      const double q_gamma = gamma == 0 ? 1.0 : std::pow(q, gamma);
-      if (want_grad) {
-        // d/dx [ce q^g] = (p - t) q^g + ce g q^(g-1) dq/dx, dq/dx = (1 - 2t) p (1 - p).
-        // At q = 0 the factor q^(g-1) is 1 for g = 1 and taken as 0 otherwise (the limit for
-        // g > 1; a subgradient choice for g < 1, where the derivative is unbounded).
-        const double q_gm1 = q > 0 ? std::pow(q, gamma - 1) : (gamma == 1 ? 1.0 : 0.0);
-        const double dq = (1 - 2 * t) * p * p_neg;
-        const double d = (p - t) * q_gamma + (gamma == 0 ? 0.0 : ce * gamma * q_gm1 * dq);
-        at1<T>(grad, i) = T(w * alpha_t * d * inv);
-      }
-      return w * alpha_t * ce * q_gamma;
-    });
-    return inv * total;
-  });
+  return binary_loss(ctx, BinaryLossTerm{true, 1.0, gamma, alpha}, logits, targets, sample_weights, grad);
 }
 
 /// @brief Bayesian personalised ranking loss (Rendle et al. 2009), as in LightGCN:
@@ -318,7 +319,7 @@ inline double sigmoid_focal_loss(const Context& ctx, const TensorView& logits,
 /// @param neg_grad optional output of neg_scores' shape: σ(neg_ik - pos_i) / (N K)
 /// @returns the mean over the N K pairs
 /// @throws InvalidArgument (dtypes, N == 0 or K == 0), ShapeMismatch (shapes),
-///         DeviceMismatch / NotCompiled (non-CPU views)
+///         DeviceMismatch (a view not on ctx's device)
 inline double bpr_loss(const Context& ctx, const TensorView& pos_scores,
                        const TensorView& neg_scores, const TensorView& pos_grad = TensorView(),
                        const TensorView& neg_grad = TensorView()) {
@@ -343,6 +344,17 @@ inline double bpr_loss(const Context& ctx, const TensorView& pos_scores,
   check_grad(fn, "pos_grad", "pos_scores", pos_grad, pos_scores);
   check_grad(fn, "neg_grad", "neg_scores", neg_grad, neg_scores);
   const double inv = 1.0 / (double(n) * double(k));
+  if (pos_scores.device().is_cuda()) {
+    Tensor losses = Tensor::empty({n}, DType::kFloat64, ctx.device());
+    const bool pg = !absent(pos_grad), ng = !absent(neg_grad);
+    kernels::cuda::bpr_rows(static_cast<const float*>(pos_scores.data()), pos_scores.stride(0),
+                            static_cast<const float*>(neg_scores.data()), neg_scores.stride(0),
+                            k > 1 ? neg_scores.stride(1) : 0, n, k, inv, losses.data_as<double>(),
+                            pg ? static_cast<float*>(pos_grad.data()) : nullptr, pg ? pos_grad.stride(0) : 0,
+                            ng ? static_cast<float*>(neg_grad.data()) : nullptr, ng ? neg_grad.stride(0) : 0,
+                            ng && k > 1 ? neg_grad.stride(1) : 0, ctx.cuda_stream());
+    return inv * sum_on_host(ctx, losses);
+  }
   return dispatch_float(pos_scores.dtype(), [&]<typename T>() {
     const T* neg = static_cast<const T*>(neg_scores.data());
     const std::int64_t ns0 = neg_scores.stride(0), ns1 = k > 1 ? neg_scores.stride(1) : 0;

@@ -7,11 +7,7 @@
 
 #include <cmath>
 
-#if defined(__CUDACC__)
-#define GNNKIT_HOST_DEVICE __host__ __device__
-#else
-#define GNNKIT_HOST_DEVICE
-#endif
+#include "gnnkit/core/host_device.hpp"
 
 namespace gnnkit::train_detail {
 

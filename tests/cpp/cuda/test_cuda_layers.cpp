@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <random>
+#include <span>
 #include <tuple>
 #include <vector>
 
@@ -161,7 +162,7 @@ TEST_CASE("SageConv forward and backward on a CUDA context match the CPU") {
   const Adjacency adj = random_adjacency(300, 400, 11);
   // (in, out) = (16, 64): aggregate then transform; (96, 8): transform first.
   for (auto [in, out] : {std::pair<std::int64_t, std::int64_t>{16, 64}, {96, 8}})
-    for (Reduce aggr : {Reduce::kMean, Reduce::kSum})
+    for (Reduce aggr : {Reduce::kMean, Reduce::kSum, Reduce::kMax})
       for (bool root : {true, false}) {
         CAPTURE(in, out, int(aggr), root);
         ParameterList hp, dp;
@@ -174,7 +175,7 @@ TEST_CASE("SageConv forward and backward on a CUDA context match the CPU") {
         SageConv::Cache hc, dc;
         const Tensor y = host.forward(cpu, adj, x, x_dst, {true, 1, false}, &hc);
         const Tensor yd = device.forward(gpu, adj, xd, xd_dst, {true, 1, false}, &dc);
-        REQUIRE(hc.transform_first == (in > out));
+        REQUIRE(hc.transform_first == (aggr != Reduce::kMax && in > out));
         CHECK(rel_error(yd, y) <= 1e-4);
         const Tensor g = random_matrix(300, out, 31);
         hp.zero_grad();
@@ -255,7 +256,7 @@ TEST_CASE("A heterogeneous GraphSAGE or GAT model trains a step on the GPU like 
   const std::vector<LayerGraph> layers(2, lg);
   const ModelSpec spec{{12, 20}, {{0, 0, 1}, {1, 1, 0}, {2, 0, 0}}, 0};
   for (ConvKind conv : {ConvKind::kSage, ConvKind::kGat})
-  for (Reduce combine : {Reduce::kSum, Reduce::kMean})
+  for (Reduce combine : {Reduce::kSum, Reduce::kMean, Reduce::kMax})
     for (bool projection : {false, true}) {
       CAPTURE(int(conv), int(combine), projection);
       GnnModelOptions o;
@@ -305,6 +306,44 @@ TEST_CASE("A heterogeneous GraphSAGE or GAT model trains a step on the GPU like 
         }
       }
     }
+}
+
+TEST_CASE("Binary cross-entropy, focal and BPR losses on the GPU match the CPU") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  const std::int64_t n = 5000;
+  // Logits spread wide (|x| up to 40: the stable forms matter), soft and hard targets, weights.
+  Tensor x = random_matrix(n, 1, 3);
+  for (std::int64_t i = 0; i < n; ++i) x.data_as<float>()[i] *= i % 10 == 0 ? 40.f : 4.f;
+  std::vector<float> targets(n), weights(n);
+  std::mt19937 rng(4);
+  for (std::int64_t i = 0; i < n; ++i) {
+    targets[std::size_t(i)] = i % 7 == 0 ? float(rng() % 101) / 100.f : float(rng() % 2);
+    weights[std::size_t(i)] = float(rng() % 300) / 100.f;
+  }
+  const Tensor xd = x.to(kGpu);
+  for (int kind = 0; kind < 4; ++kind) {
+    CAPTURE(kind);
+    Tensor gh = Tensor::empty({n, 1}, DType::kFloat32), gd = Tensor::empty({n, 1}, DType::kFloat32, kGpu);
+    const std::span<const float> w = kind % 2 ? std::span<const float>(weights) : std::span<const float>();
+    const double lh = kind < 2 ? binary_cross_entropy_with_logits(cpu, x, targets, 3.0, gh, w)
+                               : sigmoid_focal_loss(cpu, x, targets, kind == 2 ? 2.0 : 1.5, 0.25, gh, w);
+    const double ld = kind < 2 ? binary_cross_entropy_with_logits(gpu, xd, targets, 3.0, gd, w)
+                               : sigmoid_focal_loss(gpu, xd, targets, kind == 2 ? 2.0 : 1.5, 0.25, gd, w);
+    CHECK(std::abs(ld - lh) <= 1e-6 * std::abs(lh));
+    CHECK(rel_error(gd, gh) <= 1e-5);
+  }
+  for (std::int64_t k : {1, 4, 40}) {
+    CAPTURE(k);
+    const Tensor pos = random_matrix(1, n, 5), neg = random_matrix(n, k, 6);
+    const Tensor pos1 = Tensor::wrap(TensorView(pos.data(), DType::kFloat32, Device::cpu(), {n}), pos.owner());
+    const Tensor pos_d = pos1.to(kGpu), neg_d = neg.to(kGpu);
+    Tensor pg = Tensor::empty({n}, DType::kFloat32), ng = Tensor::empty({n, k}, DType::kFloat32);
+    Tensor pgd = Tensor::empty({n}, DType::kFloat32, kGpu), ngd = Tensor::empty({n, k}, DType::kFloat32, kGpu);
+    const double lh = bpr_loss(cpu, pos1, neg, pg, ng), ld = bpr_loss(gpu, pos_d, neg_d, pgd, ngd);
+    CHECK(std::abs(ld - lh) <= 1e-6 * std::abs(lh));
+    CHECK(rel_error(pgd, pg) <= 1e-5);
+    CHECK(rel_error(ngd, ng) <= 1e-5);
+  }
 }
 
 TEST_CASE("Optimisers, gradient clipping and optimiser state on the GPU match the CPU") {
@@ -359,7 +398,7 @@ TEST_CASE("Optimisers, gradient clipping and optimiser state on the GPU match th
   }
 }
 
-TEST_CASE("Max aggregation says it has no CUDA kernel; mixed devices name the parameter") {
+TEST_CASE("Row normalisation says it has no CUDA kernel; mixed devices name the parameter") {
   const Context gpu = Context::cuda(0);
   const Adjacency adj = random_adjacency(20, 30, 3);
   ParameterList params;
@@ -373,9 +412,9 @@ TEST_CASE("Max aggregation says it has no CUDA kernel; mixed devices name the pa
                                                 "ParameterList::to)"));
   params.to(gpu);
   CHECK(gat.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr).size(1) == 8);
-  SageConv sage_max(params, "sage_max", SageConvOptions{8, 8, 4, Reduce::kMax}, 1);
+  SageConv normalized(params, "sage_norm", SageConvOptions{8, 8, 4, Reduce::kMean, true, true}, 1);
   params.to(gpu);
-  CHECK_THROWS_AS(sage_max.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr), Error);
+  CHECK_THROWS_AS(normalized.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr), NotCompiled);
   // The context stays usable.
   CHECK(sage.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr).size(0) == 20);
 }

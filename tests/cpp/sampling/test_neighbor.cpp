@@ -7,6 +7,7 @@
 #include "gnnkit/sampling/neighbor.hpp"
 #include "support/views.hpp"
 #include "support/reference_graph.hpp"
+#include "support/tiny_batch.hpp"
 
 using namespace gnnkit;
 using test::view_of;
@@ -78,30 +79,12 @@ bool same(const MiniBatch& a, const MiniBatch& b) {
 }  // namespace
 
 TEST_CASE("fan-out -1 on a tiny graph: exact nodes, CSC and blocks") {
-  // 0 <- 1, 0 <- 2, 1 <- 3, 2 <- 3, 3 <- 0 ; edges given as src -> dst
-  const Coo c{{1, 2, 3, 3, 0}, {0, 0, 1, 2, 3}, {}, {}};
-  const auto g = HeteroGraph::from_coo(Context::cpu(1), 4, view_of(c.src), view_of(c.dst));
+  const auto g = HeteroGraph::from_coo(Context::cpu(1), 4, view_of(test::kTinySrc), view_of(test::kTinyDst));
   SamplingOptions opt;
   opt.fanouts = {-1, -1};
   const NeighborSampler s(g, opt);
   const std::vector<std::int64_t> seeds{0};
-  const MiniBatch mb = s.sample(Context::cpu(1), "node", view_of(seeds));
-  CHECK(mb.nodes[0] == std::vector<std::int64_t>{0, 1, 2, 3});
-  const SampledRelation& r = mb.relations[0];
-  // hop 1 expands 0 (neighbours 1, 2); hop 2 expands 1 (3) and 2 (3).
-  CHECK(r.indptr == std::vector<std::int64_t>{0, 2, 3, 4});
-  CHECK(r.indices == std::vector<std::int32_t>{1, 2, 3, 3});
-  CHECK(r.edge_ids == std::vector<std::int64_t>{0, 1, 2, 3});
-  REQUIRE(mb.blocks.size() == 2);
-  CHECK(mb.blocks[0].dst_begin[0] == 0);
-  CHECK(mb.blocks[0].dst_end[0] == 1);
-  CHECK(mb.blocks[0].num_src[0] == 3);
-  CHECK(mb.blocks[1].dst_begin[0] == 1);
-  CHECK(mb.blocks[1].dst_end[0] == 3);
-  CHECK(mb.blocks[1].num_edges == 2);
-  const auto prefix = mb.csc_prefix(0, 1);
-  CHECK(prefix.num_edges() == 2);
-  CHECK(mb.seed_local == std::vector<std::int32_t>{0});
+  test::check_tiny_full_fanout_batch(s.sample(Context::cpu(1), "node", view_of(seeds)));
 }
 
 TEST_CASE("invariants on random graphs for every mode, identical for 1, 2, 3 threads") {
