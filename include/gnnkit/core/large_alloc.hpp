@@ -59,7 +59,7 @@ inline void* allocate_host_bytes(std::size_t bytes) {
 }
 
 /// @brief Frees what allocate_host_bytes(bytes) returned (null is ignored).
-inline void free_host_bytes(void* p, std::size_t bytes) noexcept {
+inline void free_host_bytes(void* p, [[maybe_unused]] std::size_t bytes) noexcept {
   if (!p) return;
 #if defined(__linux__) && defined(MADV_HUGEPAGE) && !defined(__SANITIZE_ADDRESS__)
   if (own_mapping(bytes)) {
