@@ -85,7 +85,7 @@ inline Tensor clone_on(const Context& ctx, const Tensor& t) {
 }
 
 /// @brief Throws NotCompiled naming fn and the argument when t is not in host memory: the
-/// ops with no CUDA kernel yet (layer norm, row normalisation, max aggregation, GAT).
+/// ops with no CUDA kernel yet (layer norm, row normalisation, check_finite).
 inline void require_host(const char* fn, const char* arg, const TensorView& t) {
   GNNKIT_EXPECTS_AS(NotCompiled, fn, t.device().is_cpu(),
                     "'{}' is {}: this op has no CUDA kernel yet; run it on Context::cpu()", arg,
