@@ -47,10 +47,10 @@ struct CudaExec {
 
 }  // namespace
 
-DeviceMiniBatch sample_on_cuda(const Context& ctx, const DeviceGraph& g, const std::vector<std::int64_t>& fanouts,
-                               const Tensor& seeds, std::uint64_t batch) {
+DeviceMiniBatch sample_on_cuda(const Context& ctx, const DeviceGraph& g, const Fanouts& fanouts, int seed_type,
+                               const TensorView& seeds, std::uint64_t batch) {
   CudaExec exec{ctx};
-  return sample_impl(exec, g, fanouts, seeds, batch);
+  return sample_impl(exec, g, fanouts, seed_type, seeds, batch);
 }
 
 }  // namespace gnnkit::sampling_detail

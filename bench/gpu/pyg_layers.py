@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """PyG's side of bench_gpu_layers (issue 6): the same 2-layer GraphSAGE (SAGEConv, mean,
-root weight, bias; F -> hidden -> classes, ReLU between, no dropout) forward + backward on
-the very blocks bench_gpu_layers sampled and exported, on the same GPU, timed the same way
-(median of synchronised iterations after 3 warm-ups). Prints one JSON line with both
-libraries' times and the speed ratio.
+root weight, bias; F -> hidden -> classes, ReLU between, no dropout) and 2-layer GAT
+(GATConv, 4 heads of hidden/4 concatenated, then one head of `classes`; self loops added,
+no attention dropout) forward + backward on the very blocks bench_gpu_layers sampled and
+exported, on the same GPU, timed the same way (median of synchronised iterations after 3
+warm-ups). Prints one JSON line per model with both libraries' times and the speed ratio.
 
     python bench/gpu/pyg_layers.py --blocks DIR --gnnkit bench_gpu_layers.json [--device cuda]
 
@@ -54,7 +55,7 @@ def main():
     args = ap.parse_args()
 
     import torch
-    from torch_geometric.nn import SAGEConv
+    from torch_geometric.nn import GATConv, SAGEConv
 
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -67,38 +68,48 @@ def main():
         num_dst, num_src, edge_index = load_layer(args.blocks, layer)
         layers.append((num_dst, num_src, torch.from_numpy(edge_index).to(device)))
     torch.manual_seed(0)
-    conv1 = SAGEConv(meta["features"], meta["hidden"], aggr="mean").to(device)
-    conv2 = SAGEConv(meta["hidden"], meta["classes"], aggr="mean").to(device)
     x = (torch.rand(meta["nodes"], meta["features"], device=device) * 2 - 1).requires_grad_(False)
     grad = torch.rand(layers[1][0], meta["classes"], device=device) * 1e-3
-
-    def forward():
-        h = x
-        for i, (conv, (num_dst, num_src, edge_index)) in enumerate(zip((conv1, conv2), layers)):
-            h = conv((h[:num_src], h[:num_dst]), edge_index, size=(num_src, num_dst))
-            if i == 0:
-                h = torch.relu(h)
-        return h
-
-    def step():
-        for p in list(conv1.parameters()) + list(conv2.parameters()):
-            p.grad = None
-        forward().backward(grad)
-
-    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
-    with torch.no_grad():
-        fwd = median_seconds(forward, args.iters, sync)
-    fwd_bwd = median_seconds(step, args.iters, sync)
-    result = {"bench": "pyg_sage_layers", "device": str(device), "torch": torch.__version__,
-              "nodes": meta["nodes"], "pyg_forward_ms": fwd * 1e3, "pyg_fwd_bwd_ms": fwd_bwd * 1e3}
+    ours = None
     if args.gnnkit:
         with open(args.gnnkit) as f:
             ours = json.load(f)
-        mine = next(c for c in ours["cases"] if c["device"] == ("gpu" if device.type == "cuda" else "cpu"))
-        result["gnnkit_forward_ms"] = mine["forward_ms"]
-        result["gnnkit_fwd_bwd_ms"] = mine["fwd_bwd_ms"]
-        result["speedup_fwd_bwd"] = fwd_bwd * 1e3 / mine["fwd_bwd_ms"]
-    print(json.dumps(result))
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    heads = 4
+    models = {
+        "sage": (SAGEConv(meta["features"], meta["hidden"], aggr="mean"),
+                 SAGEConv(meta["hidden"], meta["classes"], aggr="mean")),
+        "gat": (GATConv(meta["features"], meta["hidden"] // heads, heads=heads),
+                GATConv(meta["hidden"], meta["classes"], heads=1, concat=False)),
+    }
+    for name, convs in models.items():
+        convs = [c.to(device) for c in convs]
+
+        def forward():
+            h = x
+            for i, (conv, (num_dst, num_src, edge_index)) in enumerate(zip(convs, layers)):
+                h = conv((h[:num_src], h[:num_dst]), edge_index, size=(num_src, num_dst))
+                if i == 0:
+                    h = torch.relu(h)
+            return h
+
+        def step():
+            for p in [p for c in convs for p in c.parameters()]:
+                p.grad = None
+            forward().backward(grad)
+
+        with torch.no_grad():
+            fwd = median_seconds(forward, args.iters, sync)
+        fwd_bwd = median_seconds(step, args.iters, sync)
+        result = {"bench": f"pyg_{name}_layers", "device": str(device), "torch": torch.__version__,
+                  "nodes": meta["nodes"], "pyg_forward_ms": fwd * 1e3, "pyg_fwd_bwd_ms": fwd_bwd * 1e3}
+        if ours is not None:
+            where = "gpu" if device.type == "cuda" else "cpu"
+            mine = next(c for c in ours["cases"] if c.get("conv", "sage") == name and c["device"] == where)
+            result["gnnkit_forward_ms"] = mine["forward_ms"]
+            result["gnnkit_fwd_bwd_ms"] = mine["fwd_bwd_ms"]
+            result["speedup_fwd_bwd"] = fwd_bwd * 1e3 / mine["fwd_bwd_ms"]
+        print(json.dumps(result))
     return 0
 
 

@@ -84,6 +84,34 @@ void gather_rows(const float*, std::int64_t, std::int64_t, const std::int64_t*, 
                  std::int64_t, CUstream_st*) {
   no_cuda("gather_rows");
 }
+void gather_int64(const std::int64_t*, const std::int64_t*, std::int64_t, std::int64_t*, CUstream_st*) {
+  no_cuda("gather_int64");
+}
+IndexStats index_stats(const std::int64_t*, std::int64_t, CUstream_st*) { no_cuda("index_stats"); }
+std::int64_t self_loop_indptr(const DeviceCsc&, std::int64_t, std::int64_t*, CUstream_st*) {
+  no_cuda("self_loop_indptr");
+}
+void self_loop_indices(const DeviceCsc&, std::int64_t, const std::int64_t*, std::int32_t*, CUstream_st*) {
+  no_cuda("self_loop_indices");
+}
+void normalize_rows_forward(float*, std::int64_t, std::int64_t, std::int64_t, double*, CUstream_st*) {
+  no_cuda("normalize_rows_forward");
+}
+void normalize_rows_backward(const float*, std::int64_t, const double*, float*, std::int64_t, std::int64_t,
+                             std::int64_t, CUstream_st*) {
+  no_cuda("normalize_rows_backward");
+}
+void layer_norm_forward(const float*, std::int64_t, std::int64_t, std::int64_t, const float*, const float*, double,
+                        float*, float*, double*, CUstream_st*) {
+  no_cuda("layer_norm_forward");
+}
+void layer_norm_backward(const float*, std::int64_t, std::int64_t, const float*, const double*, const float*,
+                         std::int64_t, float*, float*, float*, CUstream_st*) {
+  no_cuda("layer_norm_backward");
+}
+std::int64_t first_non_finite(const float*, std::int64_t, std::int64_t, std::int64_t, CUstream_st*) {
+  no_cuda("first_non_finite");
+}
 void activation_dropout_forward(nn::Activation, float*, std::int64_t, std::int64_t, std::int64_t, float,
                                 double, std::uint64_t, CUstream_st*) {
   no_cuda("activation_dropout_forward");
@@ -155,7 +183,7 @@ void spread_heads(const float*, std::int64_t, std::int64_t, int, std::int64_t, f
 }  // namespace kernels::cuda
 
 namespace sampling_detail {
-DeviceMiniBatch sample_on_cuda(const Context&, const DeviceGraph&, const std::vector<std::int64_t>&, const Tensor&,
+DeviceMiniBatch sample_on_cuda(const Context&, const DeviceGraph&, const Fanouts&, int, const TensorView&,
                                std::uint64_t) {
   no_cuda("DeviceSampler::sample");
 }

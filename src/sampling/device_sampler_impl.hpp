@@ -118,133 +118,189 @@ std::int64_t relabel(Exec& exec, const NodeTable& table, const std::int64_t* key
   return added;
 }
 
+/// A 1-d tensor of n elements of `dtype` viewing the front of t (the arrays are allocated at
+/// their bound and trimmed to what was sampled).
+inline Tensor trimmed(const Tensor& t, DType dtype, std::int64_t n) {
+  return Tensor::wrap(TensorView(t.data(), dtype, t.device(), {n}), t.owner());
+}
+
+/// One hop of one relation: the frontier's draws (positions, sources relabelled), before the
+/// pieces of all hops are joined into the relation's CSC.
+struct HopPiece {
+  std::int64_t rows = 0, edges = 0;
+  Tensor offsets;  // int64 [rows]: row starts within this piece
+  Tensor local;    // int32 [edges]
+  Tensor pos;      // int64 [edges]
+};
+
 template <typename Exec>
-DeviceMiniBatch sample_impl(Exec& exec, const DeviceGraph& g, const std::vector<std::int64_t>& fanouts,
-                            const Tensor& seeds_t, std::uint64_t batch) {
+DeviceMiniBatch sample_impl(Exec& exec, const DeviceGraph& g, const Fanouts& fanouts, int seed_type,
+                            const TensorView& seeds, std::uint64_t batch) {
   const Context& ctx = exec.context();
-  const std::int64_t num_seeds = seeds_t.numel();
-  // Capacity: every node the batch can reach, at most the graph's.
-  std::int64_t bound = num_seeds, level = num_seeds;
-  for (const std::int64_t f : fanouts) {
-    level = f < 0 || level > g.num_nodes ? g.num_nodes : std::min(g.num_nodes, level * f);
-    bound = std::min(g.num_nodes, bound + level);
+  const std::int64_t num_seeds = seeds.numel();
+  const std::size_t types = g.num_nodes.size(), rels = g.relations.size(), hops = fanouts.front().size();
+  // Capacity per node type: every node the batch can reach, at most the type's.
+  std::vector<std::int64_t> bound(types, 0), level(types, 0);
+  bound[std::size_t(seed_type)] = level[std::size_t(seed_type)] = std::min(num_seeds, g.num_nodes[std::size_t(seed_type)]);
+  for (std::size_t h = 0; h < hops; ++h) {
+    std::vector<std::int64_t> next(types, 0);
+    for (std::size_t r = 0; r < rels; ++r) {
+      const DeviceRelation& rel = g.relations[r];
+      const std::size_t s = std::size_t(rel.src_type), d = std::size_t(rel.dst_type);
+      const std::int64_t f = fanouts[r][h];
+      if (f == 0 || level[d] == 0) continue;
+      // level[d] * f, unless it would pass the type's node count (or overflow: f may be huge).
+      const std::int64_t reach = f < 0 || f >= (g.num_nodes[s] + level[d] - 1) / level[d] ? g.num_nodes[s] : level[d] * f;
+      next[s] = std::min(g.num_nodes[s], next[s] + reach);
+    }
+    for (std::size_t t = 0; t < types; ++t) {
+      bound[t] = std::min(g.num_nodes[t], bound[t] + next[t]);
+      level[t] = next[t];
+    }
   }
-  bound = std::max<std::int64_t>(bound, num_seeds);
-  std::int64_t table_size = 1;
-  while (table_size < 2 * bound + 2) table_size *= 2;
-  Tensor keys_t = device_array<std::int64_t>(ctx, table_size), first_t = device_array<std::int64_t>(ctx, table_size),
-         local_t = device_array<std::int64_t>(ctx, table_size);
-  fill(ctx, keys_t, double(kEmptyKey));
-  fill(ctx, first_t, double(std::int64_t(1) << 62));  // above any index
-  fill(ctx, local_t, -1.0);
-  const NodeTable table{keys_t.data_as<std::int64_t>(), first_t.data_as<std::int64_t>(), local_t.data_as<std::int64_t>(),
-                        table_size - 1};
+  bound[std::size_t(seed_type)] = std::max(bound[std::size_t(seed_type)], num_seeds);
+
+  // Per node type: a table global id -> local id, and the nodes in local order.
+  std::vector<Tensor> table_arrays, nodes_t(types);
+  std::vector<NodeTable> tables(types);
+  std::vector<std::int64_t> count(types, 0);
+  for (std::size_t t = 0; t < types; ++t) {
+    std::int64_t table_size = 1;
+    while (table_size < 2 * bound[t] + 2) table_size *= 2;
+    Tensor keys = device_array<std::int64_t>(ctx, table_size), first = device_array<std::int64_t>(ctx, table_size),
+           local = device_array<std::int64_t>(ctx, table_size);
+    fill(ctx, keys, double(kEmptyKey));
+    fill(ctx, first, double(std::int64_t(1) << 62));  // above any index
+    fill(ctx, local, -1.0);
+    tables[t] = NodeTable{keys.data_as<std::int64_t>(), first.data_as<std::int64_t>(), local.data_as<std::int64_t>(),
+                          table_size - 1};
+    table_arrays.insert(table_arrays.end(), {keys, first, local});
+    nodes_t[t] = device_array<std::int64_t>(ctx, bound[t]);
+  }
 
   DeviceMiniBatch out;
-  Tensor nodes_t = device_array<std::int64_t>(ctx, bound);
-  std::int64_t* nodes = nodes_t.data_as<std::int64_t>();
+  out.seed_type = seed_type;
   out.seed_local = device_array<std::int32_t>(ctx, num_seeds);
-  std::int64_t count = relabel(exec, table, seeds_t.data_as<std::int64_t>(), num_seeds, 0, nodes,
-                               out.seed_local.data_as<std::int32_t>());
+  count[std::size_t(seed_type)] =
+      relabel(exec, tables[std::size_t(seed_type)], static_cast<const std::int64_t*>(seeds.data()), num_seeds, 0,
+              nodes_t[std::size_t(seed_type)].data_as<std::int64_t>(), out.seed_local.data_as<std::int32_t>());
 
-  const std::int64_t* indptr = g.indptr.data_as<std::int64_t>();
-  const std::int32_t* indices = g.indices.data_as<std::int32_t>();
-  std::vector<Tensor> hop_indptr, hop_indices, hop_edges;
-  std::int64_t begin = 0, edges_so_far = 0;
-  for (std::size_t h = 0; h < fanouts.size(); ++h) {
-    const std::int64_t end = count, rows = end - begin, fanout = fanouts[h];
-    Tensor counts_t = device_array<std::int64_t>(ctx, rows + 1), offsets_t = device_array<std::int64_t>(ctx, rows + 1);
-    std::int64_t* counts = counts_t.data_as<std::int64_t>();
-    std::int64_t* offsets = offsets_t.data_as<std::int64_t>();
-    exec.for_each(rows, [=] GNNKIT_HOST_DEVICE(std::int64_t i) {
-      const std::int64_t v = nodes[begin + i], deg = indptr[v + 1] - indptr[v];
-      counts[i] = fanout < 0 || fanout > deg ? deg : fanout;
-    });
-    const std::int64_t E = exec.exclusive_scan(counts, offsets, rows);
-    Tensor pos_t = device_array<std::int64_t>(ctx, E), src_t = device_array<std::int64_t>(ctx, E);
-    std::int64_t* pos = pos_t.data_as<std::int64_t>();
-    std::int64_t* src = src_t.data_as<std::int64_t>();
-    const std::uint64_t seed = ctx.seed();
-    // Floyd's algorithm: for j = deg - k .. deg - 1 draw t in [0, j]; take j if t was taken
-    // already, else t. Every k-subset equally likely; membership checked in the row's slots.
-    exec.for_each(rows, [=] GNNKIT_HOST_DEVICE(std::int64_t i) {
-      const std::int64_t v = nodes[begin + i], e0 = indptr[v], deg = indptr[v + 1] - e0;
-      const std::int64_t k = counts[i], o = offsets[i];
-      if (k == deg) {
-        for (std::int64_t j = 0; j < k; ++j) pos[o + j] = e0 + j;
-      } else {
-        CounterRng rng(seed, batch, std::uint64_t(h) + 1, std::uint64_t(v));
-        for (std::int64_t m = 0, j = deg - k; j < deg; ++j, ++m) {
-          std::int64_t t = below(rng.next(), j + 1);
-          for (std::int64_t q = 0; q < m; ++q)
-            if (pos[o + q] == e0 + t) {
-              t = j;
-              break;
-            }
-          pos[o + m] = e0 + t;
-        }
-      }
-      for (std::int64_t j = 0; j < k; ++j) src[o + j] = indices[pos[o + j]];
-    });
-    Tensor local_src_t = device_array<std::int32_t>(ctx, E);
-    const std::int64_t added = relabel(exec, table, src, E, count, nodes, local_src_t.data_as<std::int32_t>());
-    // This hop's rows of the CSC: offsets shifted by the edges of earlier hops.
-    Tensor rows_t = device_array<std::int64_t>(ctx, rows);
-    std::int64_t* row_ptr = rows_t.data_as<std::int64_t>();
-    const std::int64_t shift = edges_so_far;
-    exec.for_each(rows, [=] GNNKIT_HOST_DEVICE(std::int64_t i) { row_ptr[i] = offsets[i] + shift; });
-    hop_indptr.push_back(rows_t);
-    hop_indices.push_back(local_src_t);
-    hop_edges.push_back(pos_t);
+  std::vector<std::vector<HopPiece>> pieces(rels);
+  std::vector<std::int64_t> begin(types, 0);
+  const std::uint64_t seed = ctx.seed();
+  for (std::size_t h = 0; h < hops; ++h) {
+    const std::vector<std::int64_t> end = count;  // the frontier: nodes first reached at the last hop
     Block b;
-    b.dst_begin = {begin};
-    b.dst_end = {end};
-    count += added;
-    b.num_src = {count};
-    b.num_edges = E;
-    out.blocks.push_back(b);
-    edges_so_far += E;
+    b.dst_begin = begin;
+    b.dst_end = end;
+    for (std::size_t r = 0; r < rels; ++r) {
+      const DeviceRelation& rel = g.relations[r];
+      const std::size_t d = std::size_t(rel.dst_type), s = std::size_t(rel.src_type);
+      const std::int64_t row0 = begin[d], rows = end[d] - begin[d], fanout = fanouts[r][h];
+      HopPiece piece;
+      piece.rows = rows;
+      piece.offsets = device_array<std::int64_t>(ctx, rows + 1);
+      Tensor counts_t = device_array<std::int64_t>(ctx, rows + 1);
+      std::int64_t* counts = counts_t.data_as<std::int64_t>();
+      std::int64_t* offsets = piece.offsets.data_as<std::int64_t>();
+      const std::int64_t* dst_nodes = nodes_t[d].data_as<std::int64_t>();
+      const std::int64_t* indptr = rel.indptr.data_as<std::int64_t>();
+      const std::int32_t* indices = rel.indices.data_as<std::int32_t>();
+      exec.for_each(rows, [=] GNNKIT_HOST_DEVICE(std::int64_t i) {
+        const std::int64_t v = dst_nodes[row0 + i], deg = indptr[v + 1] - indptr[v];
+        counts[i] = fanout < 0 || fanout > deg ? deg : fanout;  // 0: the relation skips this hop
+      });
+      const std::int64_t E = exec.exclusive_scan(counts, offsets, rows);
+      piece.edges = E;
+      piece.pos = device_array<std::int64_t>(ctx, E);
+      Tensor src_t = device_array<std::int64_t>(ctx, E);
+      std::int64_t* pos = piece.pos.data_as<std::int64_t>();
+      std::int64_t* src = src_t.data_as<std::int64_t>();
+      // The stream of relation 0 is keyed as a homogeneous graph's always was.
+      const std::uint64_t stream_key = (std::uint64_t(h) + 1) | (std::uint64_t(r) << 32);
+      // Floyd's algorithm: for j = deg - k .. deg - 1 draw t in [0, j]; take j if t was taken
+      // already, else t. Every k-subset equally likely; membership checked in the row's slots.
+      exec.for_each(rows, [=] GNNKIT_HOST_DEVICE(std::int64_t i) {
+        const std::int64_t v = dst_nodes[row0 + i], e0 = indptr[v], deg = indptr[v + 1] - e0;
+        const std::int64_t k = counts[i], o = offsets[i];
+        if (k == deg) {
+          for (std::int64_t j = 0; j < k; ++j) pos[o + j] = e0 + j;
+        } else {
+          CounterRng rng(seed, batch, stream_key, std::uint64_t(v));
+          for (std::int64_t m = 0, j = deg - k; j < deg; ++j, ++m) {
+            std::int64_t t = below(rng.next(), j + 1);
+            for (std::int64_t q = 0; q < m; ++q)
+              if (pos[o + q] == e0 + t) {
+                t = j;
+                break;
+              }
+            pos[o + m] = e0 + t;
+          }
+        }
+        for (std::int64_t j = 0; j < k; ++j) src[o + j] = indices[pos[o + j]];
+      });
+      piece.local = device_array<std::int32_t>(ctx, E);
+      count[s] += relabel(exec, tables[s], src, E, count[s], nodes_t[s].data_as<std::int64_t>(),
+                          piece.local.data_as<std::int32_t>());
+      b.num_edges += E;
+      pieces[r].push_back(std::move(piece));
+    }
+    b.num_src = count;
+    out.blocks.push_back(std::move(b));
     begin = end;
   }
-  // One CSC over all hops: concatenate the per-hop arrays (on the device).
-  const std::int64_t expanded = begin;
-  out.indptr = device_array<std::int64_t>(ctx, expanded + 1);
-  out.indices = device_array<std::int32_t>(ctx, edges_so_far);
-  out.edge_ids = device_array<std::int64_t>(ctx, edges_so_far);
-  std::int64_t row = 0, edge = 0;
-  for (std::size_t h = 0; h < hop_indptr.size(); ++h) {
-    const std::int64_t rows = out.blocks[h].dst_end[0] - out.blocks[h].dst_begin[0], E = out.blocks[h].num_edges;
-    auto piece = [&](const Tensor& dst, std::int64_t at, const Tensor& src, std::int64_t n) {
-      if (n == 0) return;
-      const std::size_t item = dtype_size(dst.dtype());
-      const std::int64_t shape[1] = {n};
-      copy(ctx, TensorView(static_cast<char*>(dst.data()) + at * std::int64_t(item), dst.dtype(), dst.device(), shape),
-           TensorView(src.data(), src.dtype(), src.device(), shape));
-    };
-    piece(out.indptr, row, hop_indptr[h], rows);
-    piece(out.indices, edge, hop_indices[h], E);
-    piece(out.edge_ids, edge, hop_edges[h], E);
-    row += rows;
-    edge += E;
+
+  // Per relation, one CSC over all hops: the pieces joined on the device, row starts shifted
+  // by the edges of earlier hops.
+  auto put = [&](const Tensor& dst, std::int64_t at, const Tensor& src, std::int64_t n) {
+    if (n == 0) return;
+    const std::size_t item = dtype_size(dst.dtype());
+    const std::int64_t shape[1] = {n};
+    // Not waited for: the stream orders it before later work, and the device's block cache
+    // reuses the source's memory only for work queued after it.
+    copy_async(ctx,
+               TensorView(static_cast<char*>(dst.data()) + at * std::int64_t(item), dst.dtype(), dst.device(), shape),
+               TensorView(src.data(), src.dtype(), src.device(), shape));
+  };
+  for (std::size_t r = 0; r < rels; ++r) {
+    const DeviceRelation& rel = g.relations[r];
+    std::int64_t rows = 0, edges = 0;
+    for (const HopPiece& p : pieces[r]) {
+      rows += p.rows;
+      edges += p.edges;
+    }
+    DeviceSampledRelation sr;
+    sr.relation = int(r);
+    sr.src_type = rel.src_type;
+    sr.dst_type = rel.dst_type;
+    Tensor indptr = device_array<std::int64_t>(ctx, rows + 1), indices = device_array<std::int32_t>(ctx, edges),
+           edge_ids = device_array<std::int64_t>(ctx, edges);
+    std::int64_t row = 0, edge = 0;
+    for (const HopPiece& p : pieces[r]) {
+      std::int64_t* dst = indptr.data_as<std::int64_t>() + row;
+      const std::int64_t* offsets = p.offsets.data_as<std::int64_t>();
+      const std::int64_t shift = edge;
+      exec.for_each(p.rows, [=] GNNKIT_HOST_DEVICE(std::int64_t i) { dst[i] = offsets[i] + shift; });
+      put(indices, edge, p.local, p.edges);
+      sr.hop_edges.push_back(p.edges);
+      put(edge_ids, edge, p.pos, p.edges);
+      row += p.rows;
+      edge += p.edges;
+    }
+    std::int64_t* last = indptr.data_as<std::int64_t>() + rows;
+    exec.for_each(1, [=] GNNKIT_HOST_DEVICE(std::int64_t) { *last = edges; });
+    sr.indptr = trimmed(indptr, DType::kInt64, rows + 1);
+    sr.indices = trimmed(indices, DType::kInt32, edges);
+    sr.edge_ids = trimmed(edge_ids, DType::kInt64, edges);
+    out.relations.push_back(std::move(sr));
   }
-  const std::int64_t total = edges_so_far;
-  std::int64_t* last = out.indptr.data_as<std::int64_t>() + expanded;
-  exec.for_each(1, [=] GNNKIT_HOST_DEVICE(std::int64_t) { *last = total; });
-  out.nodes = device_array<std::int64_t>(ctx, count);
-  if (count > 0) {
-    const std::int64_t shape[1] = {count};
-    copy(ctx, TensorView(out.nodes.data(), DType::kInt64, out.nodes.device(), shape),
-         TensorView(nodes, DType::kInt64, nodes_t.device(), shape));
+  for (std::size_t t = 0; t < types; ++t) {
+    // Exactly sized node arrays, so the tables and the slack of the bounds are freed.
+    Tensor nodes = device_array<std::int64_t>(ctx, count[t]);
+    put(nodes, 0, nodes_t[t], count[t]);
+    out.nodes.push_back(trimmed(nodes, DType::kInt64, count[t]));
   }
-  out.nodes = Tensor::wrap(TensorView(out.nodes.data(), DType::kInt64, out.nodes.device(), {count}), out.nodes.owner());
-  out.indptr = Tensor::wrap(TensorView(out.indptr.data(), DType::kInt64, out.indptr.device(), {expanded + 1}),
-                            out.indptr.owner());
-  out.indices = Tensor::wrap(TensorView(out.indices.data(), DType::kInt32, out.indices.device(), {edges_so_far}),
-                             out.indices.owner());
-  out.edge_ids = Tensor::wrap(TensorView(out.edge_ids.data(), DType::kInt64, out.edge_ids.device(), {edges_so_far}),
-                              out.edge_ids.owner());
-  out.seed_local = Tensor::wrap(TensorView(out.seed_local.data(), DType::kInt32, out.seed_local.device(), {num_seeds}),
-                                out.seed_local.owner());
+  out.seed_local = trimmed(out.seed_local, DType::kInt32, num_seeds);
   return out;
 }
 

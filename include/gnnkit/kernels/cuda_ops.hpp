@@ -89,6 +89,55 @@ class CusparseSpmm {
 void gather_rows(const float* x, std::int64_t ldx, std::int64_t F, const std::int64_t* index,
                  std::int64_t n, float* out, std::int64_t ldo, CUstream_st* stream);
 
+/// @brief out[i] = src[index[i]] for i < n (int64 values: the labels of a batch's nodes).
+void gather_int64(const std::int64_t* src, const std::int64_t* index, std::int64_t n, std::int64_t* out,
+                  CUstream_st* stream);
+
+/// The smallest and largest entry of an id array (min > max when it is empty) and how many
+/// are negative.
+struct IndexStats {
+  std::int64_t min = 0, max = -1, negatives = 0;
+};
+/// @brief IndexStats of ids[0, n), read back to the host (waits for the stream): what a
+/// gather checks before it reads through device ids, and a loss before it reads labels.
+IndexStats index_stats(const std::int64_t* ids, std::int64_t n, CUstream_st* stream);
+
+/// @name GAT's self loops on a device CSC (nn::Adjacency::with_self_loops): every edge u -> v
+/// with u == v dropped, then one loop per row v < loops as the row's last edge.
+/// @{
+/// @brief Writes the new indptr ([num_rows + 1]) and returns its last entry, the new edge
+/// count (read back to the host: the caller sizes the indices with it).
+std::int64_t self_loop_indptr(const DeviceCsc& csc, std::int64_t loops, std::int64_t* indptr, CUstream_st* stream);
+/// @brief Fills the new indices from that indptr (the kept edges in their order, then the loop).
+void self_loop_indices(const DeviceCsc& csc, std::int64_t loops, const std::int64_t* indptr, std::int32_t* indices,
+                       CUstream_st* stream);
+/// @}
+
+/// @name Normalisations (nn/functional.hpp's CPU loops, step by step), rows of width cols.
+/// @{
+/// @brief x[i] /= max(|x[i]|_2, 1e-12) in place; norms[i] gets that divisor.
+void normalize_rows_forward(float* x, std::int64_t ld, std::int64_t rows, std::int64_t cols, double* norms,
+                            CUstream_st* stream);
+/// @brief In place on grad, from the forward's output y: g <- (g - y <g, y>) / n (g / n where
+/// the norm was clamped).
+void normalize_rows_backward(const float* y, std::int64_t ldy, const double* norms, float* grad, std::int64_t ldg,
+                             std::int64_t rows, std::int64_t cols, CUstream_st* stream);
+/// @brief y = (x - mean) / sqrt(var + eps) * gamma + beta per row (y and xhat contiguous;
+/// xhat, the normalised x, only when not null); inv_std[i] = 1 / sqrt(var + eps).
+void layer_norm_forward(const float* x, std::int64_t ldx, std::int64_t rows, std::int64_t cols, const float* gamma,
+                        const float* beta, double eps, float* y, float* xhat, double* inv_std, CUstream_st* stream);
+/// @brief grad_x (contiguous, overwritten) from grad_y; gamma_grad += column sums of
+/// grad_y * xhat and beta_grad += column sums of grad_y (fixed order, as add_column_sums).
+void layer_norm_backward(const float* xhat, std::int64_t rows, std::int64_t cols, const float* gamma,
+                         const double* inv_std, const float* grad_y, std::int64_t ldg, float* grad_x,
+                         float* gamma_grad, float* beta_grad, CUstream_st* stream);
+/// @}
+
+/// @brief The row-major position (i * cols + j) of the first NaN or infinity of x, or -1;
+/// waits for the stream.
+std::int64_t first_non_finite(const float* x, std::int64_t ld, std::int64_t rows, std::int64_t cols,
+                              CUstream_st* stream);
+
 /// @brief x = dropout(act(x)) in place over [rows, cols] (ld): the CPU's
 /// nn::activation_dropout_forward, with the same DropoutMask(key, p) (p = 0: no dropout).
 void activation_dropout_forward(nn::Activation act, float* x, std::int64_t rows,

@@ -18,6 +18,8 @@
 #include "gnnkit/core/isa_clones.hpp"
 #include "gnnkit/core/tensor.hpp"
 #include "gnnkit/kernels/cuda_ops.hpp"
+#include "gnnkit/kernels/memory.hpp"
+#include "gnnkit/kernels/sparse.hpp"
 #include "gnnkit/nn/activation.hpp"
 #include "gnnkit/nn/dense.hpp"
 #include "gnnkit/nn/dropout_mask.hpp"
@@ -84,12 +86,62 @@ inline Tensor clone_on(const Context& ctx, const Tensor& t) {
   return out;
 }
 
-/// @brief Throws NotCompiled naming fn and the argument when t is not in host memory: the
-/// ops with no CUDA kernel yet (layer norm, row normalisation, check_finite).
+/// @brief out[i] = x[ids[i]]: rows of a float matrix (features) or entries of an int64 vector
+/// (labels), gathered on ctx's device, where x and the int64 ids must lie. The ids are checked
+/// against x's rows first: on the CPU each one, on a GPU their bounds (one reduction read back).
+/// @throws OutOfRange naming the offending id (on a GPU: the ids' range) and x's rows;
+///         DeviceMismatch, InvalidArgument (dtypes, strides) naming the argument
+inline Tensor select_rows(const Context& ctx, const TensorView& x, const TensorView& ids) {
+  constexpr const char* kFn = "select_rows";
+  GNNKIT_EXPECTS_AS(DeviceMismatch, kFn, x.device() == ctx.device() && ids.device() == ctx.device(),
+                    "'x' is {} and 'ids' {}, but the context is on {}", x.str(), ids.str(), ctx.device());
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn, ids.dtype() == DType::kInt64 && ids.ndim() == 1 && ids.is_contiguous(),
+                    "'ids' must be a contiguous int64 vector, got {}", ids.str());
+  const bool vector = x.ndim() == 1;
+  GNNKIT_EXPECTS_AS(InvalidArgument, kFn,
+                    vector ? x.dtype() == DType::kInt64 && x.is_contiguous()
+                           : x.ndim() == 2 && (x.dtype() == DType::kFloat32 || x.dtype() == DType::kFloat64) && (x.size(1) <= 1 || x.stride(1) == 1),
+                    "'x' must be a float matrix with contiguous rows or a contiguous int64 vector, got {}",
+                    x.str());
+  const std::int64_t n = ids.size(0), rows = x.size(0), cols = vector ? 1 : x.size(1);
+  const auto* id = static_cast<const std::int64_t*>(ids.data());
+  Tensor out = vector ? Tensor::empty({n}, DType::kInt64, ctx.device()) : new_matrix(ctx, n, cols, x.dtype());
+  if (ctx.device().is_cuda()) {
+    GNNKIT_EXPECTS_AS(InvalidArgument, kFn, vector || x.dtype() == DType::kFloat32,
+                      "'x' must be float32 on the GPU, got {}", x.str());
+    const kernels::cuda::IndexStats b = kernels::cuda::index_stats(id, n, ctx.cuda_stream());
+    GNNKIT_EXPECTS_AS(OutOfRange, kFn, n == 0 || (b.min >= 0 && b.max < rows),
+                      "'ids' span [{}, {}], outside the {} rows of 'x' {}", b.min, b.max, rows, x.str());
+    if (vector)
+      kernels::cuda::gather_int64(static_cast<const std::int64_t*>(x.data()), id, n, out.data_as<std::int64_t>(),
+                                  ctx.cuda_stream());
+    else
+      kernels::cuda::gather_rows(static_cast<const float*>(x.data()), x.stride(0), cols, id, n,
+                                 out.data_as<float>(), cols, ctx.cuda_stream());
+    return out;
+  }
+  for (std::int64_t i = 0; i < n; ++i)
+    GNNKIT_EXPECTS_AS(OutOfRange, kFn, id[i] >= 0 && id[i] < rows, "'ids[{}]' = {} must be in [0, {}) (the rows of 'x')",
+                      i, id[i], rows);
+  if (vector) {
+    const auto* src = static_cast<const std::int64_t*>(x.data());
+    for (std::int64_t i = 0; i < n; ++i) out.data_as<std::int64_t>()[i] = src[id[i]];
+    return out;
+  }
+  dispatch_float(x.dtype(), kFn, [&](auto tag) {
+    using T = decltype(tag);
+    kernels::cpu::gather_rows<T, std::int64_t>(static_cast<const T*>(x.data()), x.stride(0), cols, id, n,
+                                               out.data_as<T>(), cols, ctx.num_threads());
+  });
+  return out;
+}
+
+/// @brief Throws DeviceMismatch naming fn and the argument when t is not in host memory, on
+/// an op's CPU path (a CPU context given a device operand, or a host operand beside it).
 inline void require_host(const char* fn, const char* arg, const TensorView& t) {
-  GNNKIT_EXPECTS_AS(NotCompiled, fn, t.device().is_cpu(),
-                    "'{}' is {}: this op has no CUDA kernel yet; run it on Context::cpu()", arg,
-                    t.str());
+  GNNKIT_EXPECTS_AS(DeviceMismatch, fn, t.device().is_cpu(),
+                    "'{}' is {}, but this call runs on the CPU: give it a context of that device, "
+                    "or move the tensor to the host", arg, t.str());
 }
 
 /// @brief A float32 matrix on ctx's CUDA device, rows x cols (cols unchecked when < 0),
@@ -155,9 +207,21 @@ inline void check_parameter_device(const char* layer, const Context& ctx, const 
 }
 
 /// @brief Throws InvalidArgument naming the layer, argument and position if t has a NaN or
-/// an infinity (the opt-in check_finite of the layers).
-inline void check_finite(const char* layer, const char* arg, const TensorView& t) {
-  require_host(layer, arg, t);
+/// an infinity (the opt-in check_finite of the layers; on a GPU one kernel finds the first
+/// and the host reads its value).
+inline void check_finite(const Context& ctx, const char* layer, const char* arg, const TensorView& t) {
+  if (!t.device().is_cpu()) {
+    check_device_matrix(layer, ctx, arg, t, -1, -1);
+    const std::int64_t k =
+        kernels::cuda::first_non_finite(static_cast<const float*>(t.data()), t.stride(0), t.size(0), t.size(1),
+                                        ctx.cuda_stream());
+    if (k < 0) return;
+    const std::int64_t i = k / t.size(1), j = k % t.size(1);
+    float value = 0;
+    kernels::cuda::copy_bytes(&value, Device::cpu(), static_cast<const float*>(t.data()) + i * t.stride(0) + j,
+                              t.device(), sizeof value, ctx.cuda_stream());
+    throw InvalidArgument(layer, detail::format("'{}' has a non-finite value {} at [{}, {}]", arg, double(value), i, j));
+  }
   dispatch_float(t.dtype(), layer, [&](auto tag) {
     using T = decltype(tag);
     for (std::int64_t i = 0; i < t.size(0); ++i) {
@@ -458,10 +522,16 @@ inline void dropout_backward(const Context& ctx, const TensorView& grad, double 
 }
 
 /// @brief L2-normalises every row in place (PyG's F.normalize(p=2, eps=1e-12)); returns the
-/// row norms clamped at eps (for the backward).
-inline std::vector<double> normalize_rows_forward(const TensorView& x) {
-  require_host("normalize", "x", x);
-  std::vector<double> norms(static_cast<std::size_t>(x.size(0)));
+/// row norms clamped at eps (float64 [rows] on ctx's device, for the backward).
+inline Tensor normalize_rows_forward(const Context& ctx, const TensorView& x) {
+  Tensor norms = Tensor::empty({x.size(0)}, DType::kFloat64, ctx.device());
+  if (!ctx.device().is_cpu() || !x.device().is_cpu()) {
+    check_device_matrix("normalize", ctx, "x", x, -1, -1);
+    kernels::cuda::normalize_rows_forward(static_cast<float*>(x.data()), x.stride(0), x.size(0), x.size(1),
+                                          norms.data_as<double>(), ctx.cuda_stream());
+    return norms;
+  }
+  double* n_out = norms.data_as<double>();
   dispatch_float(x.dtype(), "normalize", [&](auto tag) {
     using T = decltype(tag);
     for (std::int64_t i = 0; i < x.size(0); ++i) {
@@ -469,7 +539,7 @@ inline std::vector<double> normalize_rows_forward(const TensorView& x) {
       double s = 0;
       for (std::int64_t j = 0; j < x.size(1); ++j) s += double(r[j]) * r[j];
       const double n = std::max(std::sqrt(s), 1e-12);
-      norms[std::size_t(i)] = n;
+      n_out[i] = n;
       for (std::int64_t j = 0; j < x.size(1); ++j) r[j] = T(r[j] / n);
     }
   });
@@ -477,15 +547,28 @@ inline std::vector<double> normalize_rows_forward(const TensorView& x) {
 }
 /// @brief Backward of normalize_rows_forward given its output y: in place on grad,
 /// g <- (g - y <g, y>) / n (or g / eps where the norm was clamped).
-inline void normalize_rows_backward(const TensorView& y, const std::vector<double>& norms,
+inline void normalize_rows_backward(const Context& ctx, const TensorView& y, const Tensor& norms,
                                     const TensorView& grad) {
-  require_host("normalize", "grad", grad);
+  if (!ctx.device().is_cpu() || !grad.device().is_cpu()) {
+    check_device_matrix("normalize backward", ctx, "grad", grad, -1, -1);
+    check_device_matrix("normalize backward", ctx, "y", y, grad.size(0), grad.size(1));
+    GNNKIT_EXPECTS_AS(DeviceMismatch, "normalize backward",
+                      norms.device() == ctx.device() && norms.dtype() == DType::kFloat64 && norms.numel() == grad.size(0),
+                      "'norms' must be the forward's float64 [{}] on {}, got {}", grad.size(0), ctx.device(), norms.str());
+    kernels::cuda::normalize_rows_backward(static_cast<const float*>(y.data()), y.stride(0),
+                                           norms.data_as<double>(), static_cast<float*>(grad.data()),
+                                           grad.stride(0), grad.size(0), grad.size(1), ctx.cuda_stream());
+    return;
+  }
+  require_host("normalize backward", "y", y);
+  require_host("normalize backward", "norms", norms);
+  const double* n_in = norms.data_as<double>();
   dispatch_float(y.dtype(), "normalize", [&](auto tag) {
     using T = decltype(tag);
     for (std::int64_t i = 0; i < y.size(0); ++i) {
       const T* yr = static_cast<const T*>(y.data()) + i * y.stride(0);
       T* g = static_cast<T*>(grad.data()) + i * grad.stride(0);
-      const double n = norms[std::size_t(i)];
+      const double n = n_in[i];
       if (n <= 1e-12) {
         for (std::int64_t j = 0; j < y.size(1); ++j) g[j] = T(g[j] / n);
         continue;
@@ -501,15 +584,28 @@ inline void normalize_rows_backward(const TensorView& y, const std::vector<doubl
 /// y = (x - mean) / sqrt(var + eps) * gamma + beta. Returns y; keeps xhat and 1/std.
 struct LayerNormCache {
   Tensor xhat;
-  std::vector<double> inv_std;
+  Tensor inv_std;  ///< float64 [rows], on the context's device
 };
 inline Tensor layer_norm_forward(const Context& ctx, const TensorView& x, const Parameter& gamma,
                                  const Parameter& beta, double eps, LayerNormCache* cache) {
-  require_host("layer_norm", "x", x);
   const std::int64_t rows = x.size(0), cols = x.size(1);
   Tensor y = new_matrix(ctx, rows, cols, x.dtype());
   Tensor xhat = cache ? new_matrix(ctx, rows, cols, x.dtype()) : Tensor();
-  std::vector<double> inv_std(static_cast<std::size_t>(rows));
+  Tensor inv_std_t = Tensor::empty({rows}, DType::kFloat64, ctx.device());
+  if (!ctx.device().is_cpu() || !x.device().is_cpu()) {
+    check_device_matrix("layer_norm", ctx, "x", x, -1, -1);
+    check_device_vector("layer_norm", ctx, "gamma", gamma.value, cols);
+    check_device_vector("layer_norm", ctx, "beta", beta.value, cols);
+    kernels::cuda::layer_norm_forward(static_cast<const float*>(x.data()), x.stride(0), rows, cols,
+                                      gamma.value.data_as<float>(), beta.value.data_as<float>(), eps,
+                                      y.data_as<float>(), cache ? xhat.data_as<float>() : nullptr,
+                                      inv_std_t.data_as<double>(), ctx.cuda_stream());
+    if (cache) *cache = LayerNormCache{xhat, inv_std_t};
+    return y;
+  }
+  require_host("layer_norm", "gamma", gamma.value);
+  require_host("layer_norm", "beta", beta.value);
+  double* inv_std = inv_std_t.data_as<double>();
   dispatch_float(x.dtype(), "layer_norm", [&](auto tag) {
     using T = decltype(tag);
     const T* g = gamma.value.data_as<T>();
@@ -523,7 +619,7 @@ inline Tensor layer_norm_forward(const Context& ctx, const TensorView& x, const 
       for (std::int64_t j = 0; j < cols; ++j) var += (r[j] - mean) * (r[j] - mean);
       var /= double(cols);
       const double is = 1 / std::sqrt(var + eps);
-      inv_std[std::size_t(i)] = is;
+      inv_std[i] = is;
       T* yr = y.data_as<T>() + i * cols;
       for (std::int64_t j = 0; j < cols; ++j) {
         const T h = T((r[j] - mean) * is);
@@ -532,10 +628,7 @@ inline Tensor layer_norm_forward(const Context& ctx, const TensorView& x, const 
       }
     }
   });
-  if (cache) {
-    cache->xhat = xhat;
-    cache->inv_std = std::move(inv_std);
-  }
+  if (cache) *cache = LayerNormCache{xhat, inv_std_t};
   return y;
 }
 /// @brief Backward of layer_norm_forward: gamma/beta grads accumulate; returns grad of x.
@@ -543,6 +636,23 @@ inline Tensor layer_norm_backward(const Context& ctx, const LayerNormCache& cach
                                   Parameter& gamma, Parameter& beta, const TensorView& grad_y) {
   const std::int64_t rows = cache.xhat.size(0), cols = cache.xhat.size(1);
   Tensor gx = new_matrix(ctx, rows, cols, cache.xhat.dtype());
+  if (!ctx.device().is_cpu() || !grad_y.device().is_cpu()) {
+    check_device_matrix("layer_norm backward", ctx, "grad_y", grad_y, rows, cols);
+    check_device_vector("layer_norm backward", ctx, "gamma.grad", gamma.grad, cols);
+    check_device_vector("layer_norm backward", ctx, "beta.grad", beta.grad, cols);
+    check_device_vector("layer_norm backward", ctx, "gamma", gamma.value, cols);
+    check_device_matrix("layer_norm backward", ctx, "cache.xhat", cache.xhat, rows, cols);
+    GNNKIT_EXPECTS_AS(DeviceMismatch, "layer_norm backward", cache.inv_std.device() == ctx.device(),
+                      "'cache.inv_std' is {}, but the context is on {}", cache.inv_std.str(), ctx.device());
+    kernels::cuda::layer_norm_backward(cache.xhat.data_as<float>(), rows, cols, gamma.value.data_as<float>(),
+                                       cache.inv_std.data_as<double>(), static_cast<const float*>(grad_y.data()),
+                                       grad_y.stride(0), gx.data_as<float>(), gamma.grad.data_as<float>(),
+                                       beta.grad.data_as<float>(), ctx.cuda_stream());
+    return gx;
+  }
+  for (const auto& [arg, t] : {std::pair<const char*, const Tensor*>{"cache.xhat", &cache.xhat},
+                               {"gamma", &gamma.value}, {"gamma.grad", &gamma.grad}, {"beta.grad", &beta.grad}})
+    require_host("layer_norm backward", arg, *t);
   dispatch_float(cache.xhat.dtype(), "layer_norm", [&](auto tag) {
     using T = decltype(tag);
     const T* g = gamma.value.data_as<T>();
@@ -560,7 +670,7 @@ inline Tensor layer_norm_backward(const Context& ctx, const LayerNormCache& cach
         s2 += d * h[j];
       }
       T* out = gx.data_as<T>() + i * cols;
-      const double is = cache.inv_std[std::size_t(i)];
+      const double is = cache.inv_std.data_as<double>()[i];
       for (std::int64_t j = 0; j < cols; ++j)
         out[j] = T(is / double(cols) * (double(cols) * gy[j] * g[j] - s1 - h[j] * s2));
     }
@@ -570,12 +680,24 @@ inline Tensor layer_norm_backward(const Context& ctx, const LayerNormCache& cach
 
 /// @brief [a | b]: column concatenation of two matrices with the same rows.
 inline Tensor concat_columns(const Context& ctx, const TensorView& a, const TensorView& b) {
-  require_host("concat_columns", "a", a);
-  require_host("concat_columns", "b", b);
-  GNNKIT_EXPECTS_AS(ShapeMismatch, "concat_columns", a.size(0) == b.size(0),
-                    "'a' {} and 'b' {} must have the same rows", a.str(), b.str());
+  GNNKIT_EXPECTS_AS(ShapeMismatch, "concat_columns", a.ndim() == 2 && b.ndim() == 2 && a.size(0) == b.size(0),
+                    "'a' {} and 'b' {} must be matrices with the same rows", a.str(), b.str());
+  GNNKIT_EXPECTS_AS(InvalidArgument, "concat_columns", a.dtype() == b.dtype(),
+                    "'a' {} and 'b' {} must have one dtype", a.str(), b.str());
   const std::int64_t rows = a.size(0), ca = a.size(1), cb = b.size(1);
   Tensor out = new_matrix(ctx, rows, ca + cb, a.dtype());
+  if (!ctx.device().is_cpu() || !a.device().is_cpu() || !b.device().is_cpu()) {
+    check_device_matrix("concat_columns", ctx, "a", a, rows, ca);
+    check_device_matrix("concat_columns", ctx, "b", b, rows, cb);
+    // Two strided copies into the column blocks of out.
+    kernels::cuda::scale_add(out.data_as<float>(), ca + cb, static_cast<const float*>(a.data()), a.stride(0), rows,
+                             ca, 1.f, 0.f, ctx.cuda_stream());
+    kernels::cuda::scale_add(out.data_as<float>() + ca, ca + cb, static_cast<const float*>(b.data()), b.stride(0),
+                             rows, cb, 1.f, 0.f, ctx.cuda_stream());
+    return out;
+  }
+  require_host("concat_columns", "a", a);
+  require_host("concat_columns", "b", b);
   const std::size_t item = dtype_size(a.dtype());
   for (std::int64_t i = 0; i < rows; ++i) {
     char* o = static_cast<char*>(out.data()) + std::size_t(i * (ca + cb)) * item;

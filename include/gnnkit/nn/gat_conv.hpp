@@ -83,7 +83,7 @@ class GatConv {
   }
 
   /// @brief Forward over adj (self loops added here unless adj already has them: build them
-  /// once with adj.with_self_loops() to save the copy in a training loop).
+  /// once with adj.with_self_loops(ctx) to save the copy in a training loop).
   /// x_src [num_src, in_src], x_dst [num_dst, in_dst] (a row prefix of x_src shares work).
   /// @throws ShapeMismatch naming the layer and the shapes
   Tensor forward(const Context& ctx, const Adjacency& adj_in, const Tensor& x_src,
@@ -95,12 +95,12 @@ class GatConv {
     check_matrix(where.c_str(), "x_src", x_src, adj_in.num_src(), options_.in_src, dtype, ctx.device());
     check_matrix(where.c_str(), "x_dst", x_dst, adj_in.num_dst(), options_.in_dst, dtype, ctx.device());
     if (mode.check_finite) {
-      check_finite(where.c_str(), "x_src", x_src);
-      check_finite(where.c_str(), "x_dst", x_dst);
+      check_finite(ctx, where.c_str(), "x_src", x_src);
+      check_finite(ctx, where.c_str(), "x_dst", x_dst);
     }
     const int threads = ctx.num_threads();
     const Adjacency adj = options_.add_self_loops && !adj_in.self_loops_added()
-                              ? adj_in.with_self_loops(threads)
+                              ? adj_in.with_self_loops(ctx)
                               : adj_in;
     const int H = options_.heads;
     const std::int64_t C = options_.out, HC = H * C;

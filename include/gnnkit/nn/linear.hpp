@@ -38,7 +38,7 @@ class Linear {
     check_parameter_device(where.c_str(), ctx, w_.get());
     check_parameter_device(where.c_str(), ctx, b_.get());
     check_matrix(where.c_str(), "x", x, -1, in_, w_->value.dtype(), ctx.device());
-    if (mode.check_finite) check_finite(where.c_str(), "x", x);
+    if (mode.check_finite) check_finite(ctx, where.c_str(), "x", x);
     if (cache) cache->x = x;
     return linear_forward(ctx, x, *w_, b_.get());
   }

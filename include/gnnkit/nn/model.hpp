@@ -20,6 +20,7 @@
 #include "gnnkit/graph/hetero_graph.hpp"
 #include "gnnkit/nn/hetero_conv.hpp"
 #include "gnnkit/nn/linear.hpp"
+#include "gnnkit/sampling/device_sampler.hpp"
 #include "gnnkit/sampling/mini_batch.hpp"
 
 namespace gnnkit::nn {
@@ -73,13 +74,12 @@ struct ModelSpec {
   }
 };
 
-/// @brief The per-layer graphs of a MiniBatch: layer l (0 = input layer) covers the rows of
-/// hops 1..K-l, i.e. destinations [0, blocks[K-1-l].dst_end) and sources
-/// [0, blocks[K-1-l].num_src) of every relation's CSC (zero-copy views into the batch).
-/// @param build_transpose false for inference (no backward)
-/// @throws InvalidArgument if the batch has fewer hops than num_layers
-inline std::vector<LayerGraph> layer_graphs(const MiniBatch& mb, int num_layers, int threads,
-                                            bool build_transpose = true) {
+namespace model_detail {
+/// The loop of both layer_graphs: layer l reads block K-1-l; per relation r of the batch,
+/// make(r, n_dst, n_src, hops) gives its adjacency over the first n_dst destinations and
+/// n_src sources, the rows of the first `hops` hops.
+template <typename Batch, typename Make>
+std::vector<LayerGraph> per_layer(const Batch& mb, int num_layers, Make&& make) {
   GNNKIT_EXPECTS(int(mb.blocks.size()) >= num_layers,
                  "the mini-batch has {} hops, the model {} layers: sample one hop per layer",
                  mb.blocks.size(), num_layers);
@@ -88,25 +88,56 @@ inline std::vector<LayerGraph> layer_graphs(const MiniBatch& mb, int num_layers,
     const Block& block = mb.blocks[std::size_t(num_layers - 1 - l)];
     LayerGraph& lg = layers[std::size_t(l)];
     lg.num_dst = block.dst_end;
-    for (const SampledRelation& r : mb.relations) {
-      const std::int64_t n_dst = block.dst_end[std::size_t(r.dst_type)];
-      CompressedView<std::int32_t> csc{n_dst, block.num_src[std::size_t(r.src_type)],
-                                       r.indptr.data(), r.indices.data(), r.edge_ids.data()};
-      if (std::int64_t(r.indptr.size()) - 1 < n_dst) {
-        // A relation whose destinations were never expanded has no rows: an empty CSC of the
-        // right size stands in.
-        GNNKIT_EXPECTS(r.indices.empty(),
-                       "relation {} has rows for {} destinations, the layer needs {}", r.relation,
-                       r.indptr.size() - 1, n_dst);
-        lg.relations.push_back(Adjacency::from_csc<std::int32_t>(
-            n_dst, csc.num_cols, std::vector<std::int64_t>(std::size_t(n_dst + 1), 0), {},
-            threads, build_transpose));
-        continue;
-      }
-      lg.relations.push_back(Adjacency::view(csc, threads, build_transpose));
-    }
+    for (const auto& r : mb.relations)
+      lg.relations.push_back(make(r, block.dst_end[std::size_t(r.dst_type)], block.num_src[std::size_t(r.src_type)],
+                                  num_layers - l));
   }
   return layers;
+}
+}  // namespace model_detail
+
+/// @brief The per-layer graphs of a MiniBatch: layer l (0 = input layer) covers the rows of
+/// hops 1..K-l, i.e. destinations [0, blocks[K-1-l].dst_end) and sources
+/// [0, blocks[K-1-l].num_src) of every relation's CSC (zero-copy views into the batch).
+/// @param build_transpose false for inference (no backward)
+/// @throws InvalidArgument if the batch has fewer hops than num_layers
+inline std::vector<LayerGraph> layer_graphs(const MiniBatch& mb, int num_layers, int threads,
+                                            bool build_transpose = true) {
+  return model_detail::per_layer(mb, num_layers, [&](const SampledRelation& r, std::int64_t n_dst,
+                                                     std::int64_t n_src, int) {
+    if (std::int64_t(r.indptr.size()) - 1 < n_dst) {
+      // A relation whose destinations were never expanded has no rows: an empty CSC of the
+      // right size stands in.
+      GNNKIT_EXPECTS(r.indices.empty(), "relation {} has rows for {} destinations, the layer needs {}",
+                     r.relation, r.indptr.size() - 1, n_dst);
+      return Adjacency::from_csc<std::int32_t>(n_dst, n_src, std::vector<std::int64_t>(std::size_t(n_dst + 1), 0),
+                                               {}, threads, build_transpose);
+    }
+    const CompressedView<std::int32_t> csc{n_dst, n_src, r.indptr.data(), r.indices.data(), r.edge_ids.data()};
+    return Adjacency::view(csc, threads, build_transpose);
+  });
+}
+
+/// @brief layer_graphs of a batch from DeviceSampler, read where it lies: a CUDA batch gives
+/// device adjacencies (Adjacency::on_device) over prefixes of each relation's CSC, so a GPU
+/// training step never copies the batch to the host; a batch of the CPU build gives host
+/// views that keep the batch's arrays alive (build_transpose applies to those).
+/// @throws InvalidArgument if the batch has fewer hops than num_layers
+inline std::vector<LayerGraph> layer_graphs(const DeviceMiniBatch& mb, int num_layers, int threads,
+                                            bool build_transpose = true) {
+  return model_detail::per_layer(mb, num_layers, [&](const DeviceSampledRelation& r, std::int64_t n_dst,
+                                                     std::int64_t n_src, int hops) {
+    if (!r.indptr.device().is_cpu()) {
+      // The rows of the first `hops` hops come first, and so do their edges.
+      std::int64_t edges = 0;
+      for (int h = 0; h < hops; ++h) edges += r.hop_edges.at(std::size_t(h));
+      return Adjacency::on_device(n_dst, n_src, edges, r.indptr, r.indices);
+    }
+    const CompressedView<std::int32_t> csc{n_dst, n_src, r.indptr.data_as<std::int64_t>(),
+                                           r.indices.data_as<std::int32_t>(), r.edge_ids.data_as<std::int64_t>()};
+    // The batch's tensors stay alive with the views (the batch may go out of scope first).
+    return Adjacency::view(csc, threads, build_transpose, {r.indptr, r.indices, r.edge_ids});
+  });
 }
 
 /// @brief The whole graph as the input of every layer (full-graph training and layer-wise

@@ -36,7 +36,7 @@ class SageConv {
     Tensor x_src, x_dst, aggregated, out;
     bool transform_first = false;
     AggregateCache agg;
-    std::vector<double> norms;
+    Tensor norms;  ///< normalize: float64 row norms
   };
 
   /// @brief Registers "<name>.lin_neigh.weight" [in_src, out], "<name>.lin_neigh.bias"
@@ -75,8 +75,8 @@ class SageConv {
     if (options_.root_weight)
       check_matrix(where.c_str(), "x_dst", x_dst, adj.num_dst(), options_.in_dst, dtype, ctx.device());
     if (mode.check_finite) {
-      check_finite(where.c_str(), "x_src", x_src);
-      if (options_.root_weight) check_finite(where.c_str(), "x_dst", x_dst);
+      check_finite(ctx, where.c_str(), "x_src", x_src);
+      if (options_.root_weight) check_finite(ctx, where.c_str(), "x_dst", x_dst);
     }
     const Parameter* bias = b_.get();
     Tensor out;
@@ -99,8 +99,8 @@ class SageConv {
       out = linear_forward(ctx, aggregated, *w_neigh_, bias);
     }
     if (options_.root_weight) matmul_accumulate(ctx, x_dst, w_root_->value, out);
-    std::vector<double> norms;
-    if (options_.normalize) norms = normalize_rows_forward(out);
+    Tensor norms;
+    if (options_.normalize) norms = normalize_rows_forward(ctx, out);
     if (cache) {
       cache->x_src = x_src;
       cache->x_dst = x_dst;
@@ -108,7 +108,7 @@ class SageConv {
       cache->transform_first = transform_first;
       cache->agg = std::move(agg);
       // The caller may apply an activation in place: keep normalize's output apart.
-      if (options_.normalize) cache->out = out.clone();
+      if (options_.normalize) cache->out = clone_on(ctx, out);
       cache->norms = std::move(norms);
     }
     return out;
@@ -126,7 +126,7 @@ class SageConv {
     Tensor g = grad_out;
     if (options_.normalize) {
       g = clone_on(ctx, grad_out);
-      normalize_rows_backward(cache.out, cache.norms, g);
+      normalize_rows_backward(ctx, cache.out, cache.norms, g);
     }
     ConvGrads grads;
     if (options_.root_weight)

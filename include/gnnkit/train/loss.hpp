@@ -152,17 +152,15 @@ inline double binary_loss(const Context& ctx, const BinaryLossTerm& term, const 
   });
 }
 
-/// cross_entropy on a GPU, after the checks: labels are uploaded, one warp per row writes its
-/// loss (double) and gradient, and the row losses come back to be added in order.
+/// cross_entropy on a GPU, after the checks (labels on the device): one warp per row writes
+/// its loss (double) and gradient, and the row losses come back to be added in order.
 inline double cross_entropy_cuda(const Context& ctx, const TensorView& logits,
-                                 std::span<const std::int64_t> labels, const TensorView& grad,
-                                 double inv) {
+                                 const std::int64_t* device_labels, const TensorView& grad, double inv) {
   const std::int64_t n = logits.size(0), c = logits.size(1);
-  const Tensor device_labels = upload(ctx, labels);
   Tensor row_loss = Tensor::empty({n}, DType::kFloat64, ctx.device());
   const bool want_grad = !absent(grad);
   kernels::cuda::cross_entropy_rows(static_cast<const float*>(logits.data()), logits.stride(0), n, c,
-                                    device_labels.data_as<std::int64_t>(), inv, row_loss.data_as<double>(),
+                                    device_labels, inv, row_loss.data_as<double>(),
                                     want_grad ? static_cast<float*>(grad.data()) : nullptr,
                                     want_grad ? grad.stride(0) : 0, ctx.cuda_stream());
   return inv * sum_on_host(ctx, row_loss);
@@ -209,7 +207,7 @@ inline double cross_entropy(const Context& ctx, const TensorView& logits,
   const double inv = 1.0 / double(counted);
   if (logits.device().is_cuda()) {
     if (!absent(grad)) check_float_input(fn, "grad", ctx, grad);
-    return cross_entropy_cuda(ctx, logits, labels, grad, inv);
+    return cross_entropy_cuda(ctx, logits, upload(ctx, labels).data_as<std::int64_t>(), grad, inv);
   }
   const bool want_grad = !absent(grad);
   return dispatch_float(logits.dtype(), [&]<typename T>() {
@@ -239,6 +237,37 @@ inline double cross_entropy(const Context& ctx, const TensorView& logits,
     });
     return inv * total;
   });
+}
+
+/// @brief cross_entropy with the labels in an int64 [N] tensor on ctx's device: on a GPU the
+/// labels of a sampled batch (select_rows of the label vector at DeviceMiniBatch::output_nodes)
+/// never visit the host; one reduction, read back, checks their range and counts the ignored.
+/// @throws as the span overload; OutOfRange names the labels' range on a GPU
+inline double cross_entropy(const Context& ctx, const TensorView& logits, const TensorView& labels,
+                            const TensorView& grad = TensorView()) {
+  constexpr const char* fn = "cross_entropy";
+  using namespace train_detail;
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, labels.dtype() == DType::kInt64 && labels.ndim() == 1 && labels.is_contiguous(),
+                    "'labels' must be a contiguous int64 vector, got {}", labels.str());
+  GNNKIT_EXPECTS_AS(DeviceMismatch, fn, labels.device() == ctx.device(),
+                    "'labels' is {}, but the context is on {}", labels.str(), ctx.device());
+  const auto* y = static_cast<const std::int64_t*>(labels.data());
+  if (ctx.device().is_cpu())
+    return cross_entropy(ctx, logits, std::span<const std::int64_t>(y, std::size_t(labels.size(0))), grad);
+  check_float_input(fn, "logits", ctx, logits);
+  GNNKIT_EXPECTS_AS(ShapeMismatch, fn, logits.ndim() == 2 && logits.size(1) >= 1 && labels.size(0) == logits.size(0),
+                    "'logits' must be [N, C] with C >= 1 and 'labels' [N], got {} and {}", logits.str(),
+                    labels.str());
+  check_grad(fn, "grad", "logits", grad, logits);
+  if (!absent(grad)) check_float_input(fn, "grad", ctx, grad);
+  const std::int64_t n = logits.size(0), c = logits.size(1);
+  const kernels::cuda::IndexStats stats = kernels::cuda::index_stats(y, n, ctx.cuda_stream());
+  GNNKIT_EXPECTS_AS(OutOfRange, fn, n == 0 || (stats.min >= -1 && stats.max < c),
+                    "'labels' span [{}, {}]: each must be -1 (ignored) or in [0, {})", stats.min, stats.max, c);
+  const std::int64_t counted = n - stats.negatives;
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, counted > 0,
+                    "'labels' must have at least one entry != -1, got {} rows all ignored", n);
+  return cross_entropy_cuda(ctx, logits, y, grad, 1.0 / double(counted));
 }
 
 /// @brief Mean binary cross-entropy of sigmoid(logits) against targets in [0, 1].

@@ -2,7 +2,8 @@
 // in every operand layout, the bias and combination helpers, SageConv and GatConv forward
 // and backward, heterogeneous GraphSAGE and GAT models' training steps (forward,
 // cross-entropy, backward, Adam) and every optimiser. Same weights (one seed, moved with ParameterList::to), same dropout
-// masks; relative error <= 1e-4. Runs only with a GPU (see cuda_main.cpp).
+// masks; relative error <= 1e-4. Also the normalisations, a device-resident adjacency and a
+// training step fed by the GPU sampler. Runs only with a GPU (see cuda_main.cpp).
 #include <catch2/catch.hpp>
 
 #include <algorithm>
@@ -398,7 +399,7 @@ TEST_CASE("Optimisers, gradient clipping and optimiser state on the GPU match th
   }
 }
 
-TEST_CASE("Row normalisation says it has no CUDA kernel; mixed devices name the parameter") {
+TEST_CASE("Mixed devices name the parameter; the context stays usable") {
   const Context gpu = Context::cuda(0);
   const Adjacency adj = random_adjacency(20, 30, 3);
   ParameterList params;
@@ -412,9 +413,191 @@ TEST_CASE("Row normalisation says it has no CUDA kernel; mixed devices name the 
                                                 "ParameterList::to)"));
   params.to(gpu);
   CHECK(gat.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr).size(1) == 8);
-  SageConv normalized(params, "sage_norm", SageConvOptions{8, 8, 4, Reduce::kMean, true, true}, 1);
-  params.to(gpu);
-  CHECK_THROWS_AS(normalized.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr), NotCompiled);
-  // The context stays usable.
   CHECK(sage.forward(gpu, adj, x, slice_rows(x, 0, 20), {}, nullptr).size(0) == 20);
+}
+
+TEST_CASE("Row-normalised SageConv, layer norm, concatenation and the finiteness check on the GPU match the CPU") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  const Adjacency adj = random_adjacency(300, 400, 5);
+  {  // SageConv(normalize): forward and backward
+    ParameterList hp, dp;
+    const SageConvOptions o{40, 40, 70, Reduce::kMean, true, true, true};
+    SageConv host(hp, "sage", o, 3), device(dp, "sage", o, 3);
+    dp.to(gpu);
+    const Tensor x = random_matrix(400, 40, 2), xd = x.to(kGpu);
+    SageConv::Cache hc, dc;
+    const Tensor y = host.forward(cpu, adj, x, slice_rows(x, 0, 300), {true, 1, false}, &hc);
+    const Tensor yd = device.forward(gpu, adj, xd, slice_rows(xd, 0, 300), {true, 1, false}, &dc);
+    CHECK(rel_error(yd, y) <= 1e-4);
+    const Tensor g = random_matrix(300, 70, 4);
+    const ConvGrads gh = host.backward(cpu, adj, hc, g);
+    const ConvGrads gd = device.backward(gpu, adj, dc, g.to(kGpu));
+    CHECK(rel_error(gd.x_src, gh.x_src) <= 1e-4);
+    for (std::size_t i = 0; i < hp.size(); ++i) {
+      INFO(hp[i]->name);
+      CHECK(rel_error(dp[i]->grad, hp[i]->grad) <= 1e-4);
+    }
+  }
+  for (std::int64_t cols : {1, 7, 64, 300}) {  // layer norm: rows narrower and wider than a warp
+    CAPTURE(cols);
+    ParameterList hp, dp;
+    auto hg = hp.add("gamma", {cols}, Init::kGlorotUniform, 1), hb = hp.add("beta", {cols}, Init::kGlorotUniform, 2);
+    auto dg = dp.add("gamma", {cols}, Init::kGlorotUniform, 1), db = dp.add("beta", {cols}, Init::kGlorotUniform, 2);
+    dp.to(gpu);
+    const Tensor wide = random_matrix(500, cols + 3, 6);  // padded rows: a strided view
+    const Tensor x = slice_columns(wide, 1, cols + 1), xd = slice_columns(wide.to(kGpu), 1, cols + 1);
+    LayerNormCache hc, dc;
+    const Tensor y = layer_norm_forward(cpu, x, *hg, *hb, 1e-5, &hc);
+    const Tensor yd = layer_norm_forward(gpu, xd, *dg, *db, 1e-5, &dc);
+    CHECK(rel_error(yd, y) <= 1e-4);
+    const Tensor g = random_matrix(500, cols, 8);
+    hp.zero_grad();
+    dp.zero_grad();
+    const Tensor gx = layer_norm_backward(cpu, hc, *hg, *hb, g);
+    const Tensor gxd = layer_norm_backward(gpu, dc, *dg, *db, g.to(kGpu));
+    CHECK(rel_error(gxd, gx) <= 1e-4);
+    CHECK(rel_error(dg->grad, hg->grad) <= 1e-4);
+    CHECK(rel_error(db->grad, hb->grad) <= 1e-4);
+    // Concatenation of a strided view and a contiguous matrix.
+    const Tensor other = random_matrix(500, 5, 9);
+    CHECK(rel_error(concat_columns(gpu, xd, other.to(kGpu)), concat_columns(cpu, x, other)) == 0);
+  }
+  // check_finite names the first non-finite element, as on the CPU.
+  Tensor bad = random_matrix(200, 33, 3);
+  bad.data_as<float>()[150 * 33 + 17] = std::nanf("");
+  bad.data_as<float>()[160 * 33 + 2] = INFINITY;
+  std::string cpu_message, gpu_message;
+  try { check_finite(cpu, "layer", "x", bad); } catch (const InvalidArgument& e) { cpu_message = e.what(); }
+  try { check_finite(gpu, "layer", "x", bad.to(kGpu)); } catch (const InvalidArgument& e) { gpu_message = e.what(); }
+  CHECK(cpu_message == "layer: 'x' has a non-finite value nan at [150, 17]");
+  CHECK(gpu_message == cpu_message);
+  CHECK_NOTHROW(check_finite(gpu, "layer", "x", random_matrix(200, 33, 4).to(kGpu)));
+}
+
+TEST_CASE("A device adjacency: self loops and GatConv on the GPU match the host adjacency") {
+  const Context gpu = Context::cuda(0), cpu = Context::cpu(2);
+  const Adjacency host = random_adjacency(300, 400, 13);
+  // The same CSC as device arrays (what DeviceMiniBatch holds).
+  Tensor indptr, indices;
+  host.visit([&](const auto& csc, const auto*) {
+    using IndexT = std::remove_cv_t<std::remove_reference_t<decltype(*csc.indices)>>;
+    indptr = Tensor::wrap(TensorView(const_cast<std::int64_t*>(csc.indptr), DType::kInt64, Device::cpu(),
+                                     {csc.num_rows + 1}), nullptr).to(kGpu);
+    indices = Tensor::wrap(TensorView(const_cast<IndexT*>(csc.indices), dtype_of<IndexT>, Device::cpu(),
+                                      {csc.num_edges()}), nullptr).to(kGpu);
+  });
+  const Adjacency device = Adjacency::on_device(300, 400, host.num_edges(), indptr, indices);
+  CHECK(device.on_device());
+  CHECK_THROWS_AS(device.visit([](const auto&, const auto*) { return 0; }), DeviceMismatch);
+  // Self loops: the same CSC, edge for edge.
+  const Adjacency looped_host = host.with_self_loops(2), looped = device.with_self_loops(gpu);
+  REQUIRE(looped.num_edges() == looped_host.num_edges());
+  const kernels::cuda::DeviceCsc d = looped.device_csc(gpu);
+  std::vector<std::int64_t> got_indptr(301);
+  std::vector<std::int32_t> got_indices(std::size_t(d.num_edges));
+  kernels::cuda::copy_bytes(got_indptr.data(), Device::cpu(), d.indptr, kGpu, 301 * sizeof(std::int64_t),
+                            gpu.cuda_stream());
+  kernels::cuda::copy_bytes(got_indices.data(), Device::cpu(), d.indices, kGpu, got_indices.size() * 4,
+                            gpu.cuda_stream());
+  looped_host.visit([&](const auto& csc, const auto*) {
+    CHECK(std::equal(got_indptr.begin(), got_indptr.end(), csc.indptr));
+    CHECK(std::equal(got_indices.begin(), got_indices.end(), csc.indices));
+  });
+  // GatConv (self loops added inside) on the device adjacency against the host one.
+  ParameterList hp, dp;
+  const GatConvOptions o{16, 16, 8, 2, true, 0.2, 0.0, true, true};
+  GatConv on_host(hp, "gat", o, 5), on_device(dp, "gat", o, 5);
+  dp.to(gpu);
+  const Tensor x = random_matrix(400, 16, 3), xd = x.to(kGpu);
+  GatConv::Cache hc, dc;
+  const Tensor y = on_host.forward(cpu, host, x, slice_rows(x, 0, 300), {true, 1, false}, &hc);
+  const Tensor yd = on_device.forward(gpu, device, xd, slice_rows(xd, 0, 300), {true, 1, false}, &dc);
+  CHECK(rel_error(yd, y) <= 1e-4);
+  const Tensor g = random_matrix(300, 16, 4);
+  const ConvGrads gh = on_host.backward(cpu, hc, g);
+  const ConvGrads gd = on_device.backward(gpu, dc, g.to(kGpu));
+  CHECK(rel_error(gd.x_src, gh.x_src) <= 1e-4);
+  for (std::size_t i = 0; i < hp.size(); ++i) {
+    INFO(hp[i]->name);
+    CHECK(rel_error(dp[i]->grad, hp[i]->grad) <= 1e-4);
+  }
+}
+
+TEST_CASE("A training step from a GPU-sampled batch never leaves the device and matches the CPU") {
+  // Graph, features and labels live on the GPU; per step: DeviceSampler -> select_rows of
+  // features and labels -> layer_graphs of the device batch -> forward -> tensor-label
+  // cross-entropy -> backward -> Adam. The CPU build of the sampler gives the same batch, so
+  // the CPU runs the same step.
+  const Context gpu = Context::cuda(0, 21), cpu = Context::cpu(2, 21);
+  std::mt19937 rng(5);
+  const std::int64_t n = 5000, F = 24, classes = 5;
+  std::vector<std::int64_t> src, dst;
+  for (std::int64_t v = 0; v < n; ++v)
+    for (int k = v % 13 == 0 ? 0 : int(rng() % 30); k > 0; --k) {
+      src.push_back(std::int64_t(rng() % n));
+      dst.push_back(v);
+    }
+  const std::int64_t e = std::int64_t(src.size());
+  const HeteroGraph graph =
+      HeteroGraph::from_coo(cpu, n, TensorView(src.data(), DType::kInt64, Device::cpu(), {e}),
+                            TensorView(dst.data(), DType::kInt64, Device::cpu(), {e}));
+  const Tensor features = random_matrix(n, F, 6), features_d = features.to(kGpu);
+  Tensor labels = Tensor::empty({n}, DType::kInt64);
+  for (std::int64_t i = 0; i < n; ++i) labels.data_as<std::int64_t>()[i] = i % 17 == 0 ? -1 : std::int64_t(rng() % classes);
+  const Tensor labels_d = labels.to(kGpu);
+  const DeviceSampler on_cpu(DeviceGraph::upload(cpu, graph), {10, 5});
+  const DeviceSampler on_gpu(DeviceGraph::upload(gpu, graph), {10, 5});
+  for (ConvKind conv : {ConvKind::kSage, ConvKind::kGat}) {
+    CAPTURE(int(conv));
+    GnnModelOptions o;
+    o.conv = conv;
+    o.hidden = 32;
+    o.heads = 4;
+    o.out = classes;
+    o.dropout = 0.3;
+    GnnModel host(ModelSpec::homogeneous(F), o, 4), device(ModelSpec::homogeneous(F), o, 4);
+    device.parameters().to(gpu);
+    Adam host_opt(host.parameters(), {.lr = 0.01}), device_opt(device.parameters(), {.lr = 0.01});
+    for (std::uint64_t step = 0; step < 3; ++step) {
+      CAPTURE(step);
+      std::vector<std::int64_t> seeds(512);
+      for (auto& s : seeds) s = std::int64_t(rng() % n);
+      const TensorView sv(seeds.data(), DType::kInt64, Device::cpu(), {512});
+      const Tensor seeds_d = Tensor::wrap(sv, nullptr).to(kGpu);
+      const ForwardMode mode{true, 50 + step, false};
+      auto train = [&](const Context& ctx, const DeviceSampler& sampler, const TensorView& seed_ids, GnnModel& model,
+                       Adam& opt, const Tensor& x_all, const Tensor& y_all, Tensor& logits_out) {
+        const DeviceMiniBatch mb = sampler.sample(ctx, seed_ids, step);
+        const auto layers = layer_graphs(mb, 2, ctx.num_threads());
+        GnnModel::Cache cache;
+        logits_out = model.forward(ctx, layers, {select_rows(ctx, x_all, mb.nodes[0])}, mode, &cache);
+        Tensor grad = Tensor::empty(logits_out.shape(), DType::kFloat32, ctx.device());
+        const double loss = cross_entropy(ctx, logits_out, select_rows(ctx, y_all, mb.output_nodes()), grad);
+        opt.zero_grad();
+        model.backward(ctx, layers, cache, grad, false);
+        opt.step(ctx);
+        return loss;
+      };
+      Tensor logits_h, logits_d;
+      const double lh = train(cpu, on_cpu, sv, host, host_opt, features, labels, logits_h);
+      const double ld = train(gpu, on_gpu, seeds_d, device, device_opt, features_d, labels_d, logits_d);
+      CHECK(rel_error(logits_d, logits_h) <= 1e-4);
+      CHECK(std::abs(ld - lh) <= 1e-4 * std::max(1.0, std::abs(lh)));
+      for (std::size_t i = 0; i < host.parameters().size(); ++i) {
+        INFO(host.parameters()[i]->name);
+        CHECK(rel_error(device.parameters()[i]->value, host.parameters()[i]->value) <= 1e-4);
+      }
+    }
+  }
+  // Bad ids and labels on the device are named, and the context stays usable.
+  const std::vector<std::int64_t> bad{3, n};
+  const Tensor bad_d = Tensor::wrap(TensorView(const_cast<std::int64_t*>(bad.data()), DType::kInt64, Device::cpu(), {2}),
+                                    nullptr).to(kGpu);
+  CHECK_THROWS_MATCHES(select_rows(gpu, features_d, bad_d), OutOfRange,
+                       Catch::Matchers::Message("select_rows: 'ids' span [3, 5000], outside the 5000 rows of 'x' "
+                                                "float32[5000, 24] on cuda:0"));
+  CHECK_THROWS_MATCHES(cross_entropy(gpu, random_matrix(2, 4, 1).to(kGpu), bad_d), OutOfRange,
+                       Catch::Matchers::Message("cross_entropy: 'labels' span [3, 5000]: each must be -1 (ignored) "
+                                                "or in [0, 4)"));
+  CHECK(select_rows(gpu, labels_d, TensorView(bad_d.data(), DType::kInt64, kGpu, {1})).numel() == 1);  // id 3 alone
 }
