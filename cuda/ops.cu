@@ -5,6 +5,7 @@
 #include <climits>
 
 #include "check.cuh"
+#include "cusparse_csr.cuh"
 #include "launch.cuh"
 #include "gnnkit/kernels/cuda_ops.hpp"
 #include "gnnkit/kernels/memory.hpp"
@@ -183,12 +184,6 @@ __global__ void activation_dropout_backward_kernel(nn::Activation act, const flo
     const float d = derivative_from_output(act, yv * unscale, slope);
     gv = (dropped_zero && yv == 0.f) ? 0.f : gv * d * scale;
   }
-}
-
-__global__ void narrow_indptr_kernel(const std::int64_t* in, std::int32_t* out, std::int64_t n) {
-  const std::int64_t stride = std::int64_t(gridDim.x) * blockDim.x;
-  for (std::int64_t i = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
-    out[i] = std::int32_t(in[i]);
 }
 
 __global__ void ones_kernel(float* p, std::int64_t n) {
@@ -751,48 +746,18 @@ void cross_entropy_rows(const float* logits, std::int64_t ld, std::int64_t n, st
 }
 
 struct CusparseSpmm::State {
-  cusparseHandle_t handle = nullptr;
-  cudaStream_t stream = nullptr;
-  DeviceCsc csc;
-  std::int32_t* indptr32 = nullptr;
-  float* ones = nullptr;
-  cusparseSpMatDescr_t matrix = nullptr;
-  // Per feature width: dense descriptors (pointers updated per call) and the buffer.
-  std::int64_t width = -1;
-  cusparseDnMatDescr_t x_desc = nullptr, out_desc = nullptr;
-  void* buffer = nullptr;
-  std::size_t buffer_bytes = 0;
-
-  void drop_dense() {
-    if (x_desc) cusparseDestroyDnMat(x_desc);
-    if (out_desc) cusparseDestroyDnMat(out_desc);
-    x_desc = out_desc = nullptr;
-  }
-  ~State() {
-    drop_dense();
-    if (matrix) cusparseDestroySpMat(matrix);
-    cudaFree(indptr32);
-    cudaFree(ones);
-    cudaFree(buffer);
-    (void)cudaGetLastError();
-  }
+  CusparseCsr csr;
+  float* ones = nullptr;  // the values of an unweighted adjacency
+  std::int64_t width = -1;  // the feature width of the dense descriptors (x, out)
+  State(cusparseHandle_t handle, const DeviceCsc& csc, cudaStream_t stream)
+      : csr(handle, csc, stream, "CusparseSpmm") {}
+  ~State() { cudaFree(ones); }
 };
 
 CusparseSpmm::CusparseSpmm(cusparseContext* handle, const DeviceCsc& csc, const float* edge_weight,
                            CUstream_st* stream)
-    : state_(std::make_unique<State>()) {
-  GNNKIT_EXPECTS_AS(InvalidArgument, "CusparseSpmm", csc.num_edges < INT_MAX && csc.num_rows < INT_MAX &&
-                                                         csc.num_cols < INT_MAX,
-                    "cuSPARSE's int32 CSR holds fewer than 2^31 edges and rows, got {} edges, {} x {}",
-                    csc.num_edges, csc.num_rows, csc.num_cols);
+    : state_(std::make_unique<State>(handle, csc, stream)) {
   State& s = *state_;
-  s.handle = handle;
-  s.stream = stream;
-  s.csc = csc;
-  GNNKIT_CUDA_CHECK(cudaMalloc(&s.indptr32, std::size_t(csc.num_rows + 1) * sizeof(std::int32_t)));
-  narrow_indptr_kernel<<<blocks_for(csc.num_rows + 1, kThreads), kThreads, 0, stream>>>(csc.indptr, s.indptr32,
-                                                                                        csc.num_rows + 1);
-  GNNKIT_CUDA_CHECK(cudaGetLastError());
   const float* values = edge_weight;
   if (!values) {
     GNNKIT_CUDA_CHECK(cudaMalloc(&s.ones, std::size_t(std::max<std::int64_t>(csc.num_edges, 1)) * sizeof(float)));
@@ -802,43 +767,33 @@ CusparseSpmm::CusparseSpmm(cusparseContext* handle, const DeviceCsc& csc, const 
     }
     values = s.ones;
   }
-  GNNKIT_CUSPARSE_CHECK(cusparseCreateCsr(&s.matrix, csc.num_rows, csc.num_cols, csc.num_edges, s.indptr32,
-                                          const_cast<std::int32_t*>(csc.indices), const_cast<float*>(values),
-                                          CUSPARSE_INDEX_32I, CUSPARSE_INDEX_32I, CUSPARSE_INDEX_BASE_ZERO,
-                                          CUDA_R_32F));
+  s.csr.create_matrix(const_cast<float*>(values));
 }
 
 CusparseSpmm::~CusparseSpmm() = default;
 
 void CusparseSpmm::run(const float* x, std::int64_t F, float* out) {
   State& s = *state_;
-  if (s.csc.num_rows == 0 || F == 0) return;
+  CusparseCsr& c = s.csr;
+  if (c.csc.num_rows == 0 || F == 0) return;
   const float alpha = 1.f, beta = 0.f;
-  GNNKIT_CUSPARSE_CHECK(cusparseSetStream(s.handle, s.stream));
+  GNNKIT_CUSPARSE_CHECK(cusparseSetStream(c.handle, c.stream));
   if (F != s.width) {
-    s.drop_dense();
-    GNNKIT_CUSPARSE_CHECK(cusparseCreateDnMat(&s.x_desc, s.csc.num_cols, F, F, const_cast<float*>(x), CUDA_R_32F,
-                                              CUSPARSE_ORDER_ROW));
-    GNNKIT_CUSPARSE_CHECK(cusparseCreateDnMat(&s.out_desc, s.csc.num_rows, F, F, out, CUDA_R_32F, CUSPARSE_ORDER_ROW));
+    c.set_dense(0, c.csc.num_cols, F, F, x);
+    c.set_dense(1, c.csc.num_rows, F, F, out);
     std::size_t bytes = 0;
-    GNNKIT_CUSPARSE_CHECK(cusparseSpMM_bufferSize(s.handle, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                                  CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, s.matrix, s.x_desc,
-                                                  &beta, s.out_desc, CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, &bytes));
-    if (bytes > s.buffer_bytes) {
-      cudaFree(s.buffer);
-      s.buffer = nullptr;
-      s.buffer_bytes = 0;
-      GNNKIT_CUDA_CHECK(cudaMalloc(&s.buffer, bytes));
-      s.buffer_bytes = bytes;
-    }
+    GNNKIT_CUSPARSE_CHECK(cusparseSpMM_bufferSize(c.handle, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                                  CUSPARSE_OPERATION_NON_TRANSPOSE, &alpha, c.matrix, c.dense[0],
+                                                  &beta, c.dense[1], CUDA_R_32F, CUSPARSE_SPMM_ALG_DEFAULT, &bytes));
+    c.reserve(bytes);
     s.width = F;
   } else {
-    GNNKIT_CUSPARSE_CHECK(cusparseDnMatSetValues(s.x_desc, const_cast<float*>(x)));
-    GNNKIT_CUSPARSE_CHECK(cusparseDnMatSetValues(s.out_desc, out));
+    GNNKIT_CUSPARSE_CHECK(cusparseDnMatSetValues(c.dense[0], const_cast<float*>(x)));
+    GNNKIT_CUSPARSE_CHECK(cusparseDnMatSetValues(c.dense[1], out));
   }
-  GNNKIT_CUSPARSE_CHECK(cusparseSpMM(s.handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
-                                     &alpha, s.matrix, s.x_desc, &beta, s.out_desc, CUDA_R_32F,
-                                     CUSPARSE_SPMM_ALG_DEFAULT, s.buffer));
+  GNNKIT_CUSPARSE_CHECK(cusparseSpMM(c.handle, CUSPARSE_OPERATION_NON_TRANSPOSE, CUSPARSE_OPERATION_NON_TRANSPOSE,
+                                     &alpha, c.matrix, c.dense[0], &beta, c.dense[1], CUDA_R_32F,
+                                     CUSPARSE_SPMM_ALG_DEFAULT, c.buffer));
 }
 
 }  // namespace gnnkit::kernels::cuda

@@ -1,7 +1,8 @@
 // GPU SpMM benchmark for scripts/gpu-check (issue 6): sum aggregation on G1 and G2 at
 // F = 32, 64, 128, 256, gnnkit's own kernel against cusparseSpMM on the same device arrays,
 // each as a % of the device-memory bound (bytes of indptr + indices + gathered feature rows +
-// output, over time, against the device-to-device copy bandwidth measured in the same run).
+// output, over time, against the device-to-device copy bandwidth measured in the same run);
+// and SDDMM (GAT's per-edge gradient) with the own kernel against cusparseSDDMM.
 //
 //   build-gpu/bench/bench_gpu --inputs DIR [--graphs G1,G2] [--features 32,64,128,256]
 //                             [--iters 20] [--out results.json]
@@ -117,6 +118,43 @@ int main(int argc, char** argv) {
                     100.0 * bytes / own / bandwidth, 100.0 * bytes / sp / bandwidth);
       json += buf;
       first = false;
+    }
+    // SDDMM (GAT's per-edge attention gradient): own edge_dots against cusparseSDDMM, 4 heads
+    // of 16 and 1 head of 64; bound: indptr + indices + a destination row per row + a source
+    // row per edge + the outputs. gat_aggregate_backward (the layer's fused pass, which also
+    // scatters the source gradient) for reference.
+    kc::CusparseSddmm sddmm(ctx.cusparse_handle(), csc, ctx.cuda_stream());
+    for (const auto& [heads, C] : {std::pair<int, std::int64_t>{4, 16}, {1, 64}}) {
+      const std::int64_t F = heads * C;
+      const Tensor a_rows = upload(std::vector<float>(std::size_t(n * F), 0.5f).data(), DType::kFloat32, n * F);
+      const Tensor b_rows = upload(std::vector<float>(std::size_t(n * F), 0.25f).data(), DType::kFloat32, n * F);
+      Tensor dots = Tensor::empty({E * heads}, DType::kFloat32, Device::cuda(0));
+      const double own = median_seconds(ctx, iters, [&] {
+        kc::edge_dots(csc, a_rows.data_as<float>(), F, b_rows.data_as<float>(), F, heads, C, dots.data_as<float>(),
+                      ctx.cuda_stream());
+      });
+      const double sp = median_seconds(ctx, iters, [&] {
+        sddmm.run(a_rows.data_as<float>(), F, b_rows.data_as<float>(), F, heads, C, dots.data_as<float>());
+      });
+      Tensor grad_src = Tensor::empty({n * F}, DType::kFloat32, Device::cuda(0));
+      const Tensor w = upload(std::vector<float>(std::size_t(E * heads), 0.1f).data(), DType::kFloat32, E * heads);
+      const double fused = median_seconds(ctx, iters, [&] {
+        kc::gat_aggregate_backward(csc, a_rows.data_as<float>(), F, b_rows.data_as<float>(), F, F, w.data_as<float>(),
+                                   heads, grad_src.data_as<float>(), F, dots.data_as<float>(), ctx.cuda_stream());
+      });
+      const double bytes = 8.0 * double(n + 1) + 4.0 * double(E) + 4.0 * double(F) * double(n + E) +
+                           4.0 * double(E) * double(heads);
+      std::printf("  SDDMM %d x %lld: own %8.3f ms (%5.1f %% of bound)  cusparseSDDMM %8.3f ms (%5.1f %%)  own/cusparse "
+                  "speed %.2fx; fused GAT backward %8.3f ms\n", heads, (long long)C, own * 1e3,
+                  100.0 * bytes / own / bandwidth, sp * 1e3, 100.0 * bytes / sp / bandwidth, sp / own, fused * 1e3);
+      char buf[512];
+      std::snprintf(buf, sizeof buf,
+                    ", {\"graph\": \"%s\", \"op\": \"sddmm\", \"heads\": %d, \"C\": %lld, \"own_ms\": %.4f, "
+                    "\"cusparse_ms\": %.4f, \"own_pct_bound\": %.1f, \"cusparse_pct_bound\": %.1f, "
+                    "\"fused_gat_backward_ms\": %.4f}",
+                    name.c_str(), heads, (long long)C, own * 1e3, sp * 1e3, 100.0 * bytes / own / bandwidth,
+                    100.0 * bytes / sp / bandwidth, fused * 1e3);
+      json += buf;
     }
   }
   json += "]}\n";

@@ -80,6 +80,16 @@ CusparseSpmm::CusparseSpmm(cusparseContext*, const DeviceCsc&, const float*, CUs
 }
 CusparseSpmm::~CusparseSpmm() = default;
 void CusparseSpmm::run(const float*, std::int64_t, float*) { no_cuda("CusparseSpmm::run"); }
+void edge_dots(const DeviceCsc&, const float*, std::int64_t, const float*, std::int64_t, int, std::int64_t, float*,
+               CUstream_st*) {
+  no_cuda("edge_dots");
+}
+struct CusparseSddmm::State {};
+CusparseSddmm::CusparseSddmm(cusparseContext*, const DeviceCsc&, CUstream_st*) { no_cuda("CusparseSddmm"); }
+CusparseSddmm::~CusparseSddmm() = default;
+void CusparseSddmm::run(const float*, std::int64_t, const float*, std::int64_t, int, std::int64_t, float*) {
+  no_cuda("CusparseSddmm::run");
+}
 void gather_rows(const float*, std::int64_t, std::int64_t, const std::int64_t*, std::int64_t, float*,
                  std::int64_t, CUstream_st*) {
   no_cuda("gather_rows");

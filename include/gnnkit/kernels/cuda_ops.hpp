@@ -85,6 +85,31 @@ class CusparseSpmm {
   std::unique_ptr<State> state_;
 };
 
+/// @name SDDMM: out[e, h] = <a[v, hC : (h + 1) C], b[u, hC : (h + 1) C]> for every edge e =
+/// (u -> v) of the adjacency and head h < heads (a: destination rows, b: source rows, row
+/// strides lda, ldb; out [E, heads]). GAT's per-edge attention gradient; the layer itself uses
+/// gat_aggregate_backward, which computes it in the same pass as the source gradient.
+/// @{
+/// @brief Own kernel: a warp per destination row.
+void edge_dots(const DeviceCsc& csc, const float* a, std::int64_t lda, const float* b, std::int64_t ldb, int heads,
+               std::int64_t C, float* out, CUstream_st* stream);
+/// @brief Through cusparseSDDMM, one call per head on column slices (B used transposed);
+/// descriptors and the external buffer kept per operand shape, an int32 copy of indptr held.
+class CusparseSddmm {
+ public:
+  /// @throws InvalidArgument (2^31 edges or more), DeviceError, BackendError
+  CusparseSddmm(cusparseContext* handle, const DeviceCsc& csc, CUstream_st* stream);
+  ~CusparseSddmm();
+  CusparseSddmm(const CusparseSddmm&) = delete;
+  CusparseSddmm& operator=(const CusparseSddmm&) = delete;
+  void run(const float* a, std::int64_t lda, const float* b, std::int64_t ldb, int heads, std::int64_t C, float* out);
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+/// @}
+
 /// @brief out[i] = x[index[i]] for i < n (rows of width F). @throws DeviceError
 void gather_rows(const float* x, std::int64_t ldx, std::int64_t F, const std::int64_t* index,
                  std::int64_t n, float* out, std::int64_t ldo, CUstream_st* stream);

@@ -1,9 +1,11 @@
-// The GPU layer ops against straightforward CPU references (and the CPU dropout pass itself,
+// The GPU layer ops against straightforward CPU references (SpMM, SDDMM, gathers, activations;
+// and the CPU dropout pass itself,
 // whose masks they must reproduce bit for bit). Runs only with a GPU (see cuda_main.cpp).
 #include <catch2/catch.hpp>
 
 #include <cmath>
 #include <random>
+#include <tuple>
 #include <vector>
 
 #include "gnnkit/gnnkit.hpp"
@@ -55,16 +57,26 @@ HostCsc random_csc(std::int64_t rows, std::int64_t cols, std::uint32_t seed) {
   return c;
 }
 
+/// A HostCsc's arrays on the GPU, and the DeviceCsc over them.
+struct UploadedCsc {
+  Tensor indptr, indices;
+  kc::DeviceCsc csc;
+  explicit UploadedCsc(const HostCsc& h)
+      : indptr(host_tensor(h.indptr, 1, h.rows + 1).to(Device::cuda(0))),
+        indices(host_tensor(h.indices, 1, std::int64_t(h.indices.size())).to(Device::cuda(0))),
+        csc{h.rows, h.cols, std::int64_t(h.indices.size()), indptr.data_as<std::int64_t>(),
+            indices.data_as<std::int32_t>()} {}
+};
+
 }  // namespace
 
 TEST_CASE("GPU SpMM (own kernel and cuSPARSE) and its input gradient match CPU references") {
   const Context ctx = Context::cuda(0);
   const HostCsc h = random_csc(3000, 2500, 7);
   const std::int64_t E = std::int64_t(h.indices.size());
-  const Tensor indptr = host_tensor(h.indptr, 1, h.rows + 1).to(Device::cuda(0));
-  const Tensor indices = host_tensor(h.indices, 1, E).to(Device::cuda(0));
+  const UploadedCsc device(h);
+  const kc::DeviceCsc& csc = device.csc;
   const Tensor weights = host_tensor(h.weights, 1, E).to(Device::cuda(0));
-  const kc::DeviceCsc csc{h.rows, h.cols, E, indptr.data_as<std::int64_t>(), indices.data_as<std::int32_t>()};
   for (std::int64_t F : {1, 33, 64, 130, 256}) {
     std::mt19937 rng{std::uint32_t(F)};
     std::vector<float> x(std::size_t(h.cols * F)), g(std::size_t(h.rows * F));
@@ -106,6 +118,43 @@ TEST_CASE("GPU SpMM (own kernel and cuSPARSE) and its input gradient match CPU r
           CHECK(max_rel_error(to_host<float>(out2), ref) <= 1e-4);
         }
       }
+  }
+}
+
+TEST_CASE("GPU SDDMM (own kernel and cusparseSDDMM, per head on column slices) matches a CPU loop") {
+  const Context ctx = Context::cuda(0);
+  const HostCsc h = random_csc(2000, 1700, 9);
+  const std::int64_t E = std::int64_t(h.indices.size());
+  const UploadedCsc device(h);
+  const kc::DeviceCsc& csc = device.csc;
+  kc::CusparseSddmm sp(ctx.cusparse_handle(), csc, ctx.cuda_stream());
+  // (heads, C, padding of the row strides): one head, several, a head wider than a warp, padded rows.
+  for (auto [heads, C, pad] : {std::tuple<int, std::int64_t, std::int64_t>{1, 64, 0}, {4, 16, 0}, {3, 40, 5},
+                               {2, 8, 3}}) {
+    CAPTURE(heads, C, pad);
+    const std::int64_t lda = heads * C + pad, ldb = heads * C + 2 * pad;
+    std::mt19937 rng{std::uint32_t(heads * 100 + C)};
+    std::vector<float> a(std::size_t(h.rows * lda)), b(std::size_t(h.cols * ldb));
+    for (float& v : a) v = float(rng() % 2001) / 1000.f - 1.f;
+    for (float& v : b) v = float(rng() % 2001) / 1000.f - 1.f;
+    std::vector<double> ref(std::size_t(E * heads));
+    for (std::int64_t v = 0; v < h.rows; ++v)
+      for (std::int64_t e = h.indptr[std::size_t(v)]; e < h.indptr[std::size_t(v) + 1]; ++e)
+        for (int hh = 0; hh < heads; ++hh) {
+          double dot = 0;
+          for (std::int64_t c = hh * C; c < (hh + 1) * C; ++c)
+            dot += double(a[std::size_t(v * lda + c)]) * b[std::size_t(std::int64_t(h.indices[std::size_t(e)]) * ldb + c)];
+          ref[std::size_t(e * heads + hh)] = dot;
+        }
+    const Tensor ad = host_tensor(a, h.rows, lda).to(Device::cuda(0)), bd = host_tensor(b, h.cols, ldb).to(Device::cuda(0));
+    Tensor own = Tensor::empty({E, heads}, DType::kFloat32, Device::cuda(0));
+    kc::edge_dots(csc, ad.data_as<float>(), lda, bd.data_as<float>(), ldb, heads, C, own.data_as<float>(), ctx.cuda_stream());
+    Tensor cus = Tensor::empty({E, heads}, DType::kFloat32, Device::cuda(0));
+    for (int rep = 0; rep < 2; ++rep)  // the second call reuses the descriptors
+      sp.run(ad.data_as<float>(), lda, bd.data_as<float>(), ldb, heads, C, cus.data_as<float>());
+    ctx.synchronize();
+    CHECK(max_rel_error(to_host<float>(own), ref) <= 1e-4);
+    CHECK(max_rel_error(to_host<float>(cus), ref) <= 1e-4);
   }
 }
 
