@@ -37,7 +37,11 @@ struct CusparseCsr {
                       c.num_rows, c.num_cols);
     GNNKIT_CUDA_CHECK(cudaMalloc(&indptr32, std::size_t(c.num_rows + 1) * sizeof(std::int32_t)));
     narrow_indptr_kernel<<<blocks_for(c.num_rows + 1, kThreads), kThreads, 0, s>>>(c.indptr, indptr32, c.num_rows + 1);
-    GNNKIT_CUDA_CHECK(cudaGetLastError());
+    const cudaError_t launched = cudaGetLastError();
+    if (launched != cudaSuccess) {  // the destructor of a half-built object does not run
+      cudaFree(indptr32);
+      GNNKIT_CUDA_CHECK(launched);
+    }
   }
   ~CusparseCsr() {
     drop_dense();

@@ -751,7 +751,11 @@ struct CusparseSpmm::State {
   std::int64_t width = -1;  // the feature width of the dense descriptors (x, out)
   State(cusparseHandle_t handle, const DeviceCsc& csc, cudaStream_t stream)
       : csr(handle, csc, stream, "CusparseSpmm") {}
-  ~State() { cudaFree(ones); }
+  ~State() {
+    if (csr.matrix) cusparseDestroySpMat(csr.matrix);  // before the values it points at
+    csr.matrix = nullptr;
+    cudaFree(ones);
+  }
 };
 
 CusparseSpmm::CusparseSpmm(cusparseContext* handle, const DeviceCsc& csc, const float* edge_weight,

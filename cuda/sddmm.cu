@@ -32,20 +32,21 @@ __global__ void edge_dots_kernel(DeviceCsc csc, const float* __restrict__ a, std
   }
 }
 
-// out[e, h] = head_major[h, e]: cuSPARSE writes one head's values contiguously.
-__global__ void interleave_heads_kernel(const float* __restrict__ head_major, std::int64_t E, int heads,
-                                        float* __restrict__ out) {
+// out[e, h] = head_major[h * head_stride + e]: cuSPARSE writes one head's values contiguously.
+__global__ void interleave_heads_kernel(const float* __restrict__ head_major, std::int64_t head_stride, std::int64_t E,
+                                        int heads, float* __restrict__ out) {
   const std::int64_t n = E * heads, stride = std::int64_t(gridDim.x) * blockDim.x;
   for (std::int64_t k = std::int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < n; k += stride)
-    out[k] = head_major[(k % heads) * E + k / heads];
+    out[k] = head_major[(k % heads) * head_stride + k / heads];
 }
 
 }  // namespace
 
 void edge_dots(const DeviceCsc& csc, const float* a, std::int64_t lda, const float* b, std::int64_t ldb, int heads,
                std::int64_t C, float* out, CUstream_st* stream) {
-  GNNKIT_EXPECTS_AS(InvalidArgument, "edge_dots", heads >= 1 && C >= 0, "needs heads >= 1 and C >= 0, got {} and {}",
-                    heads, C);
+  GNNKIT_EXPECTS_AS(InvalidArgument, "edge_dots", heads >= 1 && C >= 1 && lda >= heads * C && ldb >= heads * C,
+                    "needs heads >= 1, C >= 1 and row strides of at least heads * C = {}, got {}, {}, {}, {}",
+                    std::int64_t(heads) * C, heads, C, lda, ldb);
   if (csc.num_rows == 0 || csc.num_edges == 0) return;
   edge_dots_kernel<<<blocks_for_rows(csc.num_rows), kThreads, 0, stream>>>(csc, a, lda, b, ldb, heads, C, out);
   GNNKIT_CUDA_CHECK(cudaGetLastError());
@@ -53,12 +54,17 @@ void edge_dots(const DeviceCsc& csc, const float* a, std::int64_t lda, const flo
 
 struct CusparseSddmm::State {
   CusparseCsr csr;
-  float* head_values = nullptr;  // [heads, E] when heads > 1
+  float* head_values = nullptr;  // [heads, head_stride] when heads > 1
   std::int64_t head_values_heads = 0;
+  std::int64_t head_stride = 0;  // E rounded up to 64 floats: each head's slice 256-byte aligned
   std::int64_t shape[4] = {-1, -1, -1, -1};  // (heads, C, lda, ldb) of the dense descriptors (a, b)
   State(cusparseHandle_t handle, const DeviceCsc& csc, cudaStream_t stream)
       : csr(handle, csc, stream, "CusparseSddmm") {}
-  ~State() { cudaFree(head_values); }
+  ~State() {
+    if (csr.matrix) cusparseDestroySpMat(csr.matrix);  // before the values it points at
+    csr.matrix = nullptr;
+    cudaFree(head_values);
+  }
 };
 
 CusparseSddmm::CusparseSddmm(cusparseContext* handle, const DeviceCsc& csc, CUstream_st* stream)
@@ -78,18 +84,22 @@ void CusparseSddmm::run(const float* a, std::int64_t lda, const float* b, std::i
   if (c.csc.num_rows == 0 || E == 0) return;
   const float alpha = 1.f, beta = 0.f;
   GNNKIT_CUSPARSE_CHECK(cusparseSetStream(c.handle, c.stream));
+  // cuSPARSE may write its values with 16-byte vector stores: every head's slice starts aligned.
+  s.head_stride = (E + 63) / 64 * 64;
   if (heads > 1 && s.head_values_heads < heads) {
     cudaFree(s.head_values);
     s.head_values = nullptr;
     s.head_values_heads = 0;
-    GNNKIT_CUDA_CHECK(cudaMalloc(&s.head_values, std::size_t(E) * std::size_t(heads) * sizeof(float)));
+    GNNKIT_CUDA_CHECK(cudaMalloc(&s.head_values, std::size_t(s.head_stride) * std::size_t(heads) * sizeof(float)));
     s.head_values_heads = heads;
   }
   const std::int64_t shape[4] = {heads, C, lda, ldb};
   const bool new_shape = !std::equal(shape, shape + 4, s.shape);
   for (int h = 0; h < heads; ++h) {
     // The sparse descriptor's values: the output, or this head's slice of head_values.
-    float* values = heads == 1 ? out : s.head_values + std::int64_t(h) * E;
+    float* values = heads == 1 ? out : s.head_values + std::int64_t(h) * s.head_stride;
+    // beta is 0, but the values are read-modify-written by some algorithms: start from zeros.
+    GNNKIT_CUDA_CHECK(cudaMemsetAsync(values, 0, std::size_t(E) * sizeof(float), c.stream));
     if (!c.matrix)
       c.create_matrix(values);
     else
@@ -117,7 +127,8 @@ void CusparseSddmm::run(const float* a, std::int64_t lda, const float* b, std::i
                                         CUSPARSE_SDDMM_ALG_DEFAULT, c.buffer));
   }
   if (heads > 1) {
-    interleave_heads_kernel<<<blocks_for(E * heads, kThreads), kThreads, 0, c.stream>>>(s.head_values, E, heads, out);
+    interleave_heads_kernel<<<blocks_for(E * heads, kThreads), kThreads, 0, c.stream>>>(s.head_values, s.head_stride,
+                                                                                         E, heads, out);
     GNNKIT_CUDA_CHECK(cudaGetLastError());
   }
 }

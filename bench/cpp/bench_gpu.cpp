@@ -126,8 +126,10 @@ int main(int argc, char** argv) {
     kc::CusparseSddmm sddmm(ctx.cusparse_handle(), csc, ctx.cuda_stream());
     for (const auto& [heads, C] : {std::pair<int, std::int64_t>{4, 16}, {1, 64}}) {
       const std::int64_t F = heads * C;
-      const Tensor a_rows = upload(std::vector<float>(std::size_t(n * F), 0.5f).data(), DType::kFloat32, n * F);
-      const Tensor b_rows = upload(std::vector<float>(std::size_t(n * F), 0.25f).data(), DType::kFloat32, n * F);
+      Tensor a_rows = Tensor::empty({n * F}, DType::kFloat32, Device::cuda(0));
+      Tensor b_rows = Tensor::empty({n * F}, DType::kFloat32, Device::cuda(0));
+      fill(ctx, a_rows, 0.5);
+      fill(ctx, b_rows, 0.25);
       Tensor dots = Tensor::empty({E * heads}, DType::kFloat32, Device::cuda(0));
       const double own = median_seconds(ctx, iters, [&] {
         kc::edge_dots(csc, a_rows.data_as<float>(), F, b_rows.data_as<float>(), F, heads, C, dots.data_as<float>(),
@@ -137,7 +139,8 @@ int main(int argc, char** argv) {
         sddmm.run(a_rows.data_as<float>(), F, b_rows.data_as<float>(), F, heads, C, dots.data_as<float>());
       });
       Tensor grad_src = Tensor::empty({n * F}, DType::kFloat32, Device::cuda(0));
-      const Tensor w = upload(std::vector<float>(std::size_t(E * heads), 0.1f).data(), DType::kFloat32, E * heads);
+      Tensor w = Tensor::empty({E * heads}, DType::kFloat32, Device::cuda(0));
+      fill(ctx, w, 0.1);
       const double fused = median_seconds(ctx, iters, [&] {
         kc::gat_aggregate_backward(csc, a_rows.data_as<float>(), F, b_rows.data_as<float>(), F, F, w.data_as<float>(),
                                    heads, grad_src.data_as<float>(), F, dots.data_as<float>(), ctx.cuda_stream());
@@ -149,12 +152,13 @@ int main(int argc, char** argv) {
                   100.0 * bytes / own / bandwidth, sp * 1e3, 100.0 * bytes / sp / bandwidth, sp / own, fused * 1e3);
       char buf[512];
       std::snprintf(buf, sizeof buf,
-                    ", {\"graph\": \"%s\", \"op\": \"sddmm\", \"heads\": %d, \"C\": %lld, \"own_ms\": %.4f, "
+                    "%s{\"graph\": \"%s\", \"op\": \"sddmm\", \"heads\": %d, \"C\": %lld, \"own_ms\": %.4f, "
                     "\"cusparse_ms\": %.4f, \"own_pct_bound\": %.1f, \"cusparse_pct_bound\": %.1f, "
                     "\"fused_gat_backward_ms\": %.4f}",
-                    name.c_str(), heads, (long long)C, own * 1e3, sp * 1e3, 100.0 * bytes / own / bandwidth,
-                    100.0 * bytes / sp / bandwidth, fused * 1e3);
+                    first ? "" : ", ", name.c_str(), heads, (long long)C, own * 1e3, sp * 1e3,
+                    100.0 * bytes / own / bandwidth, 100.0 * bytes / sp / bandwidth, fused * 1e3);
       json += buf;
+      first = false;
     }
   }
   json += "]}\n";
