@@ -393,3 +393,31 @@ TEST_CASE("aggregation and activation passes name a device mismatch (CUDA data, 
   CHECK_THROWS_AS(adj.device_csc(cpu), DeviceMismatch);
   CHECK(host[0] == 1.f);  // untouched
 }
+
+TEST_CASE("a device adjacency knows its sizes, and the CPU kernels refuse it", "[nn][device]") {
+  // Host arrays labelled cuda:0 stand in for DeviceMiniBatch arrays: nothing may read them.
+  std::vector<std::int64_t> indptr{0, 2, 3, 3};
+  std::vector<std::int32_t> indices{1, 0, 2};
+  const Tensor device_indptr = Tensor::wrap(TensorView(indptr.data(), DType::kInt64, Device::cuda(0), {4}), nullptr);
+  const Tensor device_indices = Tensor::wrap(TensorView(indices.data(), DType::kInt32, Device::cuda(0), {3}), nullptr);
+  // A prefix of the rows (2 of 3), as layer_graphs takes for inner layers.
+  const Adjacency adj = Adjacency::on_device(2, 4, 3, device_indptr, device_indices);
+  CHECK(adj.on_device());
+  CHECK(adj.num_dst() == 2);
+  CHECK(adj.num_src() == 4);
+  CHECK(adj.num_edges() == 3);
+  CHECK_FALSE(adj.has_transpose());
+  const Context cpu = Context::cpu(1);
+  std::vector<float> x(16, 1.f);
+  const TensorView host_x(x.data(), DType::kFloat32, Device::cpu(), {4, 4});
+  CHECK_THROWS_WITH(aggregate_forward(cpu, adj, host_x, Reduce::kSum),
+                    "Adjacency: this adjacency lies in cuda:0 memory, where the CPU kernels cannot read it: run the "
+                    "layer on a context of that device");
+  CHECK_THROWS_AS(adj.device_csc(cpu), DeviceMismatch);  // a CPU context has no device copy to give
+  // Bad arrays are named.
+  const Tensor host_indptr = Tensor::wrap(TensorView(indptr.data(), DType::kInt64, Device::cpu(), {4}), nullptr);
+  CHECK_THROWS_AS(Adjacency::on_device(2, 4, 3, host_indptr, device_indices), InvalidArgument);
+  CHECK_THROWS_AS(Adjacency::on_device(2, 4, 3, device_indices, device_indices), InvalidArgument);
+  CHECK_THROWS_AS(Adjacency::on_device(4, 4, 3, device_indptr, device_indices), ShapeMismatch);  // 5 > 4 entries
+  CHECK_THROWS_AS(Adjacency::on_device(3, 4, 9, device_indptr, device_indices), ShapeMismatch);  // 9 > 3 edges
+}
