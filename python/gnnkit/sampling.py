@@ -1,4 +1,5 @@
-"""gnnkit.sampling: multi-hop neighbour sampling with NumPy outputs.
+"""gnnkit.sampling: multi-hop neighbour sampling with NumPy outputs (and DeviceSampler, whose
+batches stay in GPU memory as DLPack-ready tensors).
 
 >>> sampler = gnnkit.sampling.NeighborSampler(graph, [15, 10])
 >>> batch = sampler.sample(seeds)            # seeds: int64 ids of the seed node type
@@ -25,7 +26,7 @@ from . import _core
 from .graph import HeteroGraph, _relation_name
 
 __all__ = ["NeighborSampler", "NeighborLoader", "LinkSampler", "LinkBatch", "MiniBatch", "Block",
-           "SeedIdentity"]
+           "SeedIdentity", "DeviceSampler", "DeviceMiniBatch"]
 
 
 @dataclass(frozen=True)
@@ -130,6 +131,77 @@ class NeighborSampler:
             seed_type = types[0]
         raw = self._s.sample(seed_type, seeds, seed_times, batch, seed, num_threads)
         return MiniBatch(raw, self.graph)
+
+
+class DeviceMiniBatch:
+    """A DeviceSampler batch where it was sampled: the same layout as MiniBatch, its arrays
+    gnnkit Tensors in the context's memory (``torch.from_dlpack(t)`` shares them with PyTorch
+    on the GPU; ``t.numpy()`` on the CPU). ``to_host()`` gives the MiniBatch."""
+
+    def __init__(self, raw: "_core.DeviceMiniBatch", graph: HeteroGraph, context: "_core.Context"):
+        self._raw = raw
+        self._graph = graph
+        self._context = context
+        types = graph.node_types
+        self.seed_type: str = types[raw.seed_type]
+        self.nodes: Dict[str, Any] = dict(zip(types, raw.nodes))
+        #: Local id (in nodes[seed_type]) of each seed, in the order given (int32 Tensor).
+        self.seed_local = raw.seed_local
+        #: (indptr, indices, edge_ids) Tensors per relation; edge ids are CSC positions.
+        self.relations: Dict[Tuple[str, str, str], Tuple[Any, Any, Any]] = {
+            key: tuple(raw.relation(r)[:3]) for r, key in enumerate(graph.relations)}
+        self.blocks: List[Block] = [
+            Block(dict(zip(types, b)), dict(zip(types, e)), dict(zip(types, n)), int(k))
+            for b, e, n, k in raw.blocks]
+
+    def output_nodes(self):
+        """Global ids of the rows a model run on this batch outputs: the distinct seeds, in
+        first-occurrence order (a Tensor view; index labels with it)."""
+        return self._raw.output_nodes()
+
+    def to_host(self) -> MiniBatch:
+        return MiniBatch(self._raw.to_host(self._context), self._graph)
+
+    def __repr__(self) -> str:
+        nodes = ", ".join(f"{t}={v.shape[0]}" for t, v in self.nodes.items())
+        return (f"DeviceMiniBatch(seed_type={self.seed_type!r}, device={self._context.device}, nodes: {nodes}, "
+                f"hops={len(self.blocks)})")
+
+
+class DeviceSampler:
+    """Uniform neighbour sampling without replacement over a graph copied to a device: on a GPU
+    with ``context=gnnkit.Context.cuda()``, or on the CPU (the same algorithm, for testing).
+
+    fanouts: per hop, for every relation (-1: all neighbours). relation_fanouts:
+    ``{relation: [per hop]}`` for some relations (0 skips a relation at a hop; the others take
+    ``fanouts``, or 0 when it is empty). Seeds may already lie on the device (a gnnkit Tensor
+    or any DLPack producer, such as a CUDA torch tensor): they are checked there. The same
+    (context seed, batch) gives the same batch on any device and thread count; the draws
+    differ from NeighborSampler's (another random scheme, the same distribution).
+    """
+
+    def __init__(self, graph: HeteroGraph, fanouts: Sequence[int] = (), *,
+                 relation_fanouts: Optional[Mapping[Any, Sequence[int]]] = None,
+                 context: Optional["_core.Context"] = None):
+        self.graph = graph
+        self.context = context if context is not None else _core.Context.cpu()
+        per_rel = [(_relation_name(k), [int(x) for x in v]) for k, v in (relation_fanouts or {}).items()]
+        self._s = _core.DeviceSampler(graph._g, self.context, [int(f) for f in fanouts], per_rel)
+
+    def sample(self, seeds: Any, seed_type: Optional[str] = None, *, batch: int = 0) -> DeviceMiniBatch:
+        """Samples the neighbourhood of ``seeds`` (int64 ids of ``seed_type``; the only node
+        type by default); ``batch`` keys the random streams with the context's seed."""
+        if seed_type is None:
+            types = self.graph.node_types
+            if len(types) != 1:
+                raise ValueError(f"seed_type must be given for a graph with node types {types}")
+            seed_type = types[0]
+        if seed_type not in self.graph.node_types:
+            raise ValueError(f"unknown seed_type {seed_type!r} (node types: {self.graph.node_types})")
+        if isinstance(seeds, (list, tuple, np.ndarray)):
+            seeds = np.ascontiguousarray(seeds, dtype=np.int64)
+        raw = self._s.sample(self.context, self.graph.node_types.index(seed_type), seeds, batch)
+        return DeviceMiniBatch(raw, self.graph, self.context)
 
 
 class SeedIdentity:

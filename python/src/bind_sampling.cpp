@@ -1,5 +1,6 @@
 // Neighbour sampling: NeighborSampler and MiniBatch, whose arrays reach Python as NumPy
-// views of the C++ vectors (the MiniBatch stays alive while any view does).
+// views of the C++ vectors (the MiniBatch stays alive while any view does); DeviceSampler and
+// DeviceMiniBatch, whose arrays are gnnkit Tensors where they were sampled (DLPack to torch).
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
@@ -9,6 +10,7 @@
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "gnnkit/io/graph_file.hpp"
+#include "gnnkit/sampling/device_sampler.hpp"
 #include "gnnkit/sampling/link.hpp"
 #include "gnnkit/sampling/loader.hpp"
 #include "gnnkit/sampling/neighbor.hpp"
@@ -236,6 +238,50 @@ void init_sampling(py::module_& m) {
         return out;
       }, py::arg("seed_type"), py::arg("seeds"), py::arg("seed_times") = py::none(),
          py::arg("batch") = 0, py::arg("seed") = 0, py::arg("num_threads") = 0);
+
+  py::class_<DeviceMiniBatch, std::shared_ptr<DeviceMiniBatch>>(
+      m, "DeviceMiniBatch", "A DeviceSampler batch where it was sampled (see gnnkit.sampling).")
+      .def_property_readonly("seed_type", [](const DeviceMiniBatch& b) { return b.seed_type; })
+      .def_property_readonly("nodes", [](const DeviceMiniBatch& b) { return b.nodes; })
+      .def_property_readonly("seed_local", [](const DeviceMiniBatch& b) { return b.seed_local; })
+      .def("output_nodes", &DeviceMiniBatch::output_nodes)
+      .def("relation", [](const DeviceMiniBatch& b, int r) {
+        const DeviceSampledRelation& s = b.relations.at(std::size_t(r));
+        return py::make_tuple(s.indptr, s.indices, s.edge_ids, s.src_type, s.dst_type);
+      })
+      .def_property_readonly("blocks", [](const DeviceMiniBatch& b) {
+        py::list out;
+        for (const Block& k : b.blocks) out.append(py::make_tuple(k.dst_begin, k.dst_end, k.num_src, k.num_edges));
+        return out;
+      })
+      .def("to_host", [](const DeviceMiniBatch& b, const Context& ctx) {
+        py::gil_scoped_release no_gil;
+        return std::make_shared<MiniBatch>(b.to_host(ctx));
+      }, py::arg("context"));
+
+  py::class_<DeviceSampler, std::shared_ptr<DeviceSampler>>(m, "DeviceSampler")
+      .def(py::init([](const GraphFile& g, const Context& ctx, const std::vector<std::int64_t>& fanouts,
+                       const std::vector<std::pair<std::string, std::vector<std::int64_t>>>& relation_fanouts) {
+             py::gil_scoped_release no_gil;
+             DeviceGraph dg = DeviceGraph::upload(ctx, g.graph);
+             if (relation_fanouts.empty()) return std::make_shared<DeviceSampler>(std::move(dg), fanouts);
+             // Per relation: the named lists, `fanouts` (or 0 when empty) for the others.
+             const Schema& schema = g.graph.schema();
+             std::size_t hops = fanouts.size();
+             if (hops == 0) hops = relation_fanouts.front().second.size();
+             std::vector<std::vector<std::int64_t>> per(
+                 std::size_t(schema.num_relations()),
+                 fanouts.empty() ? std::vector<std::int64_t>(hops, 0) : fanouts);
+             for (const auto& [name, list] : relation_fanouts) per[std::size_t(schema.relation_id(name))] = list;
+             return std::make_shared<DeviceSampler>(DeviceSampler::per_relation(std::move(dg), std::move(per)));
+           }),
+           py::arg("graph"), py::arg("context"), py::arg("fanouts"), py::arg("relation_fanouts"))
+      .def("sample", [](const DeviceSampler& s, const Context& ctx, int seed_type, const py::object& seeds,
+                        std::uint64_t batch) {
+        const Tensor ids = as_tensor(seeds, "seeds");
+        py::gil_scoped_release no_gil;
+        return std::make_shared<DeviceMiniBatch>(s.sample(ctx, seed_type, ids, batch));
+      }, py::arg("context"), py::arg("seed_type"), py::arg("seeds"), py::arg("batch") = 0);
 }
 
 }  // namespace gnnkit::python

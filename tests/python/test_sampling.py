@@ -194,3 +194,48 @@ def test_seed_identity_columns_match_numpy():
     with pytest.raises(ValueError, match="unknown target node type 'merchant'"):
         gnnkit.sampling.SeedIdentity(g, "merchant")
     assert gnnkit.sampling.SeedIdentity(g, "user").empty  # a user has many payments
+
+
+def test_device_sampler_on_the_cpu_matches_neighbor_sampler_and_shares_its_arrays():
+    """DeviceSampler (here on a CPU context: the algorithm the GPU runs) gives
+    NeighborSampler's batch exactly with every neighbour taken, per-relation fan-outs are
+    respected, its arrays are DLPack-ready tensors, and bad seeds are named."""
+    rng = np.random.default_rng(9)
+    u = rng.integers(0, 200, 3000)
+    i = rng.integers(0, 300, 3000)
+    key = ("user", "buys", "item")
+    g = HeteroGraph.from_edges({key: (u, i)}, {"user": 200, "item": 300}, add_reverse=True)
+    seeds = np.array([3, 17, 3, 250, 0])
+    per_rel = {"buys": [-1, 0], "rev_buys": [-1, -1]}
+    ds = gnnkit.sampling.DeviceSampler(g, relation_fanouts=per_rel, context=gnnkit.Context.cpu(2, 4))
+    dmb = ds.sample(seeds, "item", batch=1)
+    ref = NeighborSampler(g, relation_fanouts=per_rel, edge_ids="csc").sample(seeds, "item")
+    host = dmb.to_host()
+    for t in ("user", "item"):
+        np.testing.assert_array_equal(host.nodes[t], ref.nodes[t])
+        np.testing.assert_array_equal(np.from_dlpack(dmb.nodes[t]), ref.nodes[t])  # zero-copy on the CPU
+    for rel in g.relations:
+        np.testing.assert_array_equal(host.csc(rel).indices, ref.csc(rel).indices)
+        np.testing.assert_array_equal(host.csc(rel).edge_ids, ref.csc(rel).edge_ids)
+        indptr, indices, _ = dmb.relations[rel]
+        np.testing.assert_array_equal(indptr.numpy(), ref.csc(rel).indptr)
+    np.testing.assert_array_equal(dmb.output_nodes().numpy(), [3, 17, 250, 0])
+    assert [b.num_edges for b in dmb.blocks] == [b.num_edges for b in ref.blocks]
+    # Random draws: at most 4 sources per item at the first hop, each an in-edge of the item.
+    small = gnnkit.sampling.DeviceSampler(g, [4, 2], context=gnnkit.Context.cpu(1, 4)).sample(seeds, "item", batch=2)
+    hb = small.to_host()
+    rel = hb.csc("buys")  # user -> item: the items' in-edges
+    first = hb.blocks[0]
+    assert np.diff(rel.indptr)[first.dst_begin["item"]:first.dst_end["item"]].max() <= 4
+    with pytest.raises(IndexError, match=r"'seeds\[0\]' = 300 must be in \[0, 300\)"):
+        ds.sample([300], "item")
+    with pytest.raises(ValueError, match="relation_fanouts"):
+        gnnkit.sampling.DeviceSampler(g, relation_fanouts={"buys": [1, -2]})
+
+
+def test_device_batch_tensors_reach_torch_without_a_copy():
+    torch = pytest.importorskip("torch", reason="torch is not installed: DLPack interop not checked")
+    g = HeteroGraph.from_edges((np.arange(50) % 7, np.arange(50) % 11), 20)
+    dmb = gnnkit.sampling.DeviceSampler(g, [-1]).sample([1, 2, 3])
+    t = torch.from_dlpack(dmb.nodes[g.node_types[0]])
+    np.testing.assert_array_equal(t.numpy(), dmb.to_host().nodes[g.node_types[0]])
