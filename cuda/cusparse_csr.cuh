@@ -28,6 +28,8 @@ struct CusparseCsr {
   cusparseDnMatDescr_t dense[2] = {nullptr, nullptr};
   void* buffer = nullptr;
   std::size_t buffer_bytes = 0;
+  float* values = nullptr;  // an owner's value array (values_buffer), freed after the descriptor
+  std::size_t values_count = 0;
 
   /// @throws InvalidArgument naming fn (2^31 edges, rows or columns or more), DeviceError
   CusparseCsr(cusparseHandle_t h, const DeviceCsc& c, cudaStream_t s, const char* fn)
@@ -48,6 +50,7 @@ struct CusparseCsr {
     if (matrix) cusparseDestroySpMat(matrix);
     cudaFree(indptr32);
     cudaFree(buffer);
+    cudaFree(values);
     (void)cudaGetLastError();
   }
   CusparseCsr(const CusparseCsr&) = delete;
@@ -71,6 +74,18 @@ struct CusparseCsr {
     dense[i] = nullptr;
     GNNKIT_CUSPARSE_CHECK(cusparseCreateDnMat(&dense[i], rows, cols, ld, const_cast<float*>(data), CUDA_R_32F,
                                               CUSPARSE_ORDER_ROW));
+  }
+  /// At least n floats of device memory kept with the descriptor (an unweighted adjacency's
+  /// ones, per-head SDDMM outputs); grown, never shrunk, its old contents dropped.
+  float* values_buffer(std::size_t n) {
+    if (n > values_count || !values) {
+      cudaFree(values);
+      values = nullptr;
+      values_count = 0;
+      GNNKIT_CUDA_CHECK(cudaMalloc(&values, std::max<std::size_t>(n, 1) * sizeof(float)));
+      values_count = n;
+    }
+    return values;
   }
   void reserve(std::size_t bytes) {
     if (bytes <= buffer_bytes && buffer) return;

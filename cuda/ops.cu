@@ -747,15 +747,9 @@ void cross_entropy_rows(const float* logits, std::int64_t ld, std::int64_t n, st
 
 struct CusparseSpmm::State {
   CusparseCsr csr;
-  float* ones = nullptr;  // the values of an unweighted adjacency
   std::int64_t width = -1;  // the feature width of the dense descriptors (x, out)
   State(cusparseHandle_t handle, const DeviceCsc& csc, cudaStream_t stream)
       : csr(handle, csc, stream, "CusparseSpmm") {}
-  ~State() {
-    if (csr.matrix) cusparseDestroySpMat(csr.matrix);  // before the values it points at
-    csr.matrix = nullptr;
-    cudaFree(ones);
-  }
 };
 
 CusparseSpmm::CusparseSpmm(cusparseContext* handle, const DeviceCsc& csc, const float* edge_weight,
@@ -763,13 +757,13 @@ CusparseSpmm::CusparseSpmm(cusparseContext* handle, const DeviceCsc& csc, const 
     : state_(std::make_unique<State>(handle, csc, stream)) {
   State& s = *state_;
   const float* values = edge_weight;
-  if (!values) {
-    GNNKIT_CUDA_CHECK(cudaMalloc(&s.ones, std::size_t(std::max<std::int64_t>(csc.num_edges, 1)) * sizeof(float)));
+  if (!values) {  // an unweighted adjacency: ones
+    float* ones = s.csr.values_buffer(std::size_t(csc.num_edges));
     if (csc.num_edges > 0) {
-      ones_kernel<<<blocks_for(csc.num_edges, kThreads), kThreads, 0, stream>>>(s.ones, csc.num_edges);
+      ones_kernel<<<blocks_for(csc.num_edges, kThreads), kThreads, 0, stream>>>(ones, csc.num_edges);
       GNNKIT_CUDA_CHECK(cudaGetLastError());
     }
-    values = s.ones;
+    values = ones;
   }
   s.csr.create_matrix(const_cast<float*>(values));
 }

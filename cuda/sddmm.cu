@@ -53,18 +53,10 @@ void edge_dots(const DeviceCsc& csc, const float* a, std::int64_t lda, const flo
 }
 
 struct CusparseSddmm::State {
-  CusparseCsr csr;
-  float* head_values = nullptr;  // [heads, head_stride] when heads > 1
-  std::int64_t head_values_heads = 0;
-  std::int64_t head_stride = 0;  // E rounded up to 64 floats: each head's slice 256-byte aligned
+  CusparseCsr csr;  // its values_buffer holds [heads, head_stride] outputs when heads > 1
   std::int64_t shape[4] = {-1, -1, -1, -1};  // (heads, C, lda, ldb) of the dense descriptors (a, b)
   State(cusparseHandle_t handle, const DeviceCsc& csc, cudaStream_t stream)
       : csr(handle, csc, stream, "CusparseSddmm") {}
-  ~State() {
-    if (csr.matrix) cusparseDestroySpMat(csr.matrix);  // before the values it points at
-    csr.matrix = nullptr;
-    cudaFree(head_values);
-  }
 };
 
 CusparseSddmm::CusparseSddmm(cusparseContext* handle, const DeviceCsc& csc, CUstream_st* stream)
@@ -84,20 +76,15 @@ void CusparseSddmm::run(const float* a, std::int64_t lda, const float* b, std::i
   if (c.csc.num_rows == 0 || E == 0) return;
   const float alpha = 1.f, beta = 0.f;
   GNNKIT_CUSPARSE_CHECK(cusparseSetStream(c.handle, c.stream));
-  // cuSPARSE may write its values with 16-byte vector stores: every head's slice starts aligned.
-  s.head_stride = (E + 63) / 64 * 64;
-  if (heads > 1 && s.head_values_heads < heads) {
-    cudaFree(s.head_values);
-    s.head_values = nullptr;
-    s.head_values_heads = 0;
-    GNNKIT_CUDA_CHECK(cudaMalloc(&s.head_values, std::size_t(s.head_stride) * std::size_t(heads) * sizeof(float)));
-    s.head_values_heads = heads;
-  }
+  // cuSPARSE may write its values with 16-byte vector stores: every head's slice starts
+  // 256-byte aligned (E rounded up to 64 floats).
+  const std::int64_t head_stride = (E + 63) / 64 * 64;
+  float* head_values = heads > 1 ? c.values_buffer(std::size_t(head_stride) * std::size_t(heads)) : nullptr;
   const std::int64_t shape[4] = {heads, C, lda, ldb};
   const bool new_shape = !std::equal(shape, shape + 4, s.shape);
   for (int h = 0; h < heads; ++h) {
     // The sparse descriptor's values: the output, or this head's slice of head_values.
-    float* values = heads == 1 ? out : s.head_values + std::int64_t(h) * s.head_stride;
+    float* values = heads == 1 ? out : head_values + std::int64_t(h) * head_stride;
     // beta is 0, but the values are read-modify-written by some algorithms: start from zeros.
     GNNKIT_CUDA_CHECK(cudaMemsetAsync(values, 0, std::size_t(E) * sizeof(float), c.stream));
     if (!c.matrix)
@@ -127,8 +114,8 @@ void CusparseSddmm::run(const float* a, std::int64_t lda, const float* b, std::i
                                         CUSPARSE_SDDMM_ALG_DEFAULT, c.buffer));
   }
   if (heads > 1) {
-    interleave_heads_kernel<<<blocks_for(E * heads, kThreads), kThreads, 0, c.stream>>>(s.head_values, s.head_stride,
-                                                                                         E, heads, out);
+    interleave_heads_kernel<<<blocks_for(E * heads, kThreads), kThreads, 0, c.stream>>>(head_values, head_stride, E,
+                                                                                         heads, out);
     GNNKIT_CUDA_CHECK(cudaGetLastError());
   }
 }
