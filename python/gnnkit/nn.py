@@ -280,6 +280,12 @@ class LightGCN:
         """(mean BPR loss, L2 term) of the triples; the gradient goes to the optimiser."""
         return self._m.loss_and_grad(users, pos_items, neg_items)
 
+    def hardest_negatives(self, users: Any, candidates: Any) -> np.ndarray:
+        """Dynamic negative sampling: for row b, the item of ``candidates[b]`` ([batch, m]) that
+        the model scores highest for ``users[b]``, as of its last ``loss_and_grad`` (one
+        optimiser step stale in a training loop: no extra propagation)."""
+        return self._m.hardest_negatives(users, candidates)
+
     def embeddings(self) -> Tuple[np.ndarray, np.ndarray]:
         """Final (propagated) user [users, dim] and item [items, dim] embeddings."""
         return self._m.embeddings()

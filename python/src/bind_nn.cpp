@@ -418,6 +418,23 @@ void init_nn(py::module_& m) {
         }
         return py::make_tuple(bpr, l2);
       }, py::arg("users"), py::arg("pos_items"), py::arg("neg_items"))
+      .def("hardest_negatives", [](PyLightGcn& p, const py::object& users, const py::object& candidates) {
+        constexpr const char* fn = "LightGCN.hardest_negatives";
+        const auto u = vector_arg<std::int64_t>(users);
+        const auto c = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(candidates);
+        const auto su = span_of(u, fn, "users");
+        GNNKIT_EXPECTS_AS(InvalidArgument, fn, c && c.ndim() == 2 && c.shape(0) == u.size() && c.shape(1) >= 1,
+                          "'candidates' must be a [len(users) = {}, m >= 1] integer array", u.size());
+        py::array_t<std::int64_t> chosen(u.size());
+        {
+          py::gil_scoped_release no_gil;
+          p.model->hardest_negatives(su, {c.data(), std::size_t(c.size())}, c.shape(1),
+                                     {chosen.mutable_data(), std::size_t(u.size())});
+        }
+        return chosen;
+      }, py::arg("users"), py::arg("candidates"),
+      "Dynamic negative sampling: per row, the candidate item the model (as of its last forward) "
+      "scores highest for the user.")
       .def("embeddings", [](PyLightGcn& p) {
         std::vector<float> u, i;
         {

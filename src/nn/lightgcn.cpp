@@ -119,6 +119,7 @@ const float* LightGcn::forward() {
   const float* E0 = params_[0]->value.data_as<float>();
   const int K = options_.layers;
   if (K == 0) return E0;
+  forwarded_ = true;
   const std::int64_t nd = (users_ + items_) * dim_;
   const float inv_layers = 1.0f / float(K + 1);
   std::memcpy(cur_.data(), E0, std::size_t(nd) * sizeof(float));
@@ -133,6 +134,40 @@ const float* LightGcn::forward() {
     for (std::int64_t j = 0; j < nd; ++j) f[j] = last ? (f[j] + c[j]) * inv_layers : f[j] + c[j];
   }
   return final_.data();
+}
+
+void LightGcn::hardest_negatives(std::span<const std::int64_t> users,
+                                 std::span<const std::int64_t> candidates, std::int64_t per_triple,
+                                 std::span<std::int64_t> chosen) {
+  constexpr const char* fn = "LightGcn::hardest_negatives";
+  const std::int64_t B = std::int64_t(users.size()), m = per_triple, d = dim_;
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, m >= 1 && chosen.size() == users.size() &&
+                                             std::int64_t(candidates.size()) == B * m,
+                    "needs per_triple >= 1 candidates per user and one output per user, got "
+                    "{} users, {} candidates, per_triple {}, {} outputs",
+                    users.size(), candidates.size(), m, chosen.size());
+  for (std::size_t t = 0; t < users.size(); ++t)
+    GNNKIT_EXPECTS_AS(OutOfRange, fn, users[t] >= 0 && users[t] < users_,
+                      "'users'[{}] = {} must be in [0, {})", t, users[t], users_);
+  for (std::size_t c = 0; c < candidates.size(); ++c)
+    GNNKIT_EXPECTS_AS(OutOfRange, fn, candidates[c] >= 0 && candidates[c] < items_,
+                      "'candidates'[{}] = {} must be in [0, {})", c, candidates[c], items_);
+  const float* F = options_.layers == 0 ? params_[0]->value.data_as<float>()
+                   : forwarded_         ? final_.data()
+                                        : forward();
+  const float* items = F + users_ * d;
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (std::int64_t t = 0; t < B; ++t) {
+    const float* fu = F + users[std::size_t(t)] * d;
+    const std::int64_t* cand = candidates.data() + t * m;
+    std::int64_t best = cand[0];
+    float best_score = dot(fu, items + best * d, d);
+    for (std::int64_t c = 1; c < m; ++c) {
+      const float score = dot(fu, items + cand[c] * d, d);
+      if (score > best_score) best_score = score, best = cand[c];
+    }
+    chosen[std::size_t(t)] = best;
+  }
 }
 
 double LightGcn::loss_and_grad(const Context& ctx, std::span<const std::int64_t> users,

@@ -75,6 +75,23 @@ def test_lightgcn_rejects_bad_input():
         m.loss_and_grad([0, 1], [1], [1])
 
 
+@pytest.mark.parametrize("layers", [0, 2])
+def test_lightgcn_hardest_negatives_is_the_argmax_of_the_scores(layers):
+    nu, ni, users, items = _tiny()
+    m = gnnkit.nn.LightGCN(nu, ni, users, items, dim=4, layers=layers, init_scale=0.5, seed=3)
+    ue, ie = m.embeddings()
+    rng = np.random.default_rng(0)
+    u = rng.integers(0, nu, size=30)
+    cand = rng.integers(0, ni, size=(30, 4))
+    got = m.hardest_negatives(u, cand)
+    scores = np.einsum("bd,bmd->bm", ue[u].astype(np.float64), ie[cand].astype(np.float64))
+    np.testing.assert_array_equal(got, cand[np.arange(30), scores.argmax(1)])
+    with pytest.raises(IndexError, match=r"'candidates'\[1\] = 6"):
+        m.hardest_negatives([0], [[1, 6]])
+    with pytest.raises(ValueError, match="candidates"):
+        m.hardest_negatives([0, 1], [[1, 2]])
+
+
 def _two_clusters(rng, users=40, items=20, per_user=6):
     """Users of each half interact only with items of the same half; one pair per user held out."""
     train_u, train_i, test_u, test_i = [], [], [], []

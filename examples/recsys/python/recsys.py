@@ -206,7 +206,12 @@ def train_lightgcn(data: Data, args, layers: int, lr: float, reg: float, log=pri
         # k negatives per positive: k triples (u, i, j_1..k), BPR averaged over them.
         idx = np.repeat(idx, args.lightgcn_negatives)
         u = users[idx]
-        bpr, _ = model.loss_and_grad(u, items[idx], negatives(rng, data, u, train_keys))
+        if args.hard_negatives > 1:  # the best-scoring of M unseen draws (as gnnkit-recsys)
+            cand = negatives(rng, data, np.repeat(u, args.hard_negatives), train_keys)
+            neg = model.hardest_negatives(u, cand.reshape(len(u), args.hard_negatives))
+        else:
+            neg = negatives(rng, data, u, train_keys)
+        bpr, _ = model.loss_and_grad(u, items[idx], neg)
         if args.lr_schedule == "cosine":  # as gnnkit-recsys: lr (1 + cos(pi (epoch - 1) / E)) / 2
             opt.lr = lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / args.epochs))
         opt.step(args.threads)
@@ -323,7 +328,8 @@ def write_report(out: Path, data: Data, rows: List[Dict[str, object]], args) -> 
         lines += ["![Training curves](training.png)", ""]
     lines += ["![Recall at K](recall_at_k.png)", "",
               f"Options: models {args.model}; LightGCN/MF: layers {args.layers}, dim {args.dim}, "
-              f"epochs {args.epochs}, batch {args.batch}, lr {args.lr}, reg {args.reg}; SAGE: "
+              f"epochs {args.epochs}, batch {args.batch}, lr {args.lr}, reg {args.reg}, negatives "
+              f"{args.lightgcn_negatives} (hard of {args.hard_negatives}); SAGE: "
               f"layers {args.sage_layers}, fan-outs {args.fanouts}, hidden {args.hidden}, negatives "
               f"{args.negatives}, epochs {args.sage_epochs}, batch {args.sage_batch}, lr {args.sage_lr}, "
               f"reg {args.sage_reg}; seed {args.seed}.", ""]
@@ -331,7 +337,7 @@ def write_report(out: Path, data: Data, rows: List[Dict[str, object]], args) -> 
     (out / "metrics.json").write_text(json.dumps(
         {"dataset": data.name, "options": {k: getattr(args, k) for k in
                                            ("model", "layers", "dim", "epochs", "batch", "lr", "reg",
-                                            "lightgcn_negatives",
+                                            "lightgcn_negatives", "hard_negatives",
                                             "sage_layers", "fanouts", "hidden", "negatives",
                                             "sage_epochs", "sage_batch", "sage_lr", "sage_reg", "seed")},
          "models": rows}, indent=1))
@@ -351,8 +357,8 @@ def cmd_train(args) -> int:
     for m in models:
         if m not in ("lightgcn", "sage", "mf") or models.count(m) > 1:
             raise ValueError(f"--model must list lightgcn, sage or mf once each, got {args.model!r}")
-    if args.lightgcn_negatives < 1 or args.negatives < 1:
-        raise ValueError("--lightgcn-negatives and --negatives must be >= 1")
+    if args.lightgcn_negatives < 1 or args.negatives < 1 or args.hard_negatives < 1:
+        raise ValueError("--lightgcn-negatives, --hard-negatives and --negatives must be >= 1")
     if "sage" in models:  # before any model trains: a bad option costs no epochs
         fanouts = args.fanouts.split(",")
         if len(fanouts) != args.sage_layers:
@@ -435,6 +441,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="LightGCN / BPR-MF learning rate: constant, or cosine decay to 0 over the epochs")
     t.add_argument("--lightgcn-negatives", type=int, default=4,
                    help="negatives per positive for LightGCN and BPR-MF (BPR averaged over them)")
+    t.add_argument("--hard-negatives", type=int, default=1,
+                   help="each negative is the best-scoring of M unseen draws under the current model "
+                        "(dynamic negative sampling; 1 = uniform; BPR-MF uses the same M)")
     t.add_argument("--sage-layers", type=int, default=2)
     t.add_argument("--fanouts", default="10,10", help="SAGE neighbours per hop (-1 = all)")
     t.add_argument("--hidden", type=int, default=64)

@@ -263,6 +263,9 @@ const char* train_usage() {
          "  --lr-schedule S      constant (default) or cosine: lr decays to 0 over the epochs\n"
          "  --lightgcn-negatives N  negatives per positive, BPR averaged over them (default 4;\n"
          "                       BPR-MF uses the same number)\n"
+         "  --hard-negatives M   each negative is the best-scoring of M uniform unseen draws\n"
+         "                       under the current model (dynamic negative sampling; default 1\n"
+         "                       = uniform; BPR-MF uses the same M)\n"
          "GraphSAGE two-tower (link neighbour sampling with negatives):\n"
          "  --sage-layers L      SAGE layers (default 2)\n"
          "  --fanouts F1,F2      neighbours sampled per hop, one per layer (default 10,10; -1 = all)\n"
@@ -296,6 +299,7 @@ std::string lightgcn_settings(const LightGcnOptions& o) {
   return (o.layers > 0 ? std::to_string(o.layers) + " layers, " : std::string()) + "dim " +
          std::to_string(o.dim) + ", " +
          (o.negatives > 1 ? std::to_string(o.negatives) + " negatives, " : std::string()) +
+         (o.hard_candidates > 1 ? "hard of " + std::to_string(o.hard_candidates) + ", " : std::string()) +
          std::to_string(o.epochs) + " epochs, batch " +
          std::to_string(o.batch) + ", lr " + app::json_number(o.lr) + (o.cosine_lr ? " (cosine)" : "") +
          ", L2 " + app::json_number(o.reg);
@@ -354,6 +358,7 @@ int train_command(const std::vector<std::string>& args) {
       opt.cosine_lr = v == "cosine";
     }
     else if (a == "--lightgcn-negatives") opt.negatives = parse_number<std::int64_t>(a, value());
+    else if (a == "--hard-negatives") opt.hard_candidates = parse_number<std::int64_t>(a, value());
     else if (a == "--sage-layers") sage.model.layers = parse_number<int>(a, value());
     else if (a == "--fanouts") {
       sage.fanouts.clear();

@@ -21,6 +21,8 @@ void validate(const LightGcnOptions& o) {
   validate_loop(fn, o.epochs, o.batch, o.lr, o.eval_every);
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.negatives >= 1 && o.negatives <= 1024,
                     "'negatives' must be in [1, 1024], got {}", o.negatives);
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.hard_candidates >= 1 && o.hard_candidates <= 1024,
+                    "'hard_candidates' must be in [1, 1024], got {}", o.hard_candidates);
 }
 
 }  // namespace
@@ -45,10 +47,13 @@ TrainResult train_lightgcn(const Context& ctx, const RecData& data, const LightG
   const std::int64_t k = opt.negatives;
   const auto mb = static_cast<std::size_t>(std::min(opt.batch, train.num_interactions()) * k);
   std::vector<std::int64_t> bu(mb), bi(mb), bj(mb);
+  const std::int64_t m = opt.hard_candidates;
+  std::vector<std::int64_t> candidates(m > 1 ? mb * std::size_t(m) : 0);
   const auto step = [&](std::span<const std::int64_t> pairs, int epoch, std::int64_t) {
     const std::int64_t B = std::int64_t(pairs.size()) * k;
-    // Triples; the negatives of pair p come from a stream keyed by (seed, epoch, p): any
-    // thread count agrees.
+    // Triples with m candidate negatives each; the draws of pair p come from a stream keyed by
+    // (seed, epoch, p): any thread count agrees.
+    std::int64_t* draws = m > 1 ? candidates.data() : bj.data();
 #pragma omp parallel for num_threads(threads) schedule(static)
     for (std::int64_t t = 0; t < std::int64_t(pairs.size()); ++t) {
       const std::int64_t p = pairs[std::size_t(t)];
@@ -58,16 +63,21 @@ TrainResult train_lightgcn(const Context& ctx, const RecData& data, const LightG
         const std::size_t slot = std::size_t(t * k + s);
         bu[slot] = u;
         bi[slot] = train.items[std::size_t(p)];
-        std::int32_t j = 0;
-        // Rejection: a user who has every item would loop forever, so give up after 64
-        // draws (the negative is then a positive: a zero-information triple, never wrong).
-        for (int tries = 0; tries < 64; ++tries) {
-          j = std::int32_t(rng.below(std::uint64_t(I)));
-          if (!train.contains(u, j)) break;
+        for (std::int64_t c = 0; c < m; ++c) {
+          // Rejection: a user who has every item would loop forever, so give up after 64
+          // draws (the negative is then a positive: a zero-information triple, never wrong).
+          std::int32_t j = 0;
+          for (int tries = 0; tries < 64; ++tries) {
+            j = std::int32_t(rng.below(std::uint64_t(I)));
+            if (!train.contains(u, j)) break;
+          }
+          draws[slot * std::size_t(m) + std::size_t(c)] = j;
         }
-        bj[slot] = j;
       }
     }
+    if (m > 1)
+      model.hardest_negatives({bu.data(), std::size_t(B)}, {candidates.data(), std::size_t(B * m)},
+                              m, {bj.data(), std::size_t(B)});
     const auto first = [&](const std::vector<std::int64_t>& v) {
       return std::span<const std::int64_t>(v.data(), std::size_t(B));
     };

@@ -31,6 +31,9 @@ struct LightGcnOptions {
   std::int64_t batch = 2048;    ///< BPR triples per Adam step
   std::int64_t negatives = 1;   ///< negatives per positive: k triples (u, i, j_1..k), BPR
                                 ///< averaged over them (batch counts positives)
+  std::int64_t hard_candidates = 1;  ///< dynamic negative sampling (Zhang et al., SIGIR 2013):
+                                ///< each negative is the best-scoring of this many uniform
+                                ///< unseen draws under the current model (1 = uniform)
   double lr = 0.001;            ///< Adam learning rate
   bool cosine_lr = false;       ///< decay lr over the epochs as lr * (1 + cos(pi * t / E)) / 2,
                                 ///< t = epochs done (the last epoch runs at lr (1 - cos(pi / E)) / 2)

@@ -131,6 +131,19 @@ TEST_CASE("ranking_metrics follow the LightGCN definitions", "[recsys][ranking]"
   CHECK(m.recall_curve[2] == Approx(0.5));  // @3: user 0 finds both
 }
 
+namespace {
+
+/// Recall@20 of the popularity ranking on the shop's test users (the bar a model must clear).
+double popularity_recall(const SyntheticShop& shop) {
+  const std::vector<std::int64_t> users = shop.data.test.active_users();
+  const std::vector<std::int64_t> counts = shop.data.train.item_counts();
+  const std::vector<float> pop(counts.begin(), counts.end());
+  return ranking_metrics(top_k_shared(pop, users, 20, &shop.data.train, 2), users, shop.data.test, 20)
+      .recall;
+}
+
+}  // namespace
+
 TEST_CASE("training is deterministic across thread counts and beats popularity", "[recsys][lightgcn]") {
   GeneratorOptions g;
   g.users = 600, g.items = 300, g.categories = 6, g.seed = 5;
@@ -138,18 +151,34 @@ TEST_CASE("training is deterministic across thread counts and beats popularity",
   LightGcnOptions opt;
   opt.epochs = 8, opt.batch = 1024, opt.lr = 0.01, opt.reg = 1e-3, opt.layers = 2, opt.dim = 16;
   opt.eval_every = 0;
+  opt.hard_candidates = GENERATE(1, 8);  // uniform and hard negatives
   const TrainResult one = train_lightgcn(Context::cpu(1), shop.data, opt);
   const TrainResult two = train_lightgcn(Context::cpu(2), shop.data, opt);
+  INFO("hard candidates " << opt.hard_candidates);
   CHECK(one.final.user == two.final.user);
   CHECK(one.final.item == two.final.item);
   CHECK(one.history.back().loss < one.history.front().loss);
-  const std::vector<std::int64_t> users = shop.data.test.active_users();
-  const std::vector<std::int64_t> counts = shop.data.train.item_counts();
-  const std::vector<float> pop(counts.begin(), counts.end());
-  const RankingMetrics popularity =
-      ranking_metrics(top_k_shared(pop, users, 20, &shop.data.train, 2), users, shop.data.test, 20);
   CHECK(one.history.back().evaluated);
-  CHECK(one.history.back().recall > 1.5 * popularity.recall);
+  CHECK(one.history.back().recall > 1.5 * popularity_recall(shop));
+}
+
+TEST_CASE("hard negatives are the harder ones and reach the model", "[recsys][lightgcn]") {
+  GeneratorOptions g;
+  g.users = 400, g.items = 200, g.categories = 4, g.seed = 9;
+  const SyntheticShop shop = generate_shop(g);
+  LightGcnOptions opt;
+  opt.epochs = 4, opt.batch = 1024, opt.lr = 0.02, opt.reg = 1e-3, opt.layers = 2, opt.dim = 16;
+  opt.eval_every = 0, opt.negatives = 2, opt.hard_candidates = 8;
+  const TrainResult hard = train_lightgcn(Context::cpu(2), shop.data, opt);
+  opt.hard_candidates = 1;
+  const TrainResult uniform = train_lightgcn(Context::cpu(2), shop.data, opt);
+  // The best-scoring of 8 draws scores above a uniform one: the BPR loss is higher throughout.
+  for (std::size_t e = 0; e < hard.history.size(); ++e)
+    CHECK(hard.history[e].loss > uniform.history[e].loss);
+  CHECK(hard.final.user != uniform.final.user);
+  opt.hard_candidates = 0;
+  CHECK_THROWS_WITH(train_lightgcn(Context::cpu(1), shop.data, opt),
+                    Catch::Contains("'hard_candidates' must be in [1, 1024], got 0"));
 }
 
 TEST_CASE("a cosine learning rate decays from lr towards 0 and changes training", "[recsys][lightgcn]") {
@@ -191,12 +220,7 @@ TEST_CASE("the SAGE two-tower trains reproducibly on the shop and beats populari
   const TrainResult b = train_sage(Context::cpu(2), shop.data, features, opt);
   CHECK(a.final.user == b.final.user);  // same seed, same batches and negatives
   CHECK(a.history.back().loss < a.history.front().loss);
-  const std::vector<std::int64_t> users = shop.data.test.active_users();
-  const std::vector<std::int64_t> counts = shop.data.train.item_counts();
-  const std::vector<float> pop(counts.begin(), counts.end());
-  const RankingMetrics popularity =
-      ranking_metrics(top_k_shared(pop, users, 20, &shop.data.train, 2), users, shop.data.test, 20);
-  CHECK(a.history.back().recall > 1.5 * popularity.recall);
+  CHECK(a.history.back().recall > 1.5 * popularity_recall(shop));
   opt.fanouts = {5};
   CHECK_THROWS_WITH(train_sage(Context::cpu(1), shop.data, features, opt),
                     Catch::Contains("'fanouts' must list one fan-out per layer (2), got 1"));

@@ -73,6 +73,16 @@ class LightGcn {
   /// the next forward or loss_and_grad.
   const float* forward();
 
+  /// @brief Dynamic negative sampling (Zhang et al., SIGIR 2013): for each triple t, the
+  /// candidate of candidates[t * per_triple, (t + 1) * per_triple) that the model scores
+  /// highest for users[t] goes to chosen[t] (ties: the first). Scores use F as the last
+  /// forward or loss_and_grad computed it (one optimizer step stale in a training loop, so the
+  /// choice costs dot products, not another propagation); before any, it runs forward.
+  /// @throws InvalidArgument (sizes), OutOfRange (an id out of range)
+  void hardest_negatives(std::span<const std::int64_t> users,
+                         std::span<const std::int64_t> candidates, std::int64_t per_triple,
+                         std::span<std::int64_t> chosen);
+
   /// @brief Mean BPR loss of the triples on F; writes d(loss + L2 term)/dE0 into the
   /// parameter's grad (overwriting it). Returns the BPR part (what an epoch log reports);
   /// *l2_term gets the L2 part when given.
@@ -92,6 +102,7 @@ class LightGcn {
   BipartiteNormAdjacency adj_;
   ParameterList params_;
   std::vector<float> cur_, next_, final_, grad_final_, pos_, neg_, gpos_, gneg_;
+  bool forwarded_ = false;  ///< final_ holds a forward's F
 };
 
 }  // namespace gnnkit::nn

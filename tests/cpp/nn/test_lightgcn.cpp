@@ -103,3 +103,57 @@ TEST_CASE("LightGcn forward is the mean of dense propagations and its gradient m
   bad.layers = 9;
   CHECK_THROWS_WITH(LightGcn(t.users, t.items, t.indptr, t.item, bad, 1), Catch::Contains("'layers'"));
 }
+
+TEST_CASE("LightGcn::hardest_negatives picks each row's best-scoring candidate under the last forward", "[lightgcn]") {
+  const Tiny t;
+  LightGcnOptions opt;
+  opt.layers = GENERATE(0, 2);
+  opt.dim = 4;
+  opt.init_scale = 0.5;
+  opt.seed = 11;
+  LightGcn model(t.users, t.items, t.indptr, t.item, opt, 2);
+  const std::int64_t U = t.users, d = opt.dim;
+  // Every user against every item, in three orders: the winner is the brute-force argmax of
+  // <F_u, F_i> whatever the order (first on ties).
+  const std::vector<std::int64_t> users = {0, 1, 2, 3, 4, 0};
+  const std::int64_t m = t.items;
+  std::vector<std::int64_t> candidates;
+  for (std::size_t r = 0; r < users.size(); ++r)
+    for (std::int64_t c = 0; c < m; ++c)
+      candidates.push_back(r % 2 ? m - 1 - c : (c + std::int64_t(r)) % m);
+  std::vector<std::int64_t> chosen(users.size(), -1);
+  model.hardest_negatives(users, candidates, m, chosen);  // runs forward itself the first time
+  const auto check_argmax = [&](const float* F) {
+    for (std::size_t r = 0; r < users.size(); ++r) {
+      std::int64_t best = -1;
+      double best_score = -1e30;
+      for (std::int64_t c = 0; c < m; ++c) {
+        const std::int64_t item = candidates[r * std::size_t(m) + std::size_t(c)];
+        double s = 0;
+        for (std::int64_t j = 0; j < d; ++j) s += double(F[users[r] * d + j]) * F[(U + item) * d + j];
+        if (s > best_score) best_score = s, best = item;
+      }
+      INFO("layers " << opt.layers << " row " << r);
+      CHECK(chosen[r] == best);
+    }
+  };
+  std::vector<float> F(model.forward(), model.forward() + (U + t.items) * d);
+  check_argmax(F.data());
+
+  // After a parameter change without a forward, LightGCN scores with the stale F (no extra
+  // propagation); BPR-MF's F is E0 itself, always current.
+  float* E0 = model.parameters()[0]->value.data_as<float>();
+  for (std::int64_t j = 0; j < (U + t.items) * d; ++j) E0[j] = -E0[j] + 0.01f * float(j % 7);
+  model.hardest_negatives(users, candidates, m, chosen);
+  if (opt.layers == 0) F.assign(E0, E0 + (U + t.items) * d);
+  check_argmax(F.data());
+
+  // A single candidate is returned as is.
+  std::vector<std::int64_t> one = {5, 4, 3, 2, 1, 0}, out(6);
+  model.hardest_negatives(users, one, 1, out);
+  CHECK(out == one);
+
+  CHECK_THROWS_WITH(model.hardest_negatives(users, std::vector<std::int64_t>(6, 6), 1, out),
+                    Catch::Contains("'candidates'[0] = 6"));
+  CHECK_THROWS_AS(model.hardest_negatives(users, one, 2, out), InvalidArgument);
+}
