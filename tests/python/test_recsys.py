@@ -245,13 +245,14 @@ def test_recsys_script_trains_sage_with_item_features(tmp_path):
     r = _run("train", "--data", str(tmp_path / "shop"), "--out", str(out), "--model", "sage,lightgcn",
              "--sage-epochs", "8", "--sage-batch", "64", "--epochs", "3", "--batch", "64", "--dim", "16",
              "--hidden", "16", "--fanouts", "5,5", "--no-baselines", "--no-progress",
-             "--lr-schedule", "cosine")
+             "--lr-schedule", "cosine", "--hard-negatives", "4")
     assert r.returncode == 0, r.stderr
     m = json.loads((out / "metrics.json").read_text())
     assert [x["name"] for x in m["models"]] == ["popularity", "GraphSAGE two-tower (2 layers)",
                                                 "LightGCN (3 layers)"]
     assert m["models"][1]["recall_at_20"] > m["models"][0]["recall_at_20"] + 0.1
     assert np.load(out / "item_embeddings.npy").shape == (40, 16)
+    assert m["options"]["hard_negatives"] == 4
     (tmp_path / "shop" / "items.csv").write_text("item,category,price\n0,1,abc\n")
     r = _run("train", "--data", str(tmp_path / "shop"), "--out", str(out), "--model", "sage", "--no-progress")
     assert r.returncode != 0 and "items.csv: line 2" in r.stderr
