@@ -205,6 +205,7 @@ def run_gnnkit(args, seed: int) -> Dict[str, Any]:
            "--layers", str(args.layers), "--dim", str(args.dim), "--batch", str(args.batch),
            "--lr", str(args.lr), "--reg", str(args.reg), "--seed", str(seed),
            "--lightgcn-negatives", "1",  # one negative per positive, as the PyG side draws
+           "--hard-negatives", "1",  # uniform, as the PyG side draws
            "--threads", str(args.threads)]
     common.log("gnnkit:", " ".join(cmd))
     subprocess.run(cmd, check=True, env=common.thread_env(args.threads),

@@ -10,8 +10,10 @@ It uses the same library pieces as the C++ app (``gnnkit.nn.LightGCN``: propagat
 loss and gradient in C++; ``gnnkit.nn.TwoTower``: link sampling with negatives, SAGE forward
 and backward in C++; ``gnnkit.train.Adam``; ``gnnkit.train.top_k``: exact top-K with
 the training items excluded) with the same defaults, so both give the same kind of numbers:
-training triples are every training interaction once per epoch in a shuffled order with one
-uniformly drawn negative the user has not interacted with, and the metrics are Recall@20 and
+training triples are every training interaction once per epoch in a shuffled order with
+``--lightgcn-negatives`` negatives (default 4), each the best-scoring of ``--hard-negatives``
+(default 8) uniform draws among the items the user has not interacted with (1 = uniform), and
+the metrics are Recall@20 and
 NDCG@20 over all items after the last epoch (the LightGCN protocol).
 
 Writes OUT/report.md, OUT/metrics.json, OUT/training.png, OUT/recall_at_k.png and
@@ -436,12 +438,12 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--epochs", type=int, default=40)
     t.add_argument("--batch", type=int, default=8192)
     t.add_argument("--lr", type=float, default=0.01)
-    t.add_argument("--reg", type=float, default=1e-3)
+    t.add_argument("--reg", type=float, default=2e-3)
     t.add_argument("--lr-schedule", choices=["constant", "cosine"], default="constant",
                    help="LightGCN / BPR-MF learning rate: constant, or cosine decay to 0 over the epochs")
     t.add_argument("--lightgcn-negatives", type=int, default=4,
                    help="negatives per positive for LightGCN and BPR-MF (BPR averaged over them)")
-    t.add_argument("--hard-negatives", type=int, default=1,
+    t.add_argument("--hard-negatives", type=int, default=8,
                    help="each negative is the best-scoring of M unseen draws under the current model "
                         "(dynamic negative sampling; 1 = uniform; BPR-MF uses the same M)")
     t.add_argument("--sage-layers", type=int, default=2)
@@ -453,7 +455,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     t.add_argument("--sage-lr", type=float, default=0.005)
     t.add_argument("--sage-reg", type=float, default=1e-4)
     t.add_argument("--mf-lr", type=float, default=0.003, help="the BPR-MF baseline's learning rate")
-    t.add_argument("--mf-reg", type=float, default=0.01, help="the BPR-MF baseline's L2 (MF needs more)")
+    t.add_argument("--mf-reg", type=float, default=0.03, help="the BPR-MF baseline's L2 (MF needs more)")
     t.add_argument("--eval-every", type=int, default=5)
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--threads", type=int, default=0)

@@ -4,10 +4,12 @@
 /// gnnkit/nn/lightgcn.hpp for the model and loss) for gnnkit-recsys, as the LightGCN reference
 /// code does.
 ///
-/// Training, per epoch: every training interaction (u, i) once, shuffled, each with one
-/// negative item j drawn uniformly among the items u has not interacted with; mini-batches of
-/// `batch` triples; loss = mean softplus(s_uj - s_ui) + reg / 2 * (|e0_u|² + |e0_i|² + |e0_j|²)
-/// / batch (L2 on the batch's ego embeddings, LightGCN's weight decay); Adam.
+/// Training, per epoch: every training interaction (u, i) once, shuffled, each with
+/// `negatives` negative items j, each the best-scoring under the current model of
+/// `hard_candidates` uniform draws among the items u has not interacted with (dynamic negative
+/// sampling; 1 = uniform); mini-batches of `batch` interactions; loss = mean softplus(s_uj -
+/// s_ui) + reg / 2 * (|e0_u|² + |e0_i|² + |e0_j|²) / triples (L2 on the batch's ego
+/// embeddings, LightGCN's weight decay); Adam.
 #include <cstdint>
 #include <functional>
 #include <span>
