@@ -423,13 +423,16 @@ void init_nn(py::module_& m) {
         const auto u = vector_arg<std::int64_t>(users);
         const auto c = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(candidates);
         const auto su = span_of(u, fn, "users");
+        std::string shape;
+        for (py::ssize_t k = 0; c && k < c.ndim(); ++k) shape += (k ? ", " : "") + std::to_string(c.shape(k));
         GNNKIT_EXPECTS_AS(InvalidArgument, fn, c && c.ndim() == 2 && c.shape(0) == u.size() && c.shape(1) >= 1,
-                          "'candidates' must be a [len(users) = {}, m >= 1] integer array", u.size());
+                          "'candidates' must be a [len(users) = {}, m >= 1] integer array, got shape ({})",
+                          u.size(), shape);
         py::array_t<std::int64_t> chosen(u.size());
+        const std::span<std::int64_t> out(chosen.mutable_data(), std::size_t(u.size()));
         {
           py::gil_scoped_release no_gil;
-          p.model->hardest_negatives(su, {c.data(), std::size_t(c.size())}, c.shape(1),
-                                     {chosen.mutable_data(), std::size_t(u.size())});
+          p.model->hardest_negatives(su, {c.data(), std::size_t(c.size())}, c.shape(1), out);
         }
         return chosen;
       }, py::arg("users"), py::arg("candidates"),

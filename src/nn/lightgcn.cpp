@@ -115,26 +115,30 @@ LightGcn::LightGcn(std::int64_t num_users, std::int64_t num_items,
   if (options.layers > 0) cur_.resize(nd), next_.resize(nd), final_.resize(nd), grad_final_.resize(nd);
 }
 
-const float* LightGcn::forward() {
+const float* LightGcn::propagate_into(std::vector<float>& out) {
   const float* E0 = params_[0]->value.data_as<float>();
   const int K = options_.layers;
   if (K == 0) return E0;
-  forwarded_ = true;
   const std::int64_t nd = (users_ + items_) * dim_;
+  out.resize(std::size_t(nd));
   const float inv_layers = 1.0f / float(K + 1);
   std::memcpy(cur_.data(), E0, std::size_t(nd) * sizeof(float));
-  std::memcpy(final_.data(), E0, std::size_t(nd) * sizeof(float));
+  std::memcpy(out.data(), E0, std::size_t(nd) * sizeof(float));
   for (int k = 0; k < K; ++k) {
     adj_.propagate(cur_.data(), dim_, next_.data(), threads_);
     std::swap(cur_, next_);
-    float* f = final_.data();
+    float* f = out.data();
     const float* c = cur_.data();
     const bool last = k + 1 == K;
 #pragma omp parallel for simd num_threads(threads_) schedule(static)
     for (std::int64_t j = 0; j < nd; ++j) f[j] = last ? (f[j] + c[j]) * inv_layers : f[j] + c[j];
   }
-  return final_.data();
+  return out.data();
 }
+
+// Its own buffer: an evaluation between training steps must not change the F that the next
+// hard-negative choice scores with (else the eval schedule would change the model).
+const float* LightGcn::forward() { return propagate_into(view_); }
 
 void LightGcn::hardest_negatives(std::span<const std::int64_t> users,
                                  std::span<const std::int64_t> candidates, std::int64_t per_triple,
@@ -142,7 +146,8 @@ void LightGcn::hardest_negatives(std::span<const std::int64_t> users,
   constexpr const char* fn = "LightGcn::hardest_negatives";
   const std::int64_t B = std::int64_t(users.size()), m = per_triple, d = dim_;
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, m >= 1 && chosen.size() == users.size() &&
-                                             std::int64_t(candidates.size()) == B * m,
+                                             candidates.size() % std::uint64_t(m) == 0 &&
+                                             candidates.size() / std::uint64_t(m) == users.size(),
                     "needs per_triple >= 1 candidates per user and one output per user, got "
                     "{} users, {} candidates, per_triple {}, {} outputs",
                     users.size(), candidates.size(), m, chosen.size());
@@ -152,9 +157,7 @@ void LightGcn::hardest_negatives(std::span<const std::int64_t> users,
   for (std::size_t c = 0; c < candidates.size(); ++c)
     GNNKIT_EXPECTS_AS(OutOfRange, fn, candidates[c] >= 0 && candidates[c] < items_,
                       "'candidates'[{}] = {} must be in [0, {})", c, candidates[c], items_);
-  const float* F = options_.layers == 0 ? params_[0]->value.data_as<float>()
-                   : forwarded_         ? final_.data()
-                                        : forward();
+  const float* F = stepped_ || options_.layers == 0 ? final_or_e0() : propagate_into(final_);
   const float* items = F + users_ * d;
 #pragma omp parallel for num_threads(threads_) schedule(static)
   for (std::int64_t t = 0; t < B; ++t) {
@@ -189,7 +192,8 @@ double LightGcn::loss_and_grad(const Context& ctx, std::span<const std::int64_t>
   }
   const std::size_t nb = std::size_t(B);
   pos_.resize(nb), neg_.resize(nb), gpos_.resize(nb), gneg_.resize(nb);
-  const float* F = forward();
+  const float* F = propagate_into(final_);
+  stepped_ = true;
   const float* E0 = params_[0]->value.data_as<float>();
   float* G0 = params_[0]->grad.data_as<float>();
 #pragma omp parallel for num_threads(threads_) schedule(static)

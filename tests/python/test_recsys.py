@@ -86,9 +86,21 @@ def test_lightgcn_hardest_negatives_is_the_argmax_of_the_scores(layers):
     got = m.hardest_negatives(u, cand)
     scores = np.einsum("bd,bmd->bm", ue[u].astype(np.float64), ie[cand].astype(np.float64))
     np.testing.assert_array_equal(got, cand[np.arange(30), scores.argmax(1)])
+    # After a training step and an optimiser update, LightGCN still scores with that step's F
+    # (an evaluation in between changes nothing); BPR-MF's F is E0, always current.
+    m.loss_and_grad([0, 1], [1, 2], [5, 0])
+    step_u, step_i = m.embeddings()
+    gnnkit.train.Adam(m, lr=0.5).step()
+    new_u, new_i = m.embeddings()
+    def best(ue, ie):
+        scores = np.einsum("bd,bmd->bm", ue[u].astype(np.float64), ie[cand].astype(np.float64))
+        return cand[np.arange(30), scores.argmax(1)]
+    assert (best(new_u, new_i) != best(step_u, step_i)).any()  # the update changes some choice
+    want = best(new_u, new_i) if layers == 0 else best(step_u, step_i)
+    np.testing.assert_array_equal(m.hardest_negatives(u, cand), want)
     with pytest.raises(IndexError, match=r"'candidates'\[1\] = 6"):
         m.hardest_negatives([0], [[1, 6]])
-    with pytest.raises(ValueError, match="candidates"):
+    with pytest.raises(ValueError, match=r"got shape \(1, 2\)"):
         m.hardest_negatives([0, 1], [[1, 2]])
 
 

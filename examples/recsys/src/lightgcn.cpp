@@ -12,20 +12,15 @@
 #include "gnnkit/train/optimizer.hpp"
 
 namespace gnnkit::recsys {
-namespace {
-
-/// The loop's options; the model's are checked by nn::validate.
 void validate(const LightGcnOptions& o) {
   constexpr const char* fn = "train_lightgcn";
   nn::validate(o.model());
   validate_loop(fn, o.epochs, o.batch, o.lr, o.eval_every);
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.negatives >= 1 && o.negatives <= 1024,
                     "'negatives' must be in [1, 1024], got {}", o.negatives);
-  GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.hard_candidates >= 1 && o.hard_candidates <= 1024,
-                    "'hard_candidates' must be in [1, 1024], got {}", o.hard_candidates);
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, o.hard_negatives >= 1 && o.hard_negatives <= 1024,
+                    "'hard_negatives' must be in [1, 1024], got {}", o.hard_negatives);
 }
-
-}  // namespace
 
 double epoch_learning_rate(const LightGcnOptions& o, int epoch) {
   if (!o.cosine_lr) return o.lr;
@@ -47,7 +42,7 @@ TrainResult train_lightgcn(const Context& ctx, const RecData& data, const LightG
   const std::int64_t k = opt.negatives;
   const auto mb = static_cast<std::size_t>(std::min(opt.batch, train.num_interactions()) * k);
   std::vector<std::int64_t> bu(mb), bi(mb), bj(mb);
-  const std::int64_t m = opt.hard_candidates;
+  const std::int64_t m = opt.hard_negatives;
   std::vector<std::int64_t> candidates(m > 1 ? mb * std::size_t(m) : 0);
   const auto step = [&](std::span<const std::int64_t> pairs, int epoch, std::int64_t) {
     const std::int64_t B = std::int64_t(pairs.size()) * k;

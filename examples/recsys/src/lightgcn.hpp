@@ -6,7 +6,7 @@
 ///
 /// Training, per epoch: every training interaction (u, i) once, shuffled, each with
 /// `negatives` negative items j, each the best-scoring under the current model of
-/// `hard_candidates` uniform draws among the items u has not interacted with (dynamic negative
+/// `hard_negatives` uniform draws among the items u has not interacted with (dynamic negative
 /// sampling; 1 = uniform); mini-batches of `batch` interactions; loss = mean softplus(s_uj -
 /// s_ui) + reg / 2 * (|e0_u|² + |e0_i|² + |e0_j|²) / triples (L2 on the batch's ego
 /// embeddings, LightGCN's weight decay); Adam.
@@ -33,7 +33,7 @@ struct LightGcnOptions {
   std::int64_t batch = 2048;    ///< BPR triples per Adam step
   std::int64_t negatives = 1;   ///< negatives per positive: k triples (u, i, j_1..k), BPR
                                 ///< averaged over them (batch counts positives)
-  std::int64_t hard_candidates = 1;  ///< dynamic negative sampling (Zhang et al., SIGIR 2013):
+  std::int64_t hard_negatives = 1;  ///< dynamic negative sampling (Zhang et al., SIGIR 2013):
                                 ///< each negative is the best-scoring of this many uniform
                                 ///< unseen draws under the current model (1 = uniform)
   double lr = 0.001;            ///< Adam learning rate
@@ -46,6 +46,10 @@ struct LightGcnOptions {
 
   nn::LightGcnOptions model() const { return {layers, dim, reg, init_scale, seed}; }
 };
+
+/// @brief Checks the model's and the loop's options.
+/// @throws InvalidArgument naming the bad field and its value
+void validate(const LightGcnOptions& options);
 
 /// @brief The learning rate of epoch `epoch` (1-based): options.lr, or with cosine_lr
 /// lr * (1 + cos(pi * (epoch - 1) / epochs)) / 2.

@@ -70,14 +70,16 @@ class LightGcn {
   ParameterList& parameters() noexcept { return params_; }
 
   /// @brief Final embeddings F, [users + items, dim] row-major; the pointer stays valid until
-  /// the next forward or loss_and_grad.
+  /// the next forward or loss_and_grad (for 0 layers it is E0 itself).
   const float* forward();
 
   /// @brief Dynamic negative sampling (Zhang et al., SIGIR 2013): for each triple t, the
   /// candidate of candidates[t * per_triple, (t + 1) * per_triple) that the model scores
-  /// highest for users[t] goes to chosen[t] (ties: the first). Scores use F as the last
-  /// forward or loss_and_grad computed it (one optimizer step stale in a training loop, so the
-  /// choice costs dot products, not another propagation); before any, it runs forward.
+  /// highest for users[t] goes to chosen[t] (ties: the first). With layers > 0 the scores use
+  /// F as the last loss_and_grad computed it, before that step's update (one optimizer step
+  /// stale in a training loop, so the choice costs dot products, not another propagation;
+  /// forward and embeddings do not change it); before any step it propagates the current E0.
+  /// With 0 layers F is E0, always current.
   /// @throws InvalidArgument (sizes), OutOfRange (an id out of range)
   void hardest_negatives(std::span<const std::int64_t> users,
                          std::span<const std::int64_t> candidates, std::int64_t per_triple,
@@ -101,8 +103,16 @@ class LightGcn {
   LightGcnOptions options_;
   BipartiteNormAdjacency adj_;
   ParameterList params_;
-  std::vector<float> cur_, next_, final_, grad_final_, pos_, neg_, gpos_, gneg_;
-  bool forwarded_ = false;  ///< final_ holds a forward's F
+  /// F from E0 into out (resized; E0 itself for 0 layers); cur_ and next_ are scratch.
+  const float* propagate_into(std::vector<float>& out);
+  const float* final_or_e0() const {
+    return options_.layers == 0 ? params_[0]->value.data_as<float>() : final_.data();
+  }
+
+  std::vector<float> cur_, next_, grad_final_, pos_, neg_, gpos_, gneg_;
+  std::vector<float> final_;  ///< F of the last loss_and_grad (what hard negatives score with)
+  std::vector<float> view_;   ///< F of the last forward / embeddings
+  bool stepped_ = false;      ///< final_ holds a loss_and_grad's F
 };
 
 }  // namespace gnnkit::nn

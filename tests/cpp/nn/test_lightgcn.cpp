@@ -140,13 +140,19 @@ TEST_CASE("LightGcn::hardest_negatives picks each row's best-scoring candidate u
   std::vector<float> F(model.forward(), model.forward() + (U + t.items) * d);
   check_argmax(F.data());
 
-  // After a parameter change without a forward, LightGCN scores with the stale F (no extra
-  // propagation); BPR-MF's F is E0 itself, always current.
+  // A training step fixes the F that later choices score with: after a parameter change and an
+  // evaluation (forward) it is still that step's F for LightGCN (one step stale, and the eval
+  // schedule cannot change training); BPR-MF's F is E0 itself, always current.
+  const Context ctx = Context::cpu(2);
+  model.loss_and_grad(ctx, std::vector<std::int64_t>{0, 1}, std::vector<std::int64_t>{1, 2},
+                      std::vector<std::int64_t>{5, 0});
+  F.assign(model.forward(), model.forward() + (U + t.items) * d);
   float* E0 = model.parameters()[0]->value.data_as<float>();
   for (std::int64_t j = 0; j < (U + t.items) * d; ++j) E0[j] = -E0[j] + 0.01f * float(j % 7);
+  const std::vector<float> after(model.forward(), model.forward() + (U + t.items) * d);
+  REQUIRE(after != F);
   model.hardest_negatives(users, candidates, m, chosen);
-  if (opt.layers == 0) F.assign(E0, E0 + (U + t.items) * d);
-  check_argmax(F.data());
+  check_argmax(opt.layers == 0 ? after.data() : F.data());
 
   // A single candidate is returned as is.
   std::vector<std::int64_t> one = {5, 4, 3, 2, 1, 0}, out(6);
@@ -156,4 +162,9 @@ TEST_CASE("LightGcn::hardest_negatives picks each row's best-scoring candidate u
   CHECK_THROWS_WITH(model.hardest_negatives(users, std::vector<std::int64_t>(6, 6), 1, out),
                     Catch::Contains("'candidates'[0] = 6"));
   CHECK_THROWS_AS(model.hardest_negatives(users, one, 2, out), InvalidArgument);
+  // per_triple * users would overflow: refused, never read past the candidates.
+  std::vector<std::int64_t> four(4);
+  CHECK_THROWS_AS(model.hardest_negatives(std::vector<std::int64_t>(4, 0), std::vector<std::int64_t>{},
+                                          std::int64_t(1) << 62, four),
+                  InvalidArgument);
 }
