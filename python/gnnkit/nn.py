@@ -286,6 +286,15 @@ class LightGCN:
         optimiser step stale in a training loop: no extra propagation)."""
         return self._m.hardest_negatives(users, candidates)
 
+    def sample_negatives(self, users: Any, keys: Any, per_pair: int = 1, candidates: int = 1, *,
+                         seed: int = 0, stream: int = 0) -> np.ndarray:
+        """BPR negatives for positive pairs: ``per_pair`` items per pair (row-major, [len(users) *
+        per_pair]) that the user has no training interaction with, each the hardest (as
+        :meth:`hardest_negatives`) of ``candidates`` uniform draws (1 = uniform). Pair ``t``
+        draws from the stream (seed, stream, keys[t]): the same for any threads or batching,
+        and the same as gnnkit-recsys draws (keys = interaction index, stream = epoch)."""
+        return self._m.sample_negatives(users, keys, per_pair, candidates, seed, stream)
+
     def embeddings(self) -> Tuple[np.ndarray, np.ndarray]:
         """Final (propagated) user [users, dim] and item [items, dim] embeddings."""
         return self._m.embeddings()

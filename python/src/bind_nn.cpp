@@ -438,6 +438,25 @@ void init_nn(py::module_& m) {
       }, py::arg("users"), py::arg("candidates"),
       "Dynamic negative sampling: per row, the candidate item the model (as of its last forward) "
       "scores highest for the user.")
+      .def("sample_negatives", [](PyLightGcn& p, const py::object& users, const py::object& keys,
+                                  std::int64_t per_pair, std::int64_t candidates, std::uint64_t seed,
+                                  std::uint64_t stream) {
+        constexpr const char* fn = "LightGCN.sample_negatives";
+        const auto u = vector_arg<std::int64_t>(users), k = vector_arg<std::int64_t>(keys);
+        const auto su = span_of(u, fn, "users");
+        const auto sk = span_of(k, fn, "keys");
+        GNNKIT_EXPECTS_AS(InvalidArgument, fn, per_pair >= 1 && per_pair <= 1024,
+                          "'per_pair' must be in [1, 1024], got {}", per_pair);
+        py::array_t<std::int64_t> out(py::ssize_t(su.size()) * per_pair);
+        const std::span<std::int64_t> o(out.mutable_data(), std::size_t(out.size()));
+        {
+          py::gil_scoped_release no_gil;
+          p.model->sample_negatives(su, sk, per_pair, candidates, seed, stream, o);
+        }
+        return out;
+      }, py::arg("users"), py::arg("keys"), py::arg("per_pair"), py::arg("candidates"), py::arg("seed"),
+      py::arg("stream"),
+      "BPR negatives: per pair, per_pair unseen items, each the hardest of `candidates` uniform draws.")
       .def("embeddings", [](PyLightGcn& p) {
         std::vector<float> u, i;
         {

@@ -8,6 +8,7 @@
 
 #include "gnnkit/core/error.hpp"
 #include "gnnkit/kernels/sparse.hpp"
+#include "gnnkit/sampling/random.hpp"
 #include "gnnkit/train/loss.hpp"
 
 namespace gnnkit::nn {
@@ -109,6 +110,12 @@ LightGcn::LightGcn(std::int64_t num_users, std::int64_t num_items,
   // Built (and so checked) for every K: BPR-MF needs no propagation but the same inputs.
   adj_ = BipartiteNormAdjacency::build(num_users, num_items, user_indptr, items);
   if (options.layers == 0) adj_ = BipartiteNormAdjacency{};
+  // Each user's items sorted, for the unseen-item test of sample_negatives.
+  user_indptr_.assign(user_indptr.begin(), user_indptr.end());
+  user_items_.assign(items.begin(), items.end());
+  for (std::int64_t u = 0; u < num_users; ++u)
+    std::sort(user_items_.begin() + user_indptr_[std::size_t(u)],
+              user_items_.begin() + user_indptr_[std::size_t(u) + 1]);
   params_.add("embedding", {users_ + items_, dim_}, Init::kNormal, options.seed, DType::kFloat32,
               options.init_scale);
   const std::size_t nd = std::size_t((users_ + items_) * dim_);
@@ -170,6 +177,50 @@ void LightGcn::hardest_negatives(std::span<const std::int64_t> users,
       if (score > best_score) best_score = score, best = cand[c];
     }
     chosen[std::size_t(t)] = best;
+  }
+}
+
+void LightGcn::sample_negatives(std::span<const std::int64_t> users,
+                                std::span<const std::int64_t> keys, std::int64_t per_pair,
+                                std::int64_t candidates, std::uint64_t seed, std::uint64_t stream,
+                                std::span<std::int64_t> out) {
+  constexpr const char* fn = "LightGcn::sample_negatives";
+  const std::int64_t P = std::int64_t(users.size()), k = per_pair, m = candidates;
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn, k >= 1 && k <= 1024 && m >= 1 && m <= 1024,
+                    "'per_pair' and 'candidates' must be in [1, 1024], got {} and {}", k, m);
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn,
+                    keys.size() == users.size() && out.size() == users.size() * std::size_t(k),
+                    "needs one key per user and per_pair = {} outputs per user, got {} users, {} "
+                    "keys, {} outputs", k, users.size(), keys.size(), out.size());
+  for (std::size_t t = 0; t < users.size(); ++t)
+    GNNKIT_EXPECTS_AS(OutOfRange, fn, users[t] >= 0 && users[t] < users_,
+                      "'users'[{}] = {} must be in [0, {})", t, users[t], users_);
+  // Candidates in the order of the stream: pair t's negative s takes draws m*s .. m*s + m-1.
+  std::int64_t* draws = out.data();
+  if (m > 1) {
+    draws_.resize(std::size_t(P * k * m));
+    draws = draws_.data();
+  }
+  const std::uint64_t I = std::uint64_t(items_);
+#pragma omp parallel for num_threads(threads_) schedule(static)
+  for (std::int64_t t = 0; t < P; ++t) {
+    const std::int64_t u = users[std::size_t(t)];
+    const auto seen_begin = user_items_.begin() + user_indptr_[std::size_t(u)];
+    const auto seen_end = user_items_.begin() + user_indptr_[std::size_t(u) + 1];
+    CounterRng rng(seed, stream, std::uint64_t(keys[std::size_t(t)]));
+    for (std::int64_t q = 0; q < k * m; ++q) {
+      std::int32_t j = 0;
+      for (int tries = 0; tries < 64; ++tries) {
+        j = std::int32_t(rng.below(I));
+        if (!std::binary_search(seen_begin, seen_end, j)) break;
+      }
+      draws[t * k * m + q] = j;
+    }
+  }
+  if (m > 1) {
+    std::vector<std::int64_t> triple_users(std::size_t(P * k));
+    for (std::int64_t t = 0; t < P * k; ++t) triple_users[std::size_t(t)] = users[std::size_t(t / k)];
+    hardest_negatives(triple_users, {draws, std::size_t(P * k * m)}, m, out);
   }
 }
 

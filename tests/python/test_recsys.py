@@ -104,6 +104,31 @@ def test_lightgcn_hardest_negatives_is_the_argmax_of_the_scores(layers):
         m.hardest_negatives([0, 1], [[1, 2]])
 
 
+def test_lightgcn_sample_negatives_are_unseen_keyed_and_harder():
+    nu, ni, users, items = _tiny()
+    m = gnnkit.nn.LightGCN(nu, ni, users, items, dim=4, layers=2, init_scale=0.5, seed=3)
+    seen = set(zip(users.tolist(), items.tolist()))
+    u = np.arange(300) % nu
+    keys = np.arange(300) + 77
+    uni = m.sample_negatives(u, keys, 2, 1, seed=4, stream=1)
+    hard = m.sample_negatives(u, keys, 2, 5, seed=4, stream=1)
+    assert uni.shape == hard.shape == (600,)
+    rep = np.repeat(u, 2)
+    assert not any((a, b) in seen for a, b in zip(rep.tolist(), uni.tolist()))
+    assert not any((a, b) in seen for a, b in zip(rep.tolist(), hard.tolist()))
+    ue, ie = m.embeddings()
+    s_uni, s_hard = (ue[rep] * ie[uni]).sum(1), (ue[rep] * ie[hard]).sum(1)
+    assert (s_hard[::2] >= s_uni[::2] - 1e-6).all()  # the first draw is among the candidates
+    assert s_hard.mean() > s_uni.mean()
+    # A pair's negatives depend on its key, not on the batch around it.
+    np.testing.assert_array_equal(m.sample_negatives(u[10:20], keys[10:20], 2, 5, seed=4, stream=1),
+                                  hard[20:40])
+    with pytest.raises(IndexError, match=r"'users'\[0\] = 9"):
+        m.sample_negatives([9], [0], 1, 1)
+    with pytest.raises(ValueError, match="one key per user"):
+        m.sample_negatives([0, 1], [0], 1, 1)
+
+
 def _two_clusters(rng, users=40, items=20, per_user=6):
     """Users of each half interact only with items of the same half; one pair per user held out."""
     train_u, train_i, test_u, test_i = [], [], [], []

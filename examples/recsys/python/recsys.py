@@ -149,19 +149,6 @@ def evaluate(data: Data, user_emb: Optional[np.ndarray], item_emb: Optional[np.n
             "users": int(len(users)), "ranking_seconds": seconds}
 
 
-def negatives(rng: np.random.Generator, data: Data, users: np.ndarray, train_keys: np.ndarray) -> np.ndarray:
-    """One item per user that the user has not interacted with (rejection, 64 tries)."""
-    j = rng.integers(0, data.num_items, size=len(users))
-    for _ in range(64):
-        keys = users * data.num_items + j
-        at = np.minimum(np.searchsorted(train_keys, keys), len(train_keys) - 1)
-        hit = train_keys[at] == keys
-        if not hit.any():
-            break
-        j[hit] = rng.integers(0, data.num_items, size=int(hit.sum()))
-    return j
-
-
 def _run_epochs(data: Data, args, name: str, epochs: int, batch: int, step, embed,
                 log=print) -> Tuple[Dict[str, object], np.ndarray, np.ndarray]:
     """The epoch loop both models share: every training interaction once per epoch in a
@@ -201,19 +188,15 @@ def train_lightgcn(data: Data, args, layers: int, lr: float, reg: float, log=pri
     model = gnnkit.nn.LightGCN(data.num_users, data.num_items, users, items, dim=args.dim,
                                layers=layers, reg=reg, seed=args.seed, num_threads=args.threads)
     opt = gnnkit.train.Adam(model, lr=lr)
-    rng = np.random.default_rng(args.seed + 1)
-    train_keys = users * data.num_items + items  # sorted: users ascend, items ascend within
 
     def step(idx, epoch, k):
-        # k negatives per positive: k triples (u, i, j_1..k), BPR averaged over them.
-        idx = np.repeat(idx, args.lightgcn_negatives)
+        # k negatives per positive, each the hardest of --hard-negatives unseen draws, drawn in
+        # C++ from the stream (seed, epoch, interaction) as gnnkit-recsys draws them.
         u = users[idx]
-        if args.hard_negatives > 1:  # the best-scoring of M unseen draws (as gnnkit-recsys)
-            cand = negatives(rng, data, np.repeat(u, args.hard_negatives), train_keys)
-            neg = model.hardest_negatives(u, cand.reshape(len(u), args.hard_negatives))
-        else:
-            neg = negatives(rng, data, u, train_keys)
-        bpr, _ = model.loss_and_grad(u, items[idx], neg)
+        neg = model.sample_negatives(u, idx, args.lightgcn_negatives, args.hard_negatives,
+                                     seed=args.seed, stream=epoch)
+        rep = np.repeat(idx, args.lightgcn_negatives)
+        bpr, _ = model.loss_and_grad(users[rep], items[rep], neg)
         if args.lr_schedule == "cosine":  # as gnnkit-recsys: lr (1 + cos(pi (epoch - 1) / E)) / 2
             opt.lr = lr * 0.5 * (1 + math.cos(math.pi * (epoch - 1) / args.epochs))
         opt.step(args.threads)

@@ -8,7 +8,6 @@
 #include <numeric>
 
 #include "gnnkit/core/error.hpp"
-#include "gnnkit/sampling/random.hpp"
 #include "gnnkit/train/optimizer.hpp"
 
 namespace gnnkit::recsys {
@@ -40,41 +39,24 @@ TrainResult train_lightgcn(const Context& ctx, const RecData& data, const LightG
 
   const std::vector<std::int64_t> pair_user = pair_users(train);
   const std::int64_t k = opt.negatives;
-  const auto mb = static_cast<std::size_t>(std::min(opt.batch, train.num_interactions()) * k);
-  std::vector<std::int64_t> bu(mb), bi(mb), bj(mb);
-  const std::int64_t m = opt.hard_negatives;
-  std::vector<std::int64_t> candidates(m > 1 ? mb * std::size_t(m) : 0);
+  const auto max_pairs = static_cast<std::size_t>(std::min(opt.batch, train.num_interactions()));
+  std::vector<std::int64_t> users(max_pairs), bu(max_pairs * std::size_t(k)),
+      bi(bu.size()), bj(bu.size());
   const auto step = [&](std::span<const std::int64_t> pairs, int epoch, std::int64_t) {
-    const std::int64_t B = std::int64_t(pairs.size()) * k;
-    // Triples with m candidate negatives each; the draws of pair p come from a stream keyed by
-    // (seed, epoch, p): any thread count agrees.
-    std::int64_t* draws = m > 1 ? candidates.data() : bj.data();
-#pragma omp parallel for num_threads(threads) schedule(static)
-    for (std::int64_t t = 0; t < std::int64_t(pairs.size()); ++t) {
-      const std::int64_t p = pairs[std::size_t(t)];
-      const std::int64_t u = pair_user[std::size_t(p)];
-      CounterRng rng(opt.seed, std::uint64_t(epoch), std::uint64_t(p));
+    const std::size_t P = pairs.size(), B = P * std::size_t(k);
+    for (std::size_t t = 0; t < P; ++t) {
+      const std::int64_t p = pairs[t];
+      users[t] = pair_user[std::size_t(p)];
       for (std::int64_t s = 0; s < k; ++s) {
-        const std::size_t slot = std::size_t(t * k + s);
-        bu[slot] = u;
-        bi[slot] = train.items[std::size_t(p)];
-        for (std::int64_t c = 0; c < m; ++c) {
-          // Rejection: a user who has every item would loop forever, so give up after 64
-          // draws (the negative is then a positive: a zero-information triple, never wrong).
-          std::int32_t j = 0;
-          for (int tries = 0; tries < 64; ++tries) {
-            j = std::int32_t(rng.below(std::uint64_t(I)));
-            if (!train.contains(u, j)) break;
-          }
-          draws[slot * std::size_t(m) + std::size_t(c)] = j;
-        }
+        bu[t * std::size_t(k) + std::size_t(s)] = users[t];
+        bi[t * std::size_t(k) + std::size_t(s)] = train.items[std::size_t(p)];
       }
     }
-    if (m > 1)
-      model.hardest_negatives({bu.data(), std::size_t(B)}, {candidates.data(), std::size_t(B * m)},
-                              m, {bj.data(), std::size_t(B)});
+    // Negatives of pair p from the stream (seed, epoch, p): any thread count agrees.
+    model.sample_negatives({users.data(), P}, pairs, k, opt.hard_negatives, opt.seed,
+                           std::uint64_t(epoch), {bj.data(), B});
     const auto first = [&](const std::vector<std::int64_t>& v) {
-      return std::span<const std::int64_t>(v.data(), std::size_t(B));
+      return std::span<const std::int64_t>(v.data(), B);
     };
     const double loss = model.loss_and_grad(ctx, first(bu), first(bi), first(bj));
     adam.set_learning_rate(epoch_learning_rate(opt, epoch));

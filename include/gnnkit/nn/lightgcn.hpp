@@ -85,6 +85,18 @@ class LightGcn {
                          std::span<const std::int64_t> candidates, std::int64_t per_triple,
                          std::span<std::int64_t> chosen);
 
+  /// @brief BPR negatives for a batch of positive pairs: for pair t (user users[t]),
+  /// `per_pair` negatives out[t * per_pair + s], each the best-scoring (as hardest_negatives) of
+  /// `candidates` items drawn uniformly among the items the user has no training interaction
+  /// with (1 = plain uniform sampling). Draws come from the counter-based stream (seed, stream,
+  /// keys[t]), so any thread count and any batching give the same negatives. A user who has
+  /// (nearly) every item gets a seen item after 64 rejected draws: a zero-information triple,
+  /// never an endless loop.
+  /// @throws InvalidArgument (sizes, per_pair or candidates < 1), OutOfRange (a user id)
+  void sample_negatives(std::span<const std::int64_t> users, std::span<const std::int64_t> keys,
+                        std::int64_t per_pair, std::int64_t candidates, std::uint64_t seed,
+                        std::uint64_t stream, std::span<std::int64_t> out);
+
   /// @brief Mean BPR loss of the triples on F; writes d(loss + L2 term)/dE0 into the
   /// parameter's grad (overwriting it). Returns the BPR part (what an epoch log reports);
   /// *l2_term gets the L2 part when given.
@@ -109,6 +121,9 @@ class LightGcn {
     return options_.layers == 0 ? params_[0]->value.data_as<float>() : final_.data();
   }
 
+  std::vector<std::int64_t> user_indptr_;  ///< each user's training items, sorted (negatives)
+  std::vector<std::int32_t> user_items_;
+  std::vector<std::int64_t> draws_;        ///< sample_negatives' candidates
   std::vector<float> cur_, next_, grad_final_, pos_, neg_, gpos_, gneg_;
   std::vector<float> final_;  ///< F of the last loss_and_grad (what hard negatives score with)
   std::vector<float> view_;   ///< F of the last forward / embeddings

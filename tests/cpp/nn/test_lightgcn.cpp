@@ -168,3 +168,66 @@ TEST_CASE("LightGcn::hardest_negatives picks each row's best-scoring candidate u
                                           std::int64_t(1) << 62, four),
                   InvalidArgument);
 }
+
+TEST_CASE("LightGcn::sample_negatives draws unseen items, reproducibly, harder with more candidates", "[lightgcn]") {
+  const Tiny t;
+  LightGcnOptions opt;
+  opt.layers = GENERATE(0, 2);
+  opt.dim = 4;
+  opt.init_scale = 0.5;
+  opt.seed = 5;
+  LightGcn model(t.users, t.items, t.indptr, t.item, opt, 2);
+  const std::int64_t U = t.users, d = opt.dim, k = 3;
+  const auto seen = [&](std::int64_t u, std::int64_t i) {
+    for (std::int64_t e = t.indptr[std::size_t(u)]; e < t.indptr[std::size_t(u) + 1]; ++e)
+      if (t.item[std::size_t(e)] == i) return true;
+    return false;
+  };
+  // Many pairs of every user (user 3 has no items: every item is unseen for it).
+  std::vector<std::int64_t> users, keys;
+  for (std::int64_t r = 0; r < 400; ++r) users.push_back(r % U), keys.push_back(1000 + r);
+  std::vector<std::int64_t> uniform(users.size() * k), hard(users.size() * k);
+  model.sample_negatives(users, keys, k, 1, 9, 2, uniform);
+  model.sample_negatives(users, keys, k, 4, 9, 2, hard);
+  const float* F = model.forward();  // no step yet: what sample_negatives scored with
+  const auto score = [&](std::int64_t u, std::int64_t i) {
+    double s = 0;
+    for (std::int64_t j = 0; j < d; ++j) s += double(F[u * d + j]) * F[(U + i) * d + j];
+    return s;
+  };
+  std::vector<int> count(std::size_t(t.items), 0);
+  for (std::size_t r = 0; r < users.size(); ++r)
+    for (std::int64_t s = 0; s < k; ++s) {
+      const std::int64_t iu = uniform[r * k + std::size_t(s)], ih = hard[r * k + std::size_t(s)];
+      REQUIRE((iu >= 0 && iu < t.items && ih >= 0 && ih < t.items));
+      CHECK_FALSE(seen(users[r], iu));
+      CHECK_FALSE(seen(users[r], ih));
+      ++count[std::size_t(iu)];
+    }
+  // The first negative's candidates start with the uniform stream's first draw: never worse.
+  for (std::size_t r = 0; r < users.size(); ++r)
+    CHECK(score(users[r], hard[r * k]) >= score(users[r], uniform[r * k]) - 1e-6);
+  // Every item is drawn (each is unseen by someone), and hard negatives score higher on average.
+  for (const int c : count) CHECK(c > 0);
+  double mean_u = 0, mean_h = 0;
+  for (std::size_t q = 0; q < hard.size(); ++q)
+    mean_u += score(users[q / k], uniform[q]), mean_h += score(users[q / k], hard[q]);
+  CHECK(mean_h > mean_u);
+
+  // Keyed by (seed, stream, key): a pair's negatives do not depend on the batch or threads.
+  LightGcn one_thread(t.users, t.items, t.indptr, t.item, opt, 1);
+  std::vector<std::int64_t> part(std::size_t(7 * k));
+  one_thread.sample_negatives(std::span(users).subspan(13, 7), std::span(keys).subspan(13, 7), k, 4, 9, 2, part);
+  CHECK(std::equal(part.begin(), part.end(), hard.begin() + 13 * k));
+  std::vector<std::int64_t> other(hard.size());
+  model.sample_negatives(users, keys, k, 4, 9, 3, other);  // another stream (epoch)
+  CHECK(other != hard);
+
+  CHECK_THROWS_WITH(model.sample_negatives(std::vector<std::int64_t>{5}, std::vector<std::int64_t>{0}, 1, 1, 0, 0, part),
+                    Catch::Contains("needs one key per user"));
+  std::vector<std::int64_t> one_out(1);
+  CHECK_THROWS_WITH(model.sample_negatives(std::vector<std::int64_t>{5}, std::vector<std::int64_t>{0}, 1, 1, 0, 0, one_out),
+                    Catch::Contains("'users'[0] = 5"));
+  CHECK_THROWS_WITH(model.sample_negatives(std::vector<std::int64_t>{0}, std::vector<std::int64_t>{0}, 1, 0, 0, 0, one_out),
+                    Catch::Contains("got 1 and 0"));
+}
