@@ -29,7 +29,8 @@ int main(int argc, char** argv) {
   int batches = 100;
   bool reuse = false;
   bool do_gather = true, do_loader = true;
-  bool profile = false;  // --profile 1: uniform sampling only, no calibration (for perf)  // --reuse 1: sample from an existing graph file, skip construction
+  bool profile = false;  // --profile 1: one mode only (--profile-mode), 1 thread, no calibration (for perf)
+  int profile_mode = 0;  // 0 uniform, 1 uniform with CSC positions, 2 weighted
   std::vector<std::int64_t> fanouts{15, 10, 5};
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string a = argv[i], v = argv[i + 1];
@@ -38,6 +39,7 @@ int main(int argc, char** argv) {
     else if (a == "--fanouts") fanouts = parse_list(v);
     else if (a == "--reuse") reuse = v == "1";
     else if (a == "--profile") profile = v == "1";
+    else if (a == "--profile-mode") profile_mode = std::stoi(v);
     else if (a == "--gather") do_gather = v == "1";
     else if (a == "--loader") do_loader = v == "1";
   }
@@ -103,7 +105,7 @@ int main(int argc, char** argv) {
     // uniform (input edge ids), uniform with CSC positions as edge ids, weighted
     for (int mode = 0; mode < 3; ++mode) {
       const bool weighted = mode == 2;
-      if (profile && mode > 0) break;
+      if (profile && mode != profile_mode) continue;
       SamplingOptions opt;
       opt.fanouts = fanouts;
       opt.weighted = weighted;
