@@ -213,8 +213,9 @@ class LocalIndex {
   void reserve_more(std::int64_t more) {
     while (std::size_t(size_ + more) * 2 > slots_.size()) grow();
   }
-  /// Starts loading the slot of a key hash: called a few inserts ahead.
-  void prefetch(std::uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
+  /// Starts loading the slot of a key hash: called a few inserts ahead. Always inlined, as
+  /// kernels::cpu::prefetch_row (GCC deletes calls to a function that only prefetches).
+  [[gnu::always_inline]] void prefetch(std::uint64_t hash) const { __builtin_prefetch(&slots_[hash & (slots_.size() - 1)]); }
   /// Returns (local id, inserted). Room must have been reserved (reserve_more).
   std::pair<std::int32_t, bool> insert(std::uint64_t k, std::uint64_t hash, std::int32_t next) {
     const std::size_t mask = slots_.size() - 1;
