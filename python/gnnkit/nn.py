@@ -138,6 +138,9 @@ class Adjacency:
     ``indices`` (int32/int64 sources < num_src). The arrays are used without copying."""
 
     def __init__(self, indptr: Any, indices: Any, num_src: int, *, num_threads: int = 0):
+        indices = np.asarray(indices)
+        if indices.dtype.kind not in "iu":  # an empty list is float64 to NumPy
+            indices = indices.astype(np.int64) if indices.size == 0 else indices
         self._a = _core.Adjacency(np.ascontiguousarray(indptr, dtype=np.int64),
                                   np.ascontiguousarray(indices), int(num_src), num_threads)
 

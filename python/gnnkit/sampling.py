@@ -246,6 +246,17 @@ class SeedIdentity:
         return f"SeedIdentity(target={self.target!r}, entities=[{self._s.describe()}])"
 
 
+def _integers(values: Any, what: str) -> np.ndarray:
+    """1-d int64 ids from anything array-like; floats only when every value is whole (a cast
+    would silently turn 2.9 into 2 and NaN into garbage)."""
+    a = np.asarray(values)
+    if a.size and a.dtype.kind not in "iu":
+        whole = a.dtype.kind == "f" and bool(np.all(np.isfinite(a))) and bool(np.all(a == np.trunc(a)))
+        if not whole:
+            raise ValueError(f"NeighborLoader: '{what}' must hold integers, got dtype {a.dtype}")
+    return np.ascontiguousarray(a, dtype=np.int64).ravel()
+
+
 class NeighborLoader:
     """Iterates seed nodes in mini-batches, sampling and gathering features for the next
     ``prefetch`` batches on background threads while the caller trains.
@@ -278,8 +289,8 @@ class NeighborLoader:
         self.sampler = NeighborSampler(graph, fanouts, **sampler_options)
         pairs = [(f if isinstance(f, tuple) else (seed_type, f)) for f in features]
         self._feature_keys = pairs
-        seeds = np.ascontiguousarray(seeds, dtype=np.int64).ravel()
-        times = [] if seed_times is None else np.ascontiguousarray(seed_times, dtype=np.int64).ravel().tolist()
+        seeds = _integers(seeds, "seeds")
+        times = [] if seed_times is None else _integers(seed_times, "seed_times").tolist()
         self._labels = None
         if labels:
             try:
@@ -295,9 +306,15 @@ class NeighborLoader:
         return self._loader.num_batches()
 
     def __iter__(self):
+        # One epoch at a time: a newer iterator restarts the loader, and an older one would
+        # go on taking the new epoch's batches, so it raises instead.
+        token = self._active = object()
         self._loader.start_epoch(self._epoch)
         self._epoch += 1
         while True:
+            if self._active is not token:
+                raise RuntimeError("NeighborLoader: a newer iteration of this loader has started "
+                                   "(iter() was called again); only the newest iterator may go on")
             raw = self._loader.next()
             if raw is None:
                 return

@@ -292,7 +292,8 @@ def save_checkpoint(path: Any, model: Any, optimizer: Optional["_core.Optimizer"
 def load_checkpoint(path: Any, model: Any, optimizer: Optional["_core.Optimizer"] = None) -> dict:
     """Loads parameters (and optimiser state) saved by save_checkpoint into a model of the same
     shape; returns the metadata. A model of another shape raises ValueError naming the
-    parameter and both shapes; a damaged file raises ValueError naming the file."""
+    parameter and both shapes; a missing or damaged file raises OSError (gnnkit.FormatError
+    for damage) naming the file."""
     import os
     return dict(_core.load_checkpoint(os.fspath(path), _owner(model), optimizer))
 

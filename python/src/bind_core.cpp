@@ -102,10 +102,10 @@ void init_core(py::module_& m) {
       }, "A NumPy array sharing this tensor's memory (CPU tensors only).")
       .def("to", [](const Tensor& t, const std::string& device) {
         if (device == "cpu") return t.to(Device::cpu());
-        if (device.rfind("cuda", 0) == 0) {
-          const int index = device.size() > 5 ? std::stoi(device.substr(5)) : 0;
-          return t.to(Device::cuda(index));
-        }
+        if (device == "cuda") return t.to(Device::cuda(0));
+        if (device.rfind("cuda:", 0) == 0 && device.size() > 5 && device.size() <= 9 &&
+            device.find_first_not_of("0123456789", 5) == std::string::npos)
+          return t.to(Device::cuda(std::stoi(device.substr(5))));
         throw InvalidArgument("Tensor.to", detail::format("'device' must be 'cpu' or "
                                                           "'cuda[:N]', got '{}'", device));
       }, py::arg("device"), "A contiguous copy on `device` ('cpu', 'cuda', 'cuda:1').")
@@ -140,7 +140,7 @@ void init_core(py::module_& m) {
       }, py::arg("shape"), py::arg("dtype") = "float32", "Zero-filled CPU tensor.");
   m.def("as_tensor", [](const py::object& obj) { return as_tensor(obj, "obj"); }, py::arg("obj"),
         "A Tensor sharing memory with obj (NumPy array, DLPack producer or Tensor), no copy.");
-  m.def("from_dlpack", &from_dlpack_object, py::arg("obj"),
+  m.def("from_dlpack", [](const py::object& obj) { return from_dlpack_object(obj, "obj"); }, py::arg("obj"),
         "A Tensor sharing memory with a DLPack producer (e.g. a torch tensor), no copy.");
   m.def("cuda_device_count", &cuda_device_count);
   m.def("cuda_compiled", &cuda_compiled);
@@ -154,7 +154,7 @@ void init_core(py::module_& m) {
         std::optional<TensorView> bias_view;
         if (tbias) bias_view = tbias->view();
         if (!out.is_none()) {
-          const Tensor tout = as_tensor(out, "out");
+          const Tensor tout = as_tensor(out, "out", true);
           py::gil_scoped_release no_gil;
           matmul_into(ctx, ta, tb, bias_view, tout);
           return tout;

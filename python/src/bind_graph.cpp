@@ -39,9 +39,7 @@ Tensor ids_tensor(const py::handle& obj, const std::string& rel, const char* arg
                         (arr.flags() & py::array::c_style);
     if (usable) return as_tensor(arr, arg);
   }
-  auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!arr) throw py::error_already_set();
-  return as_tensor(arr, arg);
+  return as_tensor(int64_array(obj, "HeteroGraph.from_edges", arg), arg);
 }
 
 BuildOptions parse_options(const py::dict& o) {
@@ -86,20 +84,14 @@ GraphFile build(const std::vector<std::pair<std::string, std::int64_t>>& num_nod
     in.src = ids_tensor(t[3], name, "src");
     in.dst = ids_tensor(t[4], name, "dst");
     if (!t[5].is_none()) {
-      auto ts = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t[5]);
-      if (!ts) throw py::error_already_set();
-      in.timestamps = as_tensor(ts, "timestamps");
+      in.timestamps = as_tensor(int64_array(t[5], "HeteroGraph.from_edges", "timestamps"), "timestamps");
     }
     if (!t[6].is_none()) {
-      auto w = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(t[6]);
-      if (!w) throw py::error_already_set();
-      in.weights = as_tensor(w, "weights");
+      in.weights = as_tensor(float_array<float>(t[6], "HeteroGraph.from_edges", "weights"), "weights");
     }
     if (in.src.dtype() != in.dst.dtype()) {  // mixed widths: widen both to int64
-      auto s64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t[3]);
-      auto d64 = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(t[4]);
-      in.src = as_tensor(s64, "src");
-      in.dst = as_tensor(d64, "dst");
+      in.src = as_tensor(int64_array(t[3], "HeteroGraph.from_edges", "src"), "src");
+      in.dst = as_tensor(int64_array(t[4], "HeteroGraph.from_edges", "dst"), "dst");
     }
     held.push_back(std::move(in));
   }
@@ -118,13 +110,14 @@ GraphFile build(const std::vector<std::pair<std::string, std::int64_t>>& num_nod
 }
 
 py::object optional_array(const HostArray& a) {
-  return a.defined() ? py::object(to_numpy(a, 0, false)) : py::object(py::none());
+  return a.defined() ? py::object(to_numpy(a, -1, false)) : py::object(py::none());
 }
 
 void set_matrix(GraphFile& g, FeatureStore::Kind kind, const std::string& owner,
                 const std::string& name, const py::object& obj, bool check_finite) {
-  auto arr = py::array_t<float, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!arr) throw py::error_already_set();
+  auto arr = float_array<float>(obj, "HeteroGraph.set_features", "x");
+  // The store keeps this array (no copy); a read-only one is copied so that it may.
+  if (!arr.writeable()) arr = float_array<float>(arr.attr("copy")(), "HeteroGraph.set_features", "x");
   GNNKIT_EXPECTS_AS(ShapeMismatch, "HeteroGraph.set_features", arr.ndim() == 1 || arr.ndim() == 2,
                     "'{}' features '{}' must be 1-d or 2-d, got {}-d", owner, name, arr.ndim());
   const std::int64_t rows = arr.ndim() ? arr.shape(0) : 0;
@@ -144,15 +137,17 @@ void set_matrix(GraphFile& g, FeatureStore::Kind kind, const std::string& owner,
 }
 
 void set_vector(GraphFile& g, FeatureStore::Kind kind, const std::string& type, const py::object& obj) {
-  const char* what = kind == FeatureStore::Kind::kLabels ? "labels" : "times";
-  auto arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!arr) throw py::error_already_set();
+  const bool labels = kind == FeatureStore::Kind::kLabels;
+  const char* fn = labels ? "HeteroGraph.set_labels" : "HeteroGraph.set_node_times";
+  const char* what = labels ? "labels" : "times";
+  auto arr = int64_array(obj, fn, what);
+  if (!arr.writeable()) arr = int64_array(arr.attr("copy")(), fn, what);
   const std::int64_t n = g.graph.schema().num_nodes(type);
-  GNNKIT_EXPECTS_AS(ShapeMismatch, "HeteroGraph.set_labels", arr.ndim() == 1 && arr.shape(0) == n,
-                    "{} of '{}' must be 1-d with {} entries (one per node), got shape ({})", what,
-                    type, n, arr.ndim() ? arr.shape(0) : 0);
+  GNNKIT_EXPECTS_AS(ShapeMismatch, fn, arr.ndim() == 1 && arr.shape(0) == n,
+                    "{} of '{}' must be 1-d with {} entries (one per node), got shape {}", what,
+                    type, n, std::string(py::str(arr.attr("shape"))));
   HostArray data = HostArray::wrap(arr.mutable_data(), DType::kInt64, n, hold(arr));
-  if (kind == FeatureStore::Kind::kLabels) g.features.set_labels(type, std::move(data));
+  if (labels) g.features.set_labels(type, std::move(data));
   else g.features.set_node_times(type, std::move(data));
 }
 
@@ -260,15 +255,15 @@ void init_graph(py::module_& m) {
       .def("nbytes", [](const GraphFile& g) { return g.graph.nbytes(); })
       .def("csc", [](const GraphFile& g, const std::string& rel) {
         const Relation& r = g.graph.relation(rel);
-        return py::make_tuple(to_numpy(r.csc_indptr, 0, false), to_numpy(r.csc_indices, 0, false),
+        return py::make_tuple(to_numpy(r.csc_indptr, -1, false), to_numpy(r.csc_indices, -1, false),
                               optional_array(r.edge_ids));
       }, py::arg("relation"))
       .def("csr", [](const GraphFile& g, const std::string& rel) {
         const Relation& r = g.graph.relation(rel);
         if (!r.has_csr()) return py::object(py::none());
-        return py::object(py::make_tuple(to_numpy(r.csr_indptr, 0, false),
-                                         to_numpy(r.csr_indices, 0, false),
-                                         to_numpy(r.csr_to_csc, 0, false)));
+        return py::object(py::make_tuple(to_numpy(r.csr_indptr, -1, false),
+                                         to_numpy(r.csr_indices, -1, false),
+                                         to_numpy(r.csr_to_csc, -1, false)));
       }, py::arg("relation"))
       .def("timestamps", [](const GraphFile& g, const std::string& rel) {
         return optional_array(g.graph.relation(rel).timestamps);
@@ -298,11 +293,11 @@ void init_graph(py::module_& m) {
       })
       .def("node_features", [](const GraphFile& g, const std::string& type, const std::string& name) {
         const auto& m = g.features.node_features(type, name);
-        return to_numpy(m.data, std::max<std::int64_t>(m.rows, 1));
+        return to_numpy(m.data, m.rows, true, m.cols);
       })
       .def("edge_features", [](const GraphFile& g, const std::string& rel, const std::string& name) {
         const auto& m = g.features.edge_features(g.graph.relation(rel).type.str(), name);
-        return to_numpy(m.data, std::max<std::int64_t>(m.rows, 1));
+        return to_numpy(m.data, m.rows, true, m.cols);
       })
       .def("labels", [](const GraphFile& g, const std::string& type) { return to_numpy(g.features.labels(type)); })
       .def("node_times", [](const GraphFile& g, const std::string& type) { return to_numpy(g.features.node_times(type)); })
@@ -315,13 +310,18 @@ void init_graph(py::module_& m) {
       .def("gather", [](const GraphFile& g, const std::string& type, const std::string& name,
                         const py::object& ids, const py::object& out, int num_threads) {
         const auto& m = g.features.node_features(type, name);
-        auto id_arr = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(ids);
-        if (!id_arr) throw py::error_already_set();
-        py::array_t<float> result = out.is_none()
-            ? py::array_t<float>(std::vector<py::ssize_t>{id_arr.shape(0), py::ssize_t(m.cols)})
-            : py::array_t<float>::ensure(out);
-        if (!result) throw InvalidArgument("HeteroGraph.gather", "'out' must be a float32 NumPy array");
-        const Tensor tid = as_tensor(id_arr, "ids"), tout = as_tensor(result, "out");
+        const auto id_arr = int64_array(ids, "HeteroGraph.gather", "ids");
+        GNNKIT_EXPECTS_AS(ShapeMismatch, "HeteroGraph.gather", id_arr.ndim() == 1,
+                          "'ids' must be 1-d, got shape {}", std::string(py::str(id_arr.attr("shape"))));
+        // 'out' is written in place: never a converted copy (the caller would not see it).
+        GNNKIT_EXPECTS_AS(InvalidArgument, "HeteroGraph.gather",
+                          out.is_none() || py::isinstance<py::array_t<float>>(out),
+                          "'out' must be a float32 NumPy array, got {}",
+                          py::isinstance<py::array>(out) ? std::string(py::str(out.attr("dtype"))) : type_name(out));
+        py::array result = out.is_none()
+            ? py::array(py::array_t<float>(std::vector<py::ssize_t>{id_arr.shape(0), py::ssize_t(m.cols)}))
+            : py::reinterpret_borrow<py::array>(out);
+        const Tensor tid = as_tensor(id_arr, "ids"), tout = as_tensor(result, "out", true);
         {
           py::gil_scoped_release no_gil;
           g.features.gather(Context::cpu(num_threads), {FeatureStore::Kind::kNodeFeatures, type, name},

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -142,8 +143,19 @@ struct PyModel {
   bool full_with_transpose = false;
   std::vector<nn::LayerGraph> full_graphs;
 
+  // One call at a time per model: run and backward write the state above with the GIL
+  // released (two Python threads calling forward would race on it).
+  std::shared_ptr<std::mutex> busy = std::make_shared<std::mutex>();
+  std::unique_lock<std::mutex> exclusive() {
+    std::unique_lock<std::mutex> lock(*busy, std::defer_lock);
+    py::gil_scoped_release no_gil;  // wait without the GIL: the holder may need it
+    lock.lock();
+    return lock;
+  }
+
   Tensor run(const py::object& source, const py::list& xs, bool training, std::uint64_t step,
              bool check_finite) {
+    const auto lock = exclusive();
     std::vector<Tensor> x = tensors_of(xs, "x");
     const int layers = model->num_layers();
     std::vector<nn::LayerGraph> g;
@@ -181,6 +193,7 @@ struct PyModel {
   }
 
   std::vector<Tensor> backward(const py::object& grad, bool input_grads) {
+    const auto lock = exclusive();
     GNNKIT_EXPECTS_AS(InvalidArgument, "Model.backward", has_cache,
                       "call forward(..., training=True) before backward");
     Tensor g = as_tensor(grad, "grad_out");
@@ -212,10 +225,22 @@ struct PyTwoTower {
   std::uint64_t seed = 0, steps = 0;
 };
 
-/// A contiguous 1-d array of `dtype` (converted when needed: callers pass Python lists too).
+/// A contiguous array of int64 or int32 ids (converted when needed: callers pass Python
+/// lists too); non-integers and ids beyond T's range are errors naming `arg`, not casts.
 template <typename T>
-py::array_t<T, py::array::c_style | py::array::forcecast> vector_arg(const py::object& obj) {
-  return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(obj);
+py::array_t<T, py::array::c_style | py::array::forcecast> vector_arg(const py::object& obj,
+                                                                   const char* fn, const char* arg) {
+  static_assert(std::is_same_v<T, std::int64_t> || std::is_same_v<T, std::int32_t>);
+  const Int64Array ids = int64_array(obj, fn, arg);
+  if constexpr (std::is_same_v<T, std::int64_t>) {
+    return ids;
+  } else {
+    const std::int64_t* v = ids.data();
+    for (py::ssize_t i = 0; i < ids.size(); ++i)
+      GNNKIT_EXPECTS_AS(OutOfRange, fn, v[i] >= INT32_MIN && v[i] <= INT32_MAX,
+                        "'{}'[{}] = {} does not fit int32", arg, i, v[i]);
+    return py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(ids);
+  }
 }
 
 template <typename T>
@@ -387,8 +412,8 @@ void init_nn(py::module_& m) {
                        double init_scale, std::uint64_t seed, int threads) {
              auto p = std::make_unique<PyLightGcn>();
              p->ctx = Context::cpu(threads);
-             const auto indptr = vector_arg<std::int64_t>(user_indptr);
-             const auto item = vector_arg<std::int32_t>(items);
+             const auto indptr = vector_arg<std::int64_t>(user_indptr, "LightGCN", "user_indptr");
+             const auto item = vector_arg<std::int32_t>(items, "LightGCN", "items");
              p->model = std::make_unique<nn::LightGcn>(
                  num_users, num_items, span_of(indptr, "LightGCN", "user_indptr"),
                  span_of(item, "LightGCN", "items"),
@@ -406,8 +431,9 @@ void init_nn(py::module_& m) {
       }, "E0 [users + items, dim] (a gnnkit.Tensor sharing the model's memory)")
       .def("loss_and_grad", [](PyLightGcn& p, const py::object& users, const py::object& pos,
                                const py::object& neg) {
-        const auto u = vector_arg<std::int64_t>(users), i = vector_arg<std::int64_t>(pos),
-                   j = vector_arg<std::int64_t>(neg);
+        const auto u = vector_arg<std::int64_t>(users, "LightGCN.loss_and_grad", "users"),
+                   i = vector_arg<std::int64_t>(pos, "LightGCN.loss_and_grad", "pos_items"),
+                   j = vector_arg<std::int64_t>(neg, "LightGCN.loss_and_grad", "neg_items");
         const auto su = span_of(u, "LightGCN.loss_and_grad", "users");
         const auto si = span_of(i, "LightGCN.loss_and_grad", "pos_items");
         const auto sj = span_of(j, "LightGCN.loss_and_grad", "neg_items");
@@ -420,8 +446,8 @@ void init_nn(py::module_& m) {
       }, py::arg("users"), py::arg("pos_items"), py::arg("neg_items"))
       .def("hardest_negatives", [](PyLightGcn& p, const py::object& users, const py::object& candidates) {
         constexpr const char* fn = "LightGCN.hardest_negatives";
-        const auto u = vector_arg<std::int64_t>(users);
-        const auto c = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(candidates);
+        const auto u = vector_arg<std::int64_t>(users, fn, "users");
+        const auto c = vector_arg<std::int64_t>(candidates, fn, "candidates");
         const auto su = span_of(u, fn, "users");
         std::string shape;
         for (py::ssize_t k = 0; c && k < c.ndim(); ++k) shape += (k ? ", " : "") + std::to_string(c.shape(k));
@@ -442,7 +468,7 @@ void init_nn(py::module_& m) {
                                   std::int64_t per_pair, std::int64_t candidates, std::uint64_t seed,
                                   std::uint64_t stream) {
         constexpr const char* fn = "LightGCN.sample_negatives";
-        const auto u = vector_arg<std::int64_t>(users), k = vector_arg<std::int64_t>(keys);
+        const auto u = vector_arg<std::int64_t>(users, fn, "users"), k = vector_arg<std::int64_t>(keys, fn, "keys");
         const auto su = span_of(u, fn, "users");
         const auto sk = span_of(k, fn, "keys");
         GNNKIT_EXPECTS_AS(InvalidArgument, fn, per_pair >= 1 && per_pair <= 1024,
@@ -478,8 +504,8 @@ void init_nn(py::module_& m) {
              auto p = std::make_unique<PyTwoTower>();
              p->ctx = Context::cpu(threads);
              p->seed = seed;
-             const auto indptr = vector_arg<std::int64_t>(user_indptr);
-             const auto item = vector_arg<std::int32_t>(items);
+             const auto indptr = vector_arg<std::int64_t>(user_indptr, "TwoTower", "user_indptr");
+             const auto item = vector_arg<std::int32_t>(items, "TwoTower", "items");
              const Tensor features = item_features.is_none() ? Tensor() : as_tensor(item_features, "item_features");
              nn::TwoTowerOptions o;
              o.layers = layers;
@@ -510,9 +536,8 @@ void init_nn(py::module_& m) {
       .def_property_readonly("num_items", [](const PyTwoTower& p) { return p.model->num_items(); })
       .def("train_step", [](PyTwoTower& p, const py::object& users, const py::object& items,
                             std::uint64_t key) {
-        auto u = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(users);
-        auto i = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(items);
-        if (!u || !i) throw InvalidArgument("TwoTower.train_step", "'users' and 'items' must be arrays of int64 ids");
+        const auto u = vector_arg<std::int64_t>(users, "TwoTower.train_step", "users");
+        const auto i = vector_arg<std::int64_t>(items, "TwoTower.train_step", "items");
         const Tensor tu = as_tensor(u, "users"), ti = as_tensor(i, "items");
         py::gil_scoped_release no_gil;
         p.links->sample_into(p.ctx.with_seed(mix64(p.seed ^ mix64(key >> 32))), tu, ti,
@@ -533,13 +558,13 @@ void init_nn(py::module_& m) {
                     std::int64_t k, const py::object& exclude_indptr, const py::object& exclude_items,
                     std::int64_t user_block, int threads) {
     const Tensor ue = as_tensor(user_emb, "user_emb"), ie = as_tensor(item_emb, "item_emb");
-    const auto u = vector_arg<std::int64_t>(users);
+    const auto u = vector_arg<std::int64_t>(users, "top_k", "users");
     py::array_t<std::int64_t, py::array::c_style | py::array::forcecast> xp;
     py::array_t<std::int32_t, py::array::c_style | py::array::forcecast> xi;
     ItemExclusion exclude;
     if (!exclude_indptr.is_none()) {
-      xp = vector_arg<std::int64_t>(exclude_indptr);
-      xi = vector_arg<std::int32_t>(exclude_items);
+      xp = vector_arg<std::int64_t>(exclude_indptr, "top_k", "exclude_indptr");
+      xi = vector_arg<std::int32_t>(exclude_items, "top_k", "exclude_items");
       exclude = {span_of(xp, "top_k", "exclude_indptr"), span_of(xi, "top_k", "exclude_items")};
     }
     const auto su = span_of(u, "top_k", "users");

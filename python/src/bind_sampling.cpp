@@ -45,26 +45,34 @@ EdgeIdKind parse_edge_ids(const std::string& s) {
   throw InvalidArgument("NeighborSampler", detail::format("'edge_ids' must be 'input' or 'csc', got '{}'", s));
 }
 
+/// v[i], or OutOfRange naming what was indexed (instead of std::vector::at's message).
+template <typename V>
+const auto& element(const V& v, std::int64_t i, const char* fn, const char* what) {
+  GNNKIT_EXPECTS_AS(OutOfRange, fn, i >= 0 && i < std::int64_t(v.size()), "'{}' must be in [0, {}), got {}",
+                    what, v.size(), i);
+  return v[std::size_t(i)];
+}
+
 }  // namespace
 
 void init_sampling(py::module_& m) {
   py::class_<MiniBatch, MiniBatchPtr>(m, "MiniBatch", "Output of a sampler (see gnnkit.sampling).")
       .def_property_readonly("seed_type", [](const MiniBatch& b) { return b.seed_type; })
-      .def("nodes", [](py::object self, int t) { return view(self.cast<const MiniBatch&>().nodes.at(std::size_t(t)), self); })
+      .def("nodes", [](py::object self, int t) { return view(element(self.cast<const MiniBatch&>().nodes, t, "MiniBatch.nodes", "node_type"), self); })
       .def("node_times", [](py::object self, int t) -> py::object {
         const auto& b = self.cast<const MiniBatch&>();
         if (b.node_times.empty()) return py::none();
-        return view(b.node_times.at(std::size_t(t)), self);
+        return view(element(b.node_times, t, "MiniBatch.node_times", "node_type"), self);
       })
       .def("node_seed", [](py::object self, int t) -> py::object {
         const auto& b = self.cast<const MiniBatch&>();
         if (b.node_seed.empty()) return py::none();
-        return view(b.node_seed.at(std::size_t(t)), self);
+        return view(element(b.node_seed, t, "MiniBatch.node_seed", "node_type"), self);
       })
       .def_property_readonly("seed_local", [](py::object self) { return view(self.cast<const MiniBatch&>().seed_local, self); })
       .def_property_readonly("num_relations", [](const MiniBatch& b) { return b.relations.size(); })
       .def("relation", [](py::object self, int r) {
-        const SampledRelation& s = self.cast<const MiniBatch&>().relations.at(std::size_t(r));
+        const SampledRelation& s = element(self.cast<const MiniBatch&>().relations, r, "MiniBatch.relation", "relation");
         return py::make_tuple(view(s.indptr, self), view(s.indices, self), view(s.edge_ids, self),
                               s.src_type, s.dst_type);
       })
@@ -89,7 +97,7 @@ void init_sampling(py::module_& m) {
         return MiniBatchPtr(b, &b->mini_batch);  // shares ownership of the whole batch
       })
       .def("features", [](py::object self, std::size_t i) {
-        const FeatureMatrix& f = self.cast<const LoaderBatch&>().features.at(i);
+        const FeatureMatrix& f = element(self.cast<const LoaderBatch&>().features, std::int64_t(i), "LoaderBatch.features", "index");
         py::array a(py::dtype::of<float>(), {py::ssize_t(f.rows), py::ssize_t(f.cols)},
                     {py::ssize_t(f.cols * 4), py::ssize_t(4)}, f.data.data(), self);
         return a;
@@ -160,9 +168,8 @@ void init_sampling(py::module_& m) {
            py::arg("exclude_positives"), py::arg("max_tries"))
       .def("sample", [](const LinkSampler& ls, const py::object& src, const py::object& dst,
                         std::uint64_t batch, std::uint64_t seed, int num_threads) {
-        auto s = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(src);
-        auto d = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(dst);
-        if (!s || !d) throw InvalidArgument("LinkSampler.sample", "'src' and 'dst' must be arrays of int64 ids");
+        const auto s = int64_array(src, "LinkSampler.sample", "src");
+        const auto d = int64_array(dst, "LinkSampler.sample", "dst");
         const Tensor ts = as_tensor(s, "src"), td = as_tensor(d, "dst");
         auto out = std::make_shared<LinkBatch>();
         {
@@ -219,13 +226,11 @@ void init_sampling(py::module_& m) {
       .def("sample", [](const NeighborSampler& s, const std::string& seed_type, const py::object& seeds,
                         const py::object& seed_times, std::uint64_t batch, std::uint64_t seed,
                         int num_threads) {
-        auto ids = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(seeds);
-        if (!ids) throw InvalidArgument("NeighborSampler.sample", "'seeds' must be an array of int64 ids");
+        const auto ids = int64_array(seeds, "NeighborSampler.sample", "seeds");
         const Tensor tid = as_tensor(ids, "seeds");
         std::optional<Tensor> ttimes;
         if (!seed_times.is_none()) {
-          auto t = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>::ensure(seed_times);
-          if (!t) throw InvalidArgument("NeighborSampler.sample", "'seed_times' must be an array of int64");
+          const auto t = int64_array(seed_times, "NeighborSampler.sample", "seed_times");
           ttimes = as_tensor(t, "seed_times");
         }
         std::optional<TensorView> tv;
@@ -246,7 +251,7 @@ void init_sampling(py::module_& m) {
       .def_property_readonly("seed_local", [](const DeviceMiniBatch& b) { return b.seed_local; })
       .def("output_nodes", &DeviceMiniBatch::output_nodes)
       .def("relation", [](const DeviceMiniBatch& b, int r) {
-        const DeviceSampledRelation& s = b.relations.at(std::size_t(r));
+        const DeviceSampledRelation& s = element(b.relations, r, "DeviceMiniBatch.relation", "relation");
         return py::make_tuple(s.indptr, s.indices, s.edge_ids, s.src_type, s.dst_type);
       })
       .def_property_readonly("blocks", [](const DeviceMiniBatch& b) {

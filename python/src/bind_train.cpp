@@ -24,8 +24,10 @@ using CArray = py::array_t<T, py::array::c_style | py::array::forcecast>;
 /// to have `ndim` dims.
 template <typename T>
 CArray<T> c_array(const char* fn, const char* arg, const py::handle& obj, int ndim = 1) {
-  auto arr = CArray<T>::ensure(obj);
-  if (!arr) throw py::error_already_set();
+  // Labels: integers or whole-number floats (0.0 / 1.0), and bools; never truncated.
+  CArray<T> arr;
+  if constexpr (std::is_integral_v<T>) arr = int64_array(obj, fn, arg, /*allow_bool=*/true);
+  else arr = float_array<T>(obj, fn, arg);
   GNNKIT_EXPECTS_AS(InvalidArgument, fn, arr.ndim() == ndim, "'{}' must be {}-d, got {}-d", arg,
                     ndim, arr.ndim());
   return arr;
@@ -61,8 +63,7 @@ py::array_t<double> to_numpy(const std::vector<double>& v) {
 /// the same shape and dtype for its gradient.
 std::pair<Tensor, py::array> input_and_grad(const char* fn, const char* arg,
                                             const py::object& obj) {
-  const py::array arr = py::array::ensure(obj);
-  if (!arr) throw py::error_already_set();
+  const py::array arr = numeric_array(obj, fn, arg);
   const Tensor t = from_numpy(arr, arg);
   GNNKIT_EXPECTS_AS(InvalidArgument, fn,
                     t.dtype() == DType::kFloat32 || t.dtype() == DType::kFloat64,

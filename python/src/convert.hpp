@@ -4,7 +4,10 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <cmath>
+#include <cstdint>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "gnnkit/core/dlpack.hpp"
@@ -72,24 +75,38 @@ inline std::string buffer_format(DType dt) {
   return "B";
 }
 
+/// The Python type name of `obj`, for messages.
+inline std::string type_name(const py::handle& obj) { return py::str(py::type::of(obj)); }
+
 /// Zero-copy view of a NumPy array (any strides that are multiples of the item size).
-inline Tensor from_numpy(const py::array& arr, const char* arg) {
+/// `writable`: the array receives results ('out' arguments), so a read-only one is an error.
+inline Tensor from_numpy(const py::array& arr, const char* arg, bool writable = false) {
   const DType dtype = dtype_from_numpy(arr.dtype(), arg);
   const auto ndim = arr.ndim();
   GNNKIT_EXPECTS_AS(InvalidArgument, "as_tensor", ndim <= TensorView::kMaxDims,
                     "'{}' must have at most {} dims, got {}", arg, TensorView::kMaxDims, ndim);
+  GNNKIT_EXPECTS_AS(InvalidArgument, "as_tensor", !writable || arr.writeable(),
+                    "'{}' must be writable (it receives the result), got a read-only array", arg);
   std::vector<std::int64_t> shape(ndim), strides(ndim);
   const auto item = static_cast<std::int64_t>(arr.itemsize());
-  for (py::ssize_t d = 0; d < ndim; ++d) {
+  // A stride that is never stepped (empty arrays, dims of extent 1) can be anything in NumPy
+  // (0 for shape (0, 2)): such dims get their C-contiguous stride, so that contiguity checks
+  // see what the memory is.
+  std::int64_t contiguous = 1;
+  for (py::ssize_t d = ndim - 1; d >= 0; --d) {
     shape[d] = arr.shape(d);
-    GNNKIT_EXPECTS_AS(InvalidArgument, "as_tensor", arr.strides(d) % item == 0,
-                      "'{}' must have strides that are multiples of its item size {}, got {} "
-                      "bytes in dim {}",
-                      arg, item, arr.strides(d), d);
-    strides[d] = arr.strides(d) / item;
+    if (arr.size() == 0 || shape[d] == 1) {
+      strides[d] = contiguous;
+    } else {
+      GNNKIT_EXPECTS_AS(InvalidArgument, "as_tensor", arr.strides(d) % item == 0,
+                        "'{}' must have strides that are multiples of its item size {}, got {} "
+                        "bytes in dim {}",
+                        arg, item, arr.strides(d), d);
+      strides[d] = arr.strides(d) / item;
+    }
+    contiguous *= std::max<std::int64_t>(shape[d], 1);
   }
-  // mutable_data is not needed: gnnkit tensors carry no read-only flag, and matmul never
-  // writes its inputs. data() works for read-only arrays too.
+  // data() also works for read-only arrays: inputs are never written.
   void* data = const_cast<void*>(arr.data());
   const TensorView view(data, dtype, Device::cpu(), shape, strides);
   return Tensor::wrap(view, hold(arr));
@@ -97,7 +114,11 @@ inline Tensor from_numpy(const py::array& arr, const char* arg) {
 
 /// Imports anything that speaks DLPack (torch tensors, NumPy arrays, cupy, our own tensors),
 /// asking for a versioned (1.x) capsule first and falling back to the legacy protocol.
-inline Tensor from_dlpack_object(const py::object& obj) {
+/// `writable`: the tensor receives results, so a producer's read-only flag is an error.
+inline Tensor from_dlpack_object(const py::object& obj, const char* arg = "obj", bool writable = false) {
+  GNNKIT_EXPECTS_AS(InvalidArgument, "from_dlpack", py::hasattr(obj, "__dlpack__"),
+                    "'{}' must be a DLPack producer (an object with __dlpack__), got {}", arg,
+                    type_name(obj));
   py::object capsule_obj;
   try {
     capsule_obj = obj.attr("__dlpack__")(py::arg("max_version") = py::make_tuple(1, 0));
@@ -105,55 +126,120 @@ inline Tensor from_dlpack_object(const py::object& obj) {
     if (!e.matches(PyExc_TypeError)) throw;  // older producers do not take max_version
     capsule_obj = obj.attr("__dlpack__")();
   }
+  GNNKIT_EXPECTS_AS(InvalidArgument, "from_dlpack", PyCapsule_CheckExact(capsule_obj.ptr()),
+                    "'{}.__dlpack__()' must return a DLPack capsule, got {}", arg,
+                    type_name(capsule_obj));
   py::capsule capsule = py::reinterpret_borrow<py::capsule>(capsule_obj);
   const std::string name = capsule.name() ? capsule.name() : "";
   if (name == kVersionedName) {
     auto* managed = capsule.get_pointer<dlpack::DLManagedTensorVersioned>();
+    GNNKIT_EXPECTS_AS(InvalidArgument, "from_dlpack", !writable || !(managed->flags & dlpack::kFlagReadOnly),
+                      "'{}' must be writable (it receives the result), got a read-only DLPack tensor", arg);
     PyCapsule_SetName(capsule.ptr(), kUsedVersionedName);  // ours from here on
     return dlpack::from_dlpack(managed);
   }
   GNNKIT_EXPECTS_AS(InvalidArgument, "from_dlpack", name == kDlpackName,
-                    "'obj.__dlpack__()' must return an unused DLPack capsule, got '{}'", name);
+                    "'{}.__dlpack__()' must return an unused DLPack capsule, got '{}'", arg, name);
   auto* managed = capsule.get_pointer<dlpack::DLManagedTensor>();
   PyCapsule_SetName(capsule.ptr(), kUsedDlpackName);
   return dlpack::from_dlpack(managed);
 }
 
 /// Anything array-like as a Tensor without copying: Tensor, NumPy array, DLPack producer.
-inline Tensor as_tensor(const py::object& obj, const char* arg) {
+/// `writable`: for 'out' arguments (read-only NumPy arrays and DLPack tensors are refused).
+inline Tensor as_tensor(const py::object& obj, const char* arg, bool writable = false) {
   if (py::isinstance<Tensor>(obj)) return obj.cast<Tensor>();
-  if (py::isinstance<py::array>(obj)) return from_numpy(obj.cast<py::array>(), arg);
-  if (py::hasattr(obj, "__dlpack__")) return from_dlpack_object(obj);
+  if (py::isinstance<py::array>(obj)) return from_numpy(obj.cast<py::array>(), arg, writable);
+  if (py::hasattr(obj, "__dlpack__")) return from_dlpack_object(obj, arg, writable);
   throw InvalidArgument("as_tensor",
                         detail::format("'{}' must be a gnnkit.Tensor, a NumPy array or a DLPack "
                                        "producer, got {}",
-                                       arg, std::string(py::str(py::type::of(obj)))));
+                                       arg, type_name(obj)));
 }
 
-/// A NumPy array viewing a HostArray (shape [n] or [rows, n / rows]); the array keeps the
-/// HostArray's owner alive. Read-only for graph structure, which is immutable.
-inline py::array to_numpy(const HostArray& a, std::int64_t rows = 0, bool writable = true) {
-  if (!a.defined()) return py::array(numpy_dtype(DType::kFloat32), std::vector<py::ssize_t>{0});
-  std::vector<py::ssize_t> shape{py::ssize_t(a.size())};
-  if (rows > 0) shape = {py::ssize_t(rows), py::ssize_t(a.size() / rows)};
+/// `obj` as a NumPy array of numbers in its own dtype (lists and other array-likes converted).
+/// @throws InvalidArgument naming `arg` for anything NumPy cannot make a numeric array of
+/// (ragged lists, strings, objects).
+inline py::array numeric_array(const py::handle& obj, const char* function, const char* arg) {
+  py::array arr;
+  if (py::isinstance<py::array>(obj)) {
+    arr = py::reinterpret_borrow<py::array>(obj);
+  } else {
+    arr = py::array::ensure(obj);  // clears NumPy's error on failure: ours names the argument
+    if (!arr)
+      throw InvalidArgument(function, detail::format("'{}' must be array-like (a NumPy array or a "
+                                                     "rectangular list of numbers), got {}",
+                                                     arg, type_name(obj)));
+  }
+  const char kind = arr.dtype().kind();
+  GNNKIT_EXPECTS_AS(InvalidArgument, function, kind == 'i' || kind == 'u' || kind == 'f' || kind == 'b',
+                    "'{}' must hold numbers, got dtype {}", arg, std::string(py::str(py::object(arr.dtype()))));
+  return arr;
+}
+
+using Int64Array = py::array_t<std::int64_t, py::array::c_style | py::array::forcecast>;
+
+/// Integer ids, labels or times as a C-contiguous int64 array (the array itself when it
+/// already is one). Floats pass only when every value is a whole number (2.0, not 2.9 or
+/// NaN, which a cast would silently turn into 2 or garbage); uint64 values must fit int64;
+/// bools only where `allow_bool` (a mask passed as ids is a mistake).
+inline Int64Array int64_array(const py::handle& obj, const char* function, const char* arg,
+                              bool allow_bool = false) {
+  const py::array arr = numeric_array(obj, function, arg);
+  const char kind = arr.dtype().kind();
+  if (arr.size() > 0 && kind == 'b')
+    GNNKIT_EXPECTS_AS(InvalidArgument, function, allow_bool,
+                      "'{}' must hold integers, got dtype bool (for a mask's positions use "
+                      "numpy.flatnonzero(mask))", arg);
+  if (arr.size() > 0 && kind == 'f') {
+    const auto f = py::array_t<double, py::array::c_style | py::array::forcecast>::ensure(arr);
+    const double* v = f.data();
+    for (py::ssize_t i = 0; i < f.size(); ++i)
+      GNNKIT_EXPECTS_AS(InvalidArgument, function,
+                        std::isfinite(v[i]) && v[i] == std::trunc(v[i]) && std::abs(v[i]) < 9.2e18,
+                        "'{}' must hold integers, got {} at flat index {} (dtype {})", arg, v[i], i,
+                        std::string(py::str(py::object(arr.dtype()))));
+  }
+  if (arr.size() > 0 && kind == 'u' && arr.itemsize() == 8) {
+    const auto u = py::array_t<std::uint64_t, py::array::c_style | py::array::forcecast>::ensure(arr);
+    const std::uint64_t* v = u.data();
+    for (py::ssize_t i = 0; i < u.size(); ++i)
+      GNNKIT_EXPECTS_AS(OutOfRange, function, v[i] <= std::uint64_t(INT64_MAX),
+                        "'{}' must fit int64, got {} at flat index {}", arg, v[i], i);
+  }
+  Int64Array out = Int64Array::ensure(arr);
+  GNNKIT_EXPECTS_AS(InvalidArgument, function, bool(out), "'{}' could not be converted to int64", arg);
+  return out;
+}
+
+/// Numbers as a C-contiguous array of T (float or double), converted when needed.
+template <typename T>
+py::array_t<T, py::array::c_style | py::array::forcecast> float_array(const py::handle& obj,
+                                                                      const char* function,
+                                                                      const char* arg) {
+  const py::array arr = numeric_array(obj, function, arg);
+  auto out = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(arr);
+  GNNKIT_EXPECTS_AS(InvalidArgument, function, bool(out), "'{}' could not be converted to {}", arg,
+                    sizeof(T) == 4 ? "float32" : "float64");
+  return out;
+}
+
+/// A NumPy array viewing a HostArray: shape [n], or [rows, cols] when rows >= 0 (cols =
+/// n / rows, or `cols` when given: a matrix of 0 rows still has its width). The array keeps
+/// the HostArray's owner alive. Read-only for graph structure, which is immutable.
+inline py::array to_numpy(const HostArray& a, std::int64_t rows = -1, bool writable = true,
+                          std::int64_t cols = -1) {
+  std::vector<py::ssize_t> shape{py::ssize_t(a.defined() ? a.size() : 0)};
+  if (rows >= 0) {
+    if (cols < 0) cols = rows > 0 ? std::int64_t(shape[0]) / rows : 0;
+    shape = {py::ssize_t(rows), py::ssize_t(cols)};
+  }
+  if (!a.defined()) return py::array(numpy_dtype(DType::kFloat32), shape);
   auto* keep = new std::shared_ptr<void>(a.owner());
   py::capsule base(keep, [](void* p) { delete static_cast<std::shared_ptr<void>*>(p); });
   py::array out(numpy_dtype(a.dtype()), shape, {}, a.data(), base);
   if (!writable) out.attr("setflags")(py::arg("write") = false);
   return out;
-}
-
-/// A HostArray sharing the memory of `obj` when it is a C-contiguous NumPy array of dtype
-/// T, else a converted copy (documented: zero-copy needs the exact dtype and layout).
-template <typename T>
-HostArray host_array_from(const py::handle& obj, const char* function, const char* arg) {
-  if (!py::isinstance<py::array>(obj) && !py::hasattr(obj, "__array__") && !py::isinstance<py::sequence>(obj))
-    throw InvalidArgument(function, detail::format("'{}' must be array-like, got {}", arg,
-                                                   std::string(py::str(py::type::of(obj)))));
-  auto arr = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(obj);
-  if (!arr) throw py::error_already_set();
-  const auto n = arr.size();
-  return HostArray::wrap(arr.mutable_data(), dtype_of<T>, std::int64_t(n), hold(arr));
 }
 
 }  // namespace gnnkit::python

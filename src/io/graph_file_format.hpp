@@ -19,6 +19,7 @@
 #include "gnnkit/core/error.hpp"
 #include "gnnkit/graph/relation.hpp"
 #include "gnnkit/io/graph_file.hpp"
+#include "mapped_file.hpp"
 #include "xxhash64.hpp"
 
 namespace gnnkit::io_detail {
@@ -80,6 +81,7 @@ class AtomicFile {
   /// @param function the public function reported in errors
   AtomicFile(std::string path, const char* function, bool read_write = false)
       : path_(std::move(path)), function_(function) {
+    check_path(path_, function_);
     std::random_device rd;
     temp_ = path_ + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(rd());
     fd_ = ::open(temp_.c_str(), (read_write ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_CLOEXEC, 0644);

@@ -36,10 +36,20 @@ inline void populate_read(const char* data, std::size_t size) {
   for (std::size_t i = 0; i < size; i += 4096) sink = sink + data[i];
 }
 
+/// Refuses a path with a NUL byte: the OS would see only the part before it (Python's open()
+/// raises ValueError for the same). @throws InvalidArgument naming `function`
+inline void check_path(const std::string& path, const char* function) {
+  const auto nul = path.find('\0');
+  if (nul == std::string::npos) return;
+  throw InvalidArgument(function, detail::format("path '{}\\0...' contains a NUL byte at offset {}",
+                                                 path.substr(0, nul), nul));
+}
+
 /// Maps `path`. Copy-on-write private pages when `writable` (callers may modify them without
 /// touching the file). @throws IoError naming `function`, the path and the OS error
 inline std::shared_ptr<MappedFile> map_file(const std::string& path, const char* function,
                                             bool writable = false, bool populate = false) {
+  check_path(path, function);
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     throw IoError(function, detail::format("cannot open '{}': {}", path, std::strerror(errno)));
@@ -48,6 +58,10 @@ inline std::shared_ptr<MappedFile> map_file(const std::string& path, const char*
     const int err = errno;
     ::close(fd);
     throw IoError(function, detail::format("cannot stat '{}': {}", path, std::strerror(err)));
+  }
+  if (S_ISDIR(st.st_mode)) {
+    ::close(fd);
+    throw IoError(function, detail::format("cannot open '{}': it is a directory", path));
   }
   auto mapped = std::make_shared<MappedFile>();
   mapped->size = std::size_t(st.st_size);

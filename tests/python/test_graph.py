@@ -290,3 +290,58 @@ def test_unknown_names_and_future_version_files(tmp_path):
     path.write_bytes(raw)
     with pytest.raises(gnnkit.FormatError, match=r"format version 9 is newer than this gnnkit reads"):
         HeteroGraph.load(path)
+
+
+def test_inputs_are_checked_not_cast(tmp_path):
+    """Ids and labels that are not integers, out= arrays that cannot receive the result,
+    and paths the OS would cut are errors naming the argument (binding review, 13th session)."""
+    g = HeteroGraph.from_edges((np.array([0, 1, 2]), np.array([1, 2, 0])), 3)
+    x = np.arange(6, dtype=np.float32).reshape(3, 2)
+    g.set_features("node", x)
+    with pytest.raises(ValueError, match="'ids' must hold integers, got 2.9"):
+        g.gather("node", np.array([2.9, 0.5]))
+    np.testing.assert_array_equal(g.gather("node", np.array([2.0, 0.0])), x[[2, 0]])  # whole floats pass
+    with pytest.raises(ValueError, match="'ids' must hold numbers"):
+        g.gather("node", "ab")
+    with pytest.raises(ValueError, match="'ids' must hold integers, got dtype bool"):
+        g.gather("node", np.array([True, False, True]))
+    assert g.gather("node", []).shape == (0, 2)
+    assert g.gather("node", np.array([], np.int64)).shape == (0, 2)
+    wrong = np.zeros((2, 2))
+    with pytest.raises(ValueError, match="'out' must be a float32 NumPy array, got float64"):
+        g.gather("node", [2, 0], out=wrong)
+    read_only = np.zeros((2, 2), np.float32)
+    read_only.setflags(write=False)
+    with pytest.raises(ValueError, match="'out' must be writable"):
+        g.gather("node", [2, 0], out=read_only)
+    assert not read_only.any()
+    with pytest.raises(ValueError, match="'out' must be writable"):
+        gnnkit.matmul(np.ones((2, 3), np.float32), np.ones((3, 2), np.float32), out=read_only)
+    for bad in ([np.nan, 1, 2], [0.9, 1.5, 2.7]):
+        with pytest.raises(ValueError, match="'labels' must hold integers"):
+            g.set_labels("node", bad)
+    with pytest.raises(ValueError, match=r"must be 1-d with 3 entries \(one per node\), got shape \(3, 2\)"):
+        g.set_labels("node", np.zeros((3, 2), np.int64))
+    with pytest.raises(ValueError, match="'x' must be array-like"):
+        g.set_features("node", [[1, 2], [3]])
+    with pytest.raises(ValueError, match="'src' must hold integers"):
+        HeteroGraph.from_edges(([0.5, 1.7], [1, 0]), 3)
+    frozen = np.ones((3, 2), np.float32)
+    frozen.setflags(write=False)
+    g.set_features("node", frozen, name="frozen")  # kept as a copy, not refused
+    np.testing.assert_array_equal(g.features("node", "frozen"), frozen)
+    # A node type with no nodes keeps its feature width.
+    h = HeteroGraph.from_edges({("u", "to", "v"): (np.array([0, 1]), np.array([0, 0]))}, {"u": 2, "v": 1, "w": 0})
+    h.set_features("w", np.zeros((0, 5), np.float32))
+    assert h.features("w").shape == (0, 5)
+    h.save(str(tmp_path / "h.gnnkit"))
+    assert HeteroGraph.load(str(tmp_path / "h.gnnkit")).features("w").shape == (0, 5)
+    with pytest.raises(ValueError, match="contains a NUL byte"):
+        g.save(str(tmp_path / "cut\0.gnnkit"))
+    assert not (tmp_path / "cut").exists()
+    with pytest.raises(OSError, match="it is a directory"):
+        HeteroGraph.load(str(tmp_path))
+    with pytest.raises(ValueError, match="'device' must be 'cpu' or 'cuda"):
+        gnnkit.as_tensor(x).to("cuda:abc")
+    with pytest.raises(ValueError, match="must be a DLPack producer"):
+        gnnkit.from_dlpack(5)

@@ -218,3 +218,33 @@ def test_torch_autograd_bridge_gives_input_and_parameter_gradients():
     np.testing.assert_allclose(x.grad.numpy(), gx, atol=1e-5)
     for k, v in model.gradients().items():
         np.testing.assert_allclose(v, model2.gradients()[k], atol=1e-5)
+
+
+def test_model_schema_and_rows_checked_and_threads_serialised():
+    import threading
+    g = small_graph()
+    m = nn.Model(g, in_features=5, out=3, hidden=8, seed=3)
+    other = gnnkit.HeteroGraph.from_edges({("a", "r", "b"): (np.array([0, 1]), np.array([1, 0]))}, {"a": 2, "b": 2})
+    with pytest.raises(ValueError, match="has 2 node types, the model was built for 1"):
+        m.forward(other, np.zeros((2, 5), np.float32))
+    with pytest.raises(ValueError, match=r"x\[0\] \(node type 0\) must have 30 rows"):
+        m.forward(g, np.zeros((29, 5), np.float32))
+    # Two threads on one model (two graphs, alternating): every output equals the serial one.
+    rng = np.random.default_rng(4)
+    g2 = gnnkit.HeteroGraph.from_edges((rng.integers(0, 50, 400), rng.integers(0, 50, 400)), 50)
+    graphs = [(g, rng.standard_normal((30, 5)).astype(np.float32)), (g2, rng.standard_normal((50, 5)).astype(np.float32))]
+    expected = [m.forward(gi, xi) for gi, xi in graphs]
+    wrong = []
+
+    def run(which):
+        for step in range(150):
+            gi, xi = graphs[(which + step) % 2]
+            if not np.array_equal(m.forward(gi, xi), expected[(which + step) % 2]):
+                wrong.append((which, step))
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert wrong == []

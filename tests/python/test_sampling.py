@@ -239,3 +239,35 @@ def test_device_batch_tensors_reach_torch_without_a_copy():
     dmb = gnnkit.sampling.DeviceSampler(g, [-1]).sample([1, 2, 3])
     t = torch.from_dlpack(dmb.nodes[g.node_types[0]])
     np.testing.assert_array_equal(t.numpy(), dmb.to_host().nodes[g.node_types[0]])
+
+
+def test_loader_seeds_checked_when_built_and_one_iteration_at_a_time():
+    g, _, _, _ = graph(n=200, e=2000, seed=9)
+    seeds = np.arange(100)
+    bad = seeds.copy()
+    bad[70] = 999
+    with pytest.raises(IndexError, match=r"'seeds\[70\]' must be in \[0, 200\) \(nodes of 'n'\), got 999"):
+        gnnkit.sampling.NeighborLoader(g, bad, [2], batch_size=10)
+    with pytest.raises(ValueError, match="'seeds' must hold integers"):
+        gnnkit.sampling.NeighborLoader(g, seeds + 0.5, [2], batch_size=10)
+    with pytest.raises(ValueError, match="'seeds' must hold integers"):
+        NeighborSampler(g, [2]).sample(np.array([0.7, 1.9]))
+    loader = gnnkit.sampling.NeighborLoader(g, seeds, [2], batch_size=10, shuffle=False)
+    it1 = iter(loader)
+    next(it1)
+    it2 = iter(loader)
+    assert len(list(it2)) == 10  # the newest iteration gets its whole epoch
+    with pytest.raises(RuntimeError, match="a newer iteration of this loader has started"):
+        next(it1)
+
+
+def test_seed_identity_refuses_a_batch_of_another_graph():
+    key = ("txn", "by", "user")
+    small = HeteroGraph.from_edges({key: (np.arange(4), np.array([0, 1, 0, 1]))}, {"txn": 4, "user": 2},
+                                   add_reverse=True)
+    big = HeteroGraph.from_edges({key: (np.arange(5000), np.arange(5000) % 7)}, {"txn": 5000, "user": 7},
+                                 add_reverse=True)
+    ident = gnnkit.sampling.SeedIdentity(small, "txn")
+    batch = NeighborSampler(big, [2, 2], disjoint=True).sample([4999], seed_type="txn")
+    with pytest.raises(IndexError, match="node 4999 of type 'txn' is not in this graph"):
+        ident(batch, "txn")

@@ -275,6 +275,25 @@ class GnnModel {
     GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::forward", x.size() == spec_.in_features.size(),
                       "needs features for {} node types, got {}", spec_.in_features.size(),
                       x.size());
+    // A graph of another schema (other node types or relations) is an error, not numbers.
+    for (int l = 0; l < num_layers(); ++l) {
+      const LayerGraph& lg = graphs[std::size_t(l)];
+      GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::forward", lg.num_dst.size() == spec_.in_features.size(),
+                        "layer {}'s graph has {} node types, the model was built for {}", l,
+                        lg.num_dst.size(), spec_.in_features.size());
+      for (const RelationSpec& r : spec_.relations)
+        GNNKIT_EXPECTS_AS(InvalidArgument, "GnnModel::forward",
+                          r.relation < int(lg.relations.size()) && lg.relations[std::size_t(r.relation)].defined(),
+                          "layer {}'s graph has no relation {} (it has {}): the model was built for "
+                          "another schema", l, r.relation, lg.relations.size());
+    }
+    for (const RelationSpec& r : spec_.relations) {
+      const Tensor& xs = x[std::size_t(r.src_type)];
+      const std::int64_t rows = graphs.front().relations[std::size_t(r.relation)].num_src();
+      GNNKIT_EXPECTS_AS(ShapeMismatch, "GnnModel::forward", xs.defined() && xs.ndim() == 2 && xs.size(0) == rows,
+                        "x[{}] (node type {}) must have {} rows, one per node of that type in the "
+                        "graph or batch, got {}", r.src_type, r.src_type, rows, xs.str());
+    }
     if (cache) {
       cache->projections.assign(projections_.size(), {});
       cache->layers.assign(std::size_t(num_layers()), {});

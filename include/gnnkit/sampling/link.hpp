@@ -53,6 +53,9 @@ class LinkSampler {
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, opt_.num_negatives >= 0,
                       "'num_negatives' must be >= 0, got {}", opt_.num_negatives);
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, opt_.max_tries >= 1, "'max_tries' must be >= 1, got {}", opt_.max_tries);
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, sampler_->options().temporal == TemporalStrategy::kNone,
+                      "needs a sampler without 'temporal' (link batches carry no times for their "
+                      "endpoints yet)");
     const Relation& rel = g.relation(relation_);
     if (opt_.negatives == NegativeSampling::kDegree) {
       // Vose's alias table over destinations weighted by in-degree^0.75: O(1) per draw.
@@ -114,6 +117,12 @@ class LinkSampler {
                         "'dst[{}]' must be in [0, {}) (nodes of '{}'), got {}", i, rel.num_dst, rel.type.dst, d[i * ds]);
     }
     const std::int64_t k = opt_.num_negatives;
+    // Every positive brings 2 + k endpoints, and a batch holds fewer than 2^24 (checked
+    // again by the sampler): checked here before p * k can overflow or allocate.
+    constexpr std::int64_t kMaxEndpoints = std::int64_t(1) << 24;
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, p == 0 || k <= (kMaxEndpoints - 2 * std::min(p, kMaxEndpoints)) / p,
+                      "'num_negatives' = {} with {} positives makes more than 2^24 endpoints in one batch",
+                      k, p);
     out.neg_dst_global.resize(std::size_t(p * k));
     std::int64_t failed = -1;
 #pragma omp parallel for num_threads(p * k > 4096 ? ctx.num_threads() : 1) schedule(dynamic, 64)
@@ -126,6 +135,9 @@ class LinkSampler {
           if (!opt_.exclude_positives || !is_edge(rel, s[i * ss], cand)) break;
           cand = -1;
         }
+        // A source with few non-neighbours: rejection may keep failing by chance; a uniform
+        // draw among the non-neighbours (from the sorted CSR list) is then exact.
+        if (cand < 0 && prob_.empty() && rel.has_csr()) cand = uniform_non_neighbour(rng, rel, s[i * ss]);
         if (cand < 0) {
 #pragma omp critical(gnnkit_link_failed)
           if (failed < 0 || i < failed) failed = i;
@@ -136,8 +148,11 @@ class LinkSampler {
     }
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, failed < 0,
                       "'num_negatives' = {} could not be met for src[{}] = {}: no destination "
-                      "outside its {} neighbours was drawn in {} tries (too few non-neighbours?)",
-                      k, failed, failed >= 0 ? s[failed * ss] : 0, failed >= 0 ? out_degree(rel, s[failed * ss]) : 0,
+                      "outside its {} was drawn in {} tries (too few non-neighbours?)",
+                      k, failed, failed >= 0 ? s[failed * ss] : 0,
+                      failed >= 0 && out_degree(rel, s[failed * ss]) >= 0
+                          ? detail::format("{} neighbours (of {} destinations)", out_degree(rel, s[failed * ss]), rel.num_dst)
+                          : std::string("neighbours"),
                       opt_.max_tries);
     // One sample for every endpoint: sources, then destinations and negatives.
     std::vector<std::int64_t>& dst_all = out.neg_dst_global;  // reused below as the second set
@@ -184,6 +199,29 @@ class LinkSampler {
     }
     const std::int64_t* idx = rel.csc_indices.as<std::int64_t>().data();
     return std::find(idx + b, idx + e, src) != idx + e;
+  }
+
+  /// A uniform destination that is not a neighbour of src (CSR lists are sorted; repeats
+  /// of an edge count once), or -1 when every destination is one.
+  static std::int64_t uniform_non_neighbour(CounterRng& rng, const Relation& rel, std::int64_t src) {
+    const auto ptr = rel.csr_indptr.as<std::int64_t>();
+    const std::int64_t b = ptr[std::size_t(src)], e = ptr[std::size_t(src) + 1];
+    auto visit = [&](const auto* idx) -> std::int64_t {
+      std::int64_t distinct = 0;
+      for (std::int64_t q = b; q < e; ++q) distinct += q == b || idx[q] != idx[q - 1];
+      const std::int64_t free = rel.num_dst - distinct;
+      if (free <= 0) return -1;
+      // The r-th non-neighbour: walk the sorted list, stepping over each neighbour <= it.
+      std::int64_t cand = std::int64_t(rng.below(std::uint64_t(free)));
+      for (std::int64_t q = b; q < e; ++q) {
+        if (q > b && idx[q] == idx[q - 1]) continue;
+        if (std::int64_t(idx[q]) <= cand) ++cand;
+        else break;
+      }
+      return cand;
+    };
+    if (rel.csr_indices.dtype() == DType::kInt32) return visit(rel.csr_indices.as<std::int32_t>().data());
+    return visit(rel.csr_indices.as<std::int64_t>().data());
   }
 
   static std::int64_t out_degree(const Relation& rel, std::int64_t src) {

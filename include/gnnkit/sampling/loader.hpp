@@ -53,7 +53,8 @@ class NeighborLoader {
  public:
   /// @param seeds int64 ids of `seed_type` to iterate (copied)
   /// @param seed_times int64 per seed for temporal samplers (copied)
-  /// @throws InvalidArgument for a bad batch size, unknown features, missing seed times
+  /// @throws InvalidArgument for a bad batch size, unknown features, missing seed times;
+  /// OutOfRange for a seed that is not a node of `seed_type`
   NeighborLoader(std::shared_ptr<const NeighborSampler> sampler,
                  std::shared_ptr<const FeatureStore> features, std::string seed_type,
                  std::vector<std::int64_t> seeds, std::vector<std::int64_t> seed_times,
@@ -66,7 +67,12 @@ class NeighborLoader {
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, opt_.prefetch >= 1, "'prefetch' must be >= 1, got {}", opt_.prefetch);
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, seed_times_.empty() || seed_times_.size() == seeds_.size(),
                       "'seed_times' must have {} entries (one per seed), got {}", seeds_.size(), seed_times_.size());
-    sampler_->graph().schema().node_type_id(seed_type_);
+    // Checked here, by their place in `seeds`: in a batch the place would be the shuffled one,
+    // and the error would come only when that batch is drawn.
+    const std::int64_t n = sampler_->graph().schema().num_nodes(seed_type_);
+    for (std::size_t i = 0; i < seeds_.size(); ++i)
+      GNNKIT_EXPECTS_AS(OutOfRange, fn, seeds_[i] >= 0 && seeds_[i] < n,
+                        "'seeds[{}]' must be in [0, {}) (nodes of '{}'), got {}", i, n, seed_type_, seeds_[i]);
     for (const auto& [type, name] : opt_.features) {
       GNNKIT_EXPECTS_AS(InvalidArgument, fn, store_ != nullptr, "'features' requested without a feature store");
       store_->node_features(type, name);  // throws naming what exists
@@ -104,6 +110,9 @@ class NeighborLoader {
   std::shared_ptr<const LoaderBatch> next() {
     std::unique_lock lock(mutex_);
     if (next_to_hand_ >= num_batches()) return nullptr;
+    // No workers: nothing would ever wake the wait below.
+    GNNKIT_EXPECTS_AS(InvalidArgument, "NeighborLoader::next", !workers_.empty(),
+                      "call start_epoch() before next()");
     const std::int64_t want = next_to_hand_;
     ready_cv_.wait(lock, [&] { return error_ || has_ready(want); });
     if (error_) std::rethrow_exception(error_);

@@ -68,6 +68,8 @@ class NeighborSampler {
   NeighborSampler(HeteroGraph graph, SamplingOptions options);
 
   int num_hops() const noexcept { return num_hops_; }
+  /// @brief The options this sampler was built with.
+  const SamplingOptions& options() const noexcept { return opt_; }
   /// @brief Scratch memory the sampler keeps between calls (relabel tables and per-hop
   /// arrays of its idle workspaces), beyond the MiniBatches it returns. It grows with the
   /// largest batch sampled, never with the size of the graph.
@@ -385,6 +387,10 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
                     !(opt_.weighted && opt_.temporal == TemporalStrategy::kMostRecent),
                     "'weighted' cannot be combined with the most-recent temporal strategy (it "
                     "takes the latest edges, not a weighted draw)");
+  GNNKIT_EXPECTS_AS(InvalidArgument, fn,
+                    !(opt_.replace && opt_.temporal == TemporalStrategy::kMostRecent),
+                    "'replace' cannot be combined with the most-recent temporal strategy (it "
+                    "takes the latest edges, not draws)");
   if (opt_.temporal != TemporalStrategy::kNone)
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, opt_.disjoint,
                       "'temporal' sampling needs 'disjoint' = true (each seed's subtree carries "
@@ -519,9 +525,6 @@ inline void NeighborSampler::sample_into(const Context& ctx, std::string_view se
     times = static_cast<const std::int64_t*>(seed_times->data());
     time_stride = seed_times->stride(0);
   }
-  // Local ids are int32; the relabel table packs ids in 40 bits and subtrees in 24.
-  GNNKIT_EXPECTS_AS(InvalidArgument, fn, num_seeds < (std::int64_t(1) << 24),
-                    "'seeds' must hold fewer than 2^24 ids, got {}", num_seeds);
   sample_sets(ctx, {SeedSet{seed_t, seed_ids, num_seeds, seed_stride, times, time_stride}}, batch, mb);
 }
 
@@ -529,6 +532,12 @@ inline void NeighborSampler::sample_sets(const Context& ctx, const std::vector<S
                                          std::uint64_t batch, MiniBatch& mb) const {
   const Schema& schema = graph_.schema();
   const bool temporal = opt_.temporal != TemporalStrategy::kNone;
+  // Local ids are int32; the relabel table packs ids in 40 bits and subtrees in 24 (link
+  // batches come here directly, with all their endpoints).
+  std::int64_t total_seeds = 0;
+  for (const SeedSet& set : sets) total_seeds += set.count;
+  GNNKIT_EXPECTS_AS(InvalidArgument, "NeighborSampler::sample", total_seeds < (std::int64_t(1) << 24),
+                    "'seeds' must hold fewer than 2^24 ids in one batch, got {}", total_seeds);
   const int seed_t = sets.empty() ? 0 : sets.front().type;
   const int num_types = schema.num_node_types();
   const int num_rel = schema.num_relations();

@@ -92,10 +92,27 @@ class SeedIdentity {
     GNNKIT_EXPECTS_AS(InvalidArgument, "SeedIdentity::fill", mb.seed_type == target_,
                       "the mini-batch's seeds are of node type {}, the identity columns are for type {}",
                       mb.seed_type, target_);
+    GNNKIT_EXPECTS_AS(OutOfRange, "SeedIdentity::fill",
+                      type >= 0 && std::size_t(type) < mb.nodes.size() && std::size_t(target_) < mb.nodes.size(),
+                      "node type {} (and the target type {}) must be in [0, {}) (the mini-batch's types)",
+                      type, target_, mb.nodes.size());
     const auto& nodes = mb.nodes[std::size_t(type)];
     const auto& subtree = mb.node_seed[std::size_t(type)];
     const auto& targets = mb.nodes[std::size_t(target_)];
     const std::size_t k = relations_.size();
+    // A malformed batch must not index out of bounds below.
+    for (std::size_t s = 0; s < mb.seed_local.size(); ++s)
+      GNNKIT_EXPECTS_AS(OutOfRange, "SeedIdentity::fill",
+                        mb.seed_local[s] >= 0 && std::size_t(mb.seed_local[s]) < targets.size(),
+                        "seed_local[{}] = {} must be in [0, {})", s, mb.seed_local[s], targets.size());
+    GNNKIT_EXPECTS_AS(InvalidArgument, "SeedIdentity::fill", subtree.size() == nodes.size(),
+                      "node_seed of type {} must have one entry per node ({}), got {}", type,
+                      nodes.size(), subtree.size());
+    for (std::size_t i = 0; i < subtree.size(); ++i)
+      GNNKIT_EXPECTS_AS(OutOfRange, "SeedIdentity::fill",
+                        subtree[i] >= 0 && std::size_t(subtree[i]) < mb.seed_local.size(),
+                        "node_seed[{}][{}] = {} must be in [0, {}) (the seeds)", type, i, subtree[i],
+                        mb.seed_local.size());
     // The seeds' own entities, once per subtree.
     std::vector<std::int64_t> seed_entity(mb.seed_local.size() * k);
     for (std::size_t s = 0; s < mb.seed_local.size(); ++s)
@@ -120,6 +137,18 @@ class SeedIdentity {
 
   /// fill() with the graph's own entities.
   void fill(const MiniBatch& mb, int type, float* out, std::int64_t ld, int threads = 1) const {
+    if (graph_ == nullptr || columns(type) == 0) return;  // no identity columns: nothing to fill
+    // entity() indexes this graph's lists by the target nodes' ids: a batch sampled from
+    // another graph must be an error, not a read out of bounds.
+    GNNKIT_EXPECTS_AS(InvalidArgument, "SeedIdentity::fill",
+                      std::int64_t(mb.nodes.size()) == graph_->schema().num_node_types(),
+                      "the mini-batch has {} node types, this graph {}: a batch of another graph?",
+                      mb.nodes.size(), graph_->schema().num_node_types());
+    const std::int64_t n_target = graph_->schema().num_nodes(target_);
+    for (const std::int64_t v : mb.nodes[std::size_t(target_)])
+      GNNKIT_EXPECTS_AS(OutOfRange, "SeedIdentity::fill", v >= 0 && v < n_target,
+                        "node {} of type '{}' is not in this graph ({} nodes): a batch of another graph?",
+                        v, graph_->schema().node_type(target_), n_target);
     fill(mb, type, out, ld, [this](std::size_t j, std::int64_t v) { return entity(j, v); }, threads);
   }
 

@@ -120,6 +120,17 @@ TEST_CASE("an empty graph and a graph without edges round-trip") {
   CHECK(loaded.graph.num_nodes() == 7);
 }
 
+TEST_CASE("paths with a NUL byte and directories are clear errors") {
+  test::TempDir dir;
+  const auto [g, fs] = sample_graph();
+  const std::string nul = dir.path("g") + std::string(1, '\0') + ".gnnkit";
+  CHECK_THROWS_AS(save_graph(nul, g, fs), InvalidArgument);
+  CHECK_THROWS_WITH(save_graph(nul, g, fs), Catch::Contains("contains a NUL byte"));
+  CHECK_FALSE(std::filesystem::exists(dir.path("g")));  // nothing written under the cut name
+  CHECK_THROWS_AS(load_graph(nul), InvalidArgument);
+  CHECK_THROWS_WITH(load_graph(dir.path("")), Catch::Contains("it is a directory"));
+}
+
 TEST_CASE("bad files give FormatError naming the file and the problem") {
   test::TempDir dir;
   const auto [g, fs] = sample_graph();

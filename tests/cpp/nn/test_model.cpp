@@ -10,6 +10,7 @@
 #include "gnnkit/sampling/neighbor.hpp"
 #include "support/reference.hpp"
 #include "support/reference_nn.hpp"
+#include "support/views.hpp"
 
 using namespace gnnkit;
 using namespace gnnkit::nn;
@@ -171,6 +172,16 @@ TEST_CASE("GnnModel rejects inconsistent inputs", "[nn][model][errors]") {
                     Catch::Contains("conv0.r") && Catch::Contains("'x_src' must have 3 columns"));
   CHECK_THROWS_WITH(model.forward(ctx, {layers[0]}, {random_features<float>(8, 3, 1), random_features<float>(6, 5, 1)}, {}, nullptr),
                     Catch::Contains("one LayerGraph per layer"));
+  // Rows that are not the graph's nodes: a shape error naming x[t], not a slice error.
+  CHECK_THROWS_AS(model.forward(ctx, layers, {random_features<float>(7, 3, 1), random_features<float>(6, 5, 1)}, {}, nullptr),
+                  ShapeMismatch);
+  CHECK_THROWS_WITH(model.forward(ctx, layers, {random_features<float>(7, 3, 1), random_features<float>(6, 5, 1)}, {}, nullptr),
+                    Catch::Contains("x[0] (node type 0) must have 8 rows"));
+  // A graph of another schema (one node type, one relation): an error, not numbers.
+  std::vector<std::int64_t> hs{0, 1, 2}, hd{1, 2, 0};
+  const HeteroGraph homo = HeteroGraph::from_coo(Context::cpu(1), 3, test::view_of(hs), test::view_of(hd));
+  CHECK_THROWS_WITH(model.forward(ctx, full_graph_layers(homo, 2, 1), {random_features<float>(3, 3, 1), random_features<float>(6, 5, 1)}, {}, nullptr),
+                    Catch::Contains("layer 0's graph has 1 node types, the model was built for 2"));
   // Only user -> item: items are sources nowhere, users receive nothing, so layer 2 has no
   // user features.
   ModelSpec one_way{{3, 5}, {{0, 0, 1}}, 1};

@@ -98,9 +98,13 @@ TEST_CASE("loader: drop_last, no shuffle, errors") {
   opt.features = {{"node", "y"}};
   CHECK_THROWS_WITH(NeighborLoader(f.sampler, f.store, "node", seeds, {}, opt),
                     Catch::Contains("no node features 'node/y' (stored for 'node': node features 'node/x')"));
-  // An error while preparing (a seed out of range) reaches the caller, and never hangs.
+  // A seed out of range is named by its place in 'seeds' when the loader is built (in a
+  // batch, its place would be the shuffled one, and the error would wait for that batch).
   opt.features = {};
-  NeighborLoader bad(f.sampler, nullptr, "node", {1, 5000}, {}, opt);
-  bad.start_epoch(0);
-  CHECK_THROWS_AS(bad.next(), OutOfRange);
+  CHECK_THROWS_AS(NeighborLoader(f.sampler, nullptr, "node", {1, 5000}, {}, opt), OutOfRange);
+  CHECK_THROWS_WITH(NeighborLoader(f.sampler, nullptr, "node", {1, 2, 3, -4}, {}, opt),
+                    "NeighborLoader: 'seeds[3]' must be in [0, 1000) (nodes of 'node'), got -4");
+  // next() before start_epoch() is an error, not a wait that nothing ends.
+  NeighborLoader idle(f.sampler, nullptr, "node", seeds, {}, opt);
+  CHECK_THROWS_WITH(idle.next(), "NeighborLoader::next: call start_epoch() before next()");
 }

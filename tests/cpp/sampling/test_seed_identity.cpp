@@ -134,6 +134,24 @@ TEST_CASE("seed identity: needs a disjoint batch of target seeds; graphs without
   const MiniBatch by_user = NeighborSampler(p.graph, so).sample(Context::cpu(1), "user", view_of(users));
   CHECK_THROWS_WITH(id.fill(by_user, tx, out.data(), 2), Catch::Contains("seeds are of node type"));
   CHECK_THROWS_WITH(SeedIdentity(p.graph, 9), Catch::Contains("'target' must be a node type id"));
+  // A batch of a bigger graph: its transaction ids are not this graph's (a read out of bounds
+  // before the check).
+  const std::vector<std::int64_t> far{599};
+  const MiniBatch of_big = NeighborSampler(p.graph, so).sample(Context::cpu(1), "transaction", view_of(far));
+  std::vector<float> wide(of_big.nodes[std::size_t(tx)].size() * 2);
+  std::vector<std::int64_t> few_tx{0, 1}, few_user{0, 1}, few_card{0, 1};
+  BuildOptions bo;
+  bo.add_reverse = true;
+  const auto tiny = HeteroGraph::from_coo(
+      Context::cpu(1), {{"user", 2}, {"card", 2}, {"tag", 1}, {"transaction", 2}},
+      {RelationInput{{"transaction", "by", "user"}, view_of(few_tx), view_of(few_user)},
+       RelationInput{{"transaction", "paid_with", "card"}, view_of(few_tx), view_of(few_card)},
+       RelationInput{{"tag", "marks", "transaction"}, view_of(std::vector<std::int64_t>{}), view_of(std::vector<std::int64_t>{})}},
+      bo);
+  const SeedIdentity tiny_id(tiny, tiny.schema().node_type_id("transaction"));
+  REQUIRE(tiny_id.columns(tx) == 2);
+  CHECK_THROWS_WITH(tiny_id.fill(of_big, tx, wide.data(), 2),
+                    Catch::Contains("node 599 of type 'transaction' is not in this graph (2 nodes)"));
   // Users have no functional relation into them (a user has many payments).
   const SeedIdentity none(p.graph, user);
   CHECK(none.empty());
