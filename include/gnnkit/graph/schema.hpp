@@ -66,11 +66,12 @@ class Schema {
       if (node_types_[i] == name) return int(i);
     return std::nullopt;
   }
-  /// @throws InvalidArgument naming the unknown type and the known ones
-  int node_type_id(std::string_view name) const {
+  /// @throws InvalidArgument naming the unknown type and the known ones (and, when given, the
+  /// caller's function and argument)
+  int node_type_id(std::string_view name, const char* function = "Schema", const char* arg = nullptr) const {
     if (auto id = find_node_type(name)) return *id;
-    throw InvalidArgument("Schema", detail::format("unknown node type '{}' (known: {})", name,
-                                                   join(node_types_)));
+    throw InvalidArgument(function, detail::format("{}unknown node type '{}' (known: {})", argument(arg),
+                                                   name, join(node_types_)));
   }
 
   std::optional<int> find_relation(const EdgeType& type) const noexcept {
@@ -80,21 +81,21 @@ class Schema {
   }
   /// @brief Looks a relation up by "src__rel__dst" or, when unambiguous, by "rel" alone.
   /// @throws InvalidArgument for unknown or ambiguous names
-  int relation_id(std::string_view name) const {
+  int relation_id(std::string_view name, const char* function = "Schema", const char* arg = nullptr) const {
     std::optional<int> found;
     for (std::size_t i = 0; i < relations_.size(); ++i) {
       if (relations_[i].str() == name) return int(i);
       if (relations_[i].rel == name) {
-        GNNKIT_EXPECTS_AS(InvalidArgument, "Schema", !found,
-                          "relation name '{}' is ambiguous; use src__rel__dst", name);
+        GNNKIT_EXPECTS_AS(InvalidArgument, function, !found,
+                          "{}relation name '{}' is ambiguous; use src__rel__dst", argument(arg), name);
         found = int(i);
       }
     }
     if (found) return *found;
     std::vector<std::string> names;
     for (const auto& r : relations_) names.push_back(r.str());
-    throw InvalidArgument("Schema", detail::format("unknown relation '{}' (known: {})", name,
-                                                   join(names)));
+    throw InvalidArgument(function, detail::format("{}unknown relation '{}' (known: {})", argument(arg),
+                                                   name, join(names)));
   }
   int relation_id(const EdgeType& type) const {
     if (auto id = find_relation(type)) return *id;
@@ -102,6 +103,8 @@ class Schema {
   }
 
  private:
+  /// "'arg': " when an argument is named, else nothing.
+  static std::string argument(const char* arg) { return arg ? detail::format("'{}': ", arg) : std::string(); }
   static std::string join(const std::vector<std::string>& names) {
     std::string out;
     for (const auto& n : names) out += (out.empty() ? "" : ", ") + n;

@@ -49,7 +49,7 @@ class LinkSampler {
       : sampler_(std::move(sampler)), opt_(options) {
     constexpr const char* fn = "LinkSampler";
     const HeteroGraph& g = sampler_->graph();
-    relation_ = g.schema().relation_id(relation);
+    relation_ = g.schema().relation_id(relation, fn, "relation");
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, opt_.num_negatives >= 0,
                       "'num_negatives' must be >= 0, got {}", opt_.num_negatives);
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, opt_.max_tries >= 1, "'max_tries' must be >= 1, got {}", opt_.max_tries);

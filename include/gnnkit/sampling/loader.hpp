@@ -69,7 +69,8 @@ class NeighborLoader {
                       "'seed_times' must have {} entries (one per seed), got {}", seeds_.size(), seed_times_.size());
     // Checked here, by their place in `seeds`: in a batch the place would be the shuffled one,
     // and the error would come only when that batch is drawn.
-    const std::int64_t n = sampler_->graph().schema().num_nodes(seed_type_);
+    const Schema& schema = sampler_->graph().schema();
+    const std::int64_t n = schema.num_nodes(schema.node_type_id(seed_type_, fn, "seed_type"));
     for (std::size_t i = 0; i < seeds_.size(); ++i)
       GNNKIT_EXPECTS_AS(OutOfRange, fn, seeds_[i] >= 0 && seeds_[i] < n,
                         "'seeds[{}]' must be in [0, {}) (nodes of '{}'), got {}", i, n, seed_type_, seeds_[i]);

@@ -361,7 +361,7 @@ inline NeighborSampler::NeighborSampler(HeteroGraph graph, SamplingOptions optio
   const int num_rel = schema.num_relations();
   num_hops_ = int(opt_.fanouts.size());
   for (const auto& [name, list] : opt_.relation_fanouts) {
-    schema.relation_id(name);  // throws for unknown relations
+    schema.relation_id(name, fn, "relation_fanouts");  // throws for unknown relations
     if (num_hops_ == 0 && opt_.fanouts.empty()) num_hops_ = int(list.size());
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, int(list.size()) == num_hops_,
                       "'relation_fanouts[{}]' must have {} entries (one per hop), got {}", name,
@@ -499,7 +499,7 @@ inline void NeighborSampler::sample_into(const Context& ctx, std::string_view se
                                          std::uint64_t batch, MiniBatch& mb) const {
   constexpr const char* fn = "NeighborSampler::sample";
   const Schema& schema = graph_.schema();
-  const int seed_t = schema.node_type_id(seed_type);
+  const int seed_t = schema.node_type_id(seed_type, fn, "seed_type");
   check::dtype_and_device(fn, "seeds", seeds, DType::kInt64, Device::cpu());
   check::ndim(fn, "seeds", seeds, 1);
   const std::int64_t num_seeds = seeds.size(0);

@@ -106,7 +106,7 @@ TEST_CASE("link sampling bad input: clear errors, never a hang") {
   const std::vector<std::int64_t> bad{5};
   CHECK_THROWS_WITH(ls.sample_into(Context::cpu(1), view_of(bad), view_of(d0), 0, out),
                     "LinkSampler::sample: 'src[0]' must be in [0, 2) (nodes of 'user'), got 5");
-  CHECK_THROWS_WITH(LinkSampler(sampler, "sells", lo), Catch::Contains("unknown relation 'sells'"));
+  CHECK_THROWS_WITH(LinkSampler(sampler, "sells", lo), Catch::StartsWith("LinkSampler: 'relation': unknown relation 'sells'"));
   lo.num_negatives = -1;
   CHECK_THROWS_WITH(LinkSampler(sampler, "buys", lo), "LinkSampler: 'num_negatives' must be >= 0, got -1");
 }

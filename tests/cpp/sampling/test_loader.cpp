@@ -104,6 +104,8 @@ TEST_CASE("loader: drop_last, no shuffle, errors") {
   CHECK_THROWS_AS(NeighborLoader(f.sampler, nullptr, "node", {1, 5000}, {}, opt), OutOfRange);
   CHECK_THROWS_WITH(NeighborLoader(f.sampler, nullptr, "node", {1, 2, 3, -4}, {}, opt),
                     "NeighborLoader: 'seeds[3]' must be in [0, 1000) (nodes of 'node'), got -4");
+  CHECK_THROWS_WITH(NeighborLoader(f.sampler, nullptr, "user", seeds, {}, opt),
+                    Catch::StartsWith("NeighborLoader: 'seed_type': unknown node type 'user'"));
   // next() before start_epoch() is an error, not a wait that nothing ends.
   NeighborLoader idle(f.sampler, nullptr, "node", seeds, {}, opt);
   CHECK_THROWS_WITH(idle.next(), "NeighborLoader::next: call start_epoch() before next()");
