@@ -144,12 +144,23 @@ def f1(y_true: Any, y_pred: Any, average: str = "binary") -> float:
 
 # ---- top-k recommendation ---------------------------------------------------------------------
 
+def _ids(values: Any, function: str, what: str) -> np.ndarray:
+    """int64 ids from anything array-like; floats only when every value is whole (a cast
+    would silently turn 0.9 into 0: a score matrix passed as ranked ids must be an error)."""
+    a = np.asarray(values)
+    if a.size and a.dtype.kind not in "iu":
+        whole = a.dtype.kind == "f" and bool(np.all(np.isfinite(a))) and bool(np.all(a == np.trunc(a)))
+        if not whole:
+            raise _core.InvalidArgument(f"{function}: '{what}' must hold integer ids, got dtype {a.dtype}")
+    return a.astype(np.int64, copy=False)
+
+
 def _truth_csr(truth: Sequence[Any], users: int, function: str) -> Tuple[np.ndarray, np.ndarray]:
     if len(truth) != users:
         raise _core.ShapeMismatch(
             f"{function}: 'truth' must have {users} entries (one per row of 'ranked'), "
             f"got {len(truth)}")
-    parts = [np.asarray(t, dtype=np.int64).ravel() for t in truth]
+    parts = [_ids(t, function, "truth").ravel() for t in truth]
     indptr = np.zeros(users + 1, dtype=np.int64)
     np.cumsum([p.size for p in parts], out=indptr[1:])
     items = np.concatenate(parts) if parts else np.zeros(0, np.int64)
@@ -163,7 +174,7 @@ def recall_at_k(ranked: Any, truth: Sequence[Any], k: int) -> float:
     ranked: [users, L] int item ids, best first (L >= k; -1 pads); truth: per user an array
     of held-out item ids.
     """
-    r = np.asarray(ranked, dtype=np.int64)
+    r = _ids(ranked, "recall_at_k", "ranked")
     indptr, items = _truth_csr(truth, r.shape[0] if r.ndim else 0, "recall_at_k")
     return _core.recall_at_k(r, indptr, items, int(k))
 
@@ -172,7 +183,7 @@ def ndcg_at_k(ranked: Any, truth: Sequence[Any], k: int) -> float:
     """NDCG@k as in the LightGCN evaluation: binary relevance, DCG = sum of 1/log2(rank + 1)
     over hits in the first k, IDCG over min(k, |truth|) hits; averaged over users with at
     least one held-out item. Arguments as in :func:`recall_at_k`."""
-    r = np.asarray(ranked, dtype=np.int64)
+    r = _ids(ranked, "ndcg_at_k", "ranked")
     indptr, items = _truth_csr(truth, r.shape[0] if r.ndim else 0, "ndcg_at_k")
     return _core.ndcg_at_k(r, indptr, items, int(k))
 
@@ -233,22 +244,24 @@ def top_k(user_emb: Any, item_emb: Any, users: Any, k: int, *, exclude: Optional
     than k candidates end with item -1 and score -inf.
 
     ``exclude``: items never to return, either a list of per-user item lists (index = user id)
-    or a CSR pair ``(indptr, items)`` with each user's items sorted. Blocked matrix products
+    or a CSR pair ``(indptr, items)`` with each user's items sorted, told apart by length: a
+    CSR ``indptr`` has one entry more than ``user_emb`` has rows. Blocked matrix products
     (oneDNN) and one heap pass per user, in parallel; no [users, items] matrix is built.
     """
     indptr = items = None
+    num_users = np.shape(user_emb)[0] if np.ndim(user_emb) else 0
     if exclude is not None:
-        if (isinstance(exclude, tuple) and len(exclude) == 2
-                and np.asarray(exclude[0]).dtype.kind in "iu" and np.ndim(exclude[0]) == 1
-                and len(exclude[0]) > 0 and not isinstance(exclude[0][0], (list, np.ndarray))):
-            indptr, items = np.asarray(exclude[0], np.int64), np.asarray(exclude[1], np.int32)
+        if (isinstance(exclude, tuple) and len(exclude) == 2 and np.ndim(exclude[0]) == 1
+                and len(exclude[0]) == num_users + 1):
+            indptr = _ids(exclude[0], "top_k", "exclude indptr")
+            items = _ids(exclude[1], "top_k", "exclude items").astype(np.int32)
         else:
-            lists = [np.unique(np.asarray(x, dtype=np.int64)) for x in exclude]
+            lists = [np.unique(_ids(x, "top_k", "exclude")) for x in exclude]
             indptr = np.zeros(len(lists) + 1, dtype=np.int64)
             np.cumsum([len(x) for x in lists], out=indptr[1:])
             items = (np.concatenate(lists) if lists else np.zeros(0)).astype(np.int32)
     return _core.top_k(np.asarray(user_emb, np.float32), np.asarray(item_emb, np.float32),
-                       np.asarray(users, np.int64), int(k), indptr, items, user_block, num_threads)
+                       _ids(users, "top_k", "users"), int(k), indptr, items, user_block, num_threads)
 
 
 # --- optimisers and checkpoints ----------------------------------------------------------

@@ -200,3 +200,25 @@ def test_binary_losses_and_bpr_against_numpy_and_finite_differences():
         train.binary_cross_entropy_with_logits([0.0], [2.0])
     with pytest.raises(ValueError, match="'neg_scores' must have shape"):
         train.bpr_loss(pos, neg[:4])
+
+
+def test_ranking_inputs_are_ids_not_cast():
+    T = gnnkit.train
+    with pytest.raises(ValueError, match="'ranked' must hold integer ids"):
+        T.recall_at_k(np.array([[0.9, 0.1, 0.4]]), [[0]], 2)  # scores passed as ranked ids
+    with pytest.raises(ValueError, match="'truth' must hold integer ids"):
+        T.ndcg_at_k([[1, 2]], [[1.7]], 1)
+    with pytest.raises(ValueError, match="more than once"):
+        T.recall_at_k([[1, 1, 1]], [[1]], 3)
+    assert T.recall_at_k([[1.0, 2.0]], [[2]], 2) == 1.0  # whole floats are ids
+    U = np.eye(2, dtype=np.float32)
+    I = np.ones((3, 2), np.float32)
+    with pytest.raises(ValueError, match="'users' must hold integer ids"):
+        T.top_k(U, I, [1.9], 1)
+    # A tuple of two per-user lists is per-user lists (a CSR indptr has one entry per user + 1).
+    lists, _ = T.top_k(U, I, [0, 1], 3, exclude=[[0, 1], [1]])
+    as_tuple, _ = T.top_k(U, I, [0, 1], 3, exclude=([0, 1], [1]))
+    np.testing.assert_array_equal(lists, as_tuple)
+    np.testing.assert_array_equal(lists, [[2, -1, -1], [0, 2, -1]])
+    csr, _ = T.top_k(U, I, [0, 1], 3, exclude=(np.array([0, 2, 3]), np.array([0, 1, 1])))
+    np.testing.assert_array_equal(csr, lists)

@@ -468,16 +468,26 @@ double mean_over_users(const char* fn, std::span<const std::int64_t> ranked,
     GNNKIT_EXPECTS_AS(InvalidArgument, fn, truth_indptr[u] <= truth_indptr[u + 1],
                       "'truth_indptr' must be non-decreasing, got {} then {} at user {}",
                       truth_indptr[u], truth_indptr[u + 1], u);
+  // Item ids are >= 0 (-1 pads ranked lists, so it must never count as a hit), and a ranked
+  // list names an item once (a repeat would count one held-out item several times).
+  for (std::size_t i = 0; i < truth_items.size(); ++i)
+    GNNKIT_EXPECTS_AS(InvalidArgument, fn, truth_items[i] >= 0,
+                      "'truth_items[{}]' must be an item id >= 0, got {}", i, truth_items[i]);
   double sum = 0;
   std::size_t counted = 0;
-  std::vector<std::int64_t> truth;
+  std::vector<std::int64_t> truth, head;
   std::vector<char> hits(std::size_t(k), 0);
   for (std::size_t u = 0; u < users; ++u) {
+    const std::int64_t* list = ranked.data() + u * std::size_t(length);
+    head.assign(list, list + k);
+    std::sort(head.begin(), head.end());
+    for (std::size_t j = 1; j < head.size(); ++j)
+      GNNKIT_EXPECTS_AS(InvalidArgument, fn, head[j] < 0 || head[j] != head[j - 1],
+                        "'ranked' row {} names item {} more than once in its first {}", u, head[j], k);
     if (truth_indptr[u] == truth_indptr[u + 1]) continue;  // nothing to find: not evaluated
     truth.assign(truth_items.begin() + truth_indptr[u], truth_items.begin() + truth_indptr[u + 1]);
     std::sort(truth.begin(), truth.end());
     truth.erase(std::unique(truth.begin(), truth.end()), truth.end());
-    const std::int64_t* list = ranked.data() + u * std::size_t(length);
     for (std::int64_t j = 0; j < k; ++j)
       hits[std::size_t(j)] = std::binary_search(truth.begin(), truth.end(), list[j]);
     sum += per_user(hits, double(truth.size()));

@@ -171,8 +171,10 @@ class Optimizer {
     // one without) then gets that explanation rather than a list of unexpected buffers.
     const std::size_t num_hyper = hyper_parameters().size();
     for (const auto& entry : state) {
+      // (A buffer of a parameter named "hyper..." is this optimiser's own, not a record.)
       GNNKIT_EXPECTS_AS(InvalidArgument, fn.c_str(),
-                        !entry.name.starts_with("hyper/") || entry.name == hyper_entry(),
+                        !entry.name.starts_with("hyper/") || entry.name == hyper_entry() ||
+                            slot_of(entry.name) != kNoSlot,
                         "the state was saved by {}, not by {}", entry.name.substr(6), name());
       if (entry.name == hyper_entry() && entry.tensor.defined() && entry.tensor.device().is_cpu() &&
           entry.tensor.dtype() == DType::kFloat64 && entry.tensor.ndim() == 1 &&

@@ -376,4 +376,13 @@ TEST_CASE("recall_at_k and ndcg_at_k follow the LightGCN evaluation", "[train][m
     REQUIRE_THROWS_WITH(ndcg_at_k(r, std::vector<std::int64_t>{0, 5, 1}, t, 1),
                         Contains("'truth_indptr' must be non-decreasing"));
   }
+  SECTION("a pad is never a hit, and a repeated item is an error, so the result stays in [0, 1]") {
+    const std::vector<std::int64_t> one = {0, 1};
+    REQUIRE_THROWS_WITH(recall_at_k(std::vector<std::int64_t>{1, 1, 1}, one, std::vector<std::int64_t>{1}, 3),
+                        Contains("'ranked' row 0 names item 1 more than once in its first 3"));
+    REQUIRE_THROWS_WITH(ndcg_at_k(std::vector<std::int64_t>{1, -1, -1}, one, std::vector<std::int64_t>{-1}, 3),
+                        Contains("'truth_items[0]' must be an item id >= 0, got -1"));
+    // Pads repeat freely and never count.
+    REQUIRE(recall_at_k(std::vector<std::int64_t>{4, -1, -1}, one, std::vector<std::int64_t>{4}, 3) == 1.0);
+  }
 }

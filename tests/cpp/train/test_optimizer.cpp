@@ -330,6 +330,22 @@ TEST_CASE("optimizer state round-trips and failed loads change nothing", "[train
   }
 }
 
+TEST_CASE("a parameter named 'hyper' keeps its own state loadable", "[train][optimizer]") {
+  ParameterList params;
+  params.add("hyper", {2}, Init::kNormal, 3, DType::kFloat32, 0.5);
+  Adam opt(params);
+  fill(ctx, params[0]->grad.view(), 0.25);
+  opt.step(ctx);
+  const auto state = opt.state();
+  REQUIRE(std::any_of(state.begin(), state.end(), [](const auto& e) { return e.name == "hyper/exp_avg"; }));
+  Adam again(params);
+  again.load_state(state);
+  REQUIRE(again.step_count() == 1);
+  // Another optimiser's record is still recognised as one.
+  Sgd sgd(params);
+  REQUIRE_THROWS_WITH(sgd.load_state(state), Catch::Contains("the state was saved by Adam, not by Sgd"));
+}
+
 TEST_CASE("optimizers validate their arguments", "[train][optimizer]") {
   ParameterList params = make_params(DType::kFloat64);
   REQUIRE_THROWS_WITH(Sgd(params, {.lr = 0.1, .nesterov = true}),
