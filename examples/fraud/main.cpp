@@ -15,6 +15,7 @@
 #include <gnnkit/io/graph_file.hpp>
 
 #include "app/process.hpp"
+#include "app/svg_plot.hpp"
 #include "src/commands.hpp"
 #include "src/generator.hpp"
 #include "src/scorer.hpp"
@@ -53,6 +54,7 @@ constexpr const char* kGenerateUsage =
 using gnnkit::fraud::UsageError;
 
 using gnnkit::fraud::parse_number;
+using gnnkit::fraud::parse_threads;
 
 int generate(const std::vector<std::string>& args) {
   gnnkit::fraud::GeneratorOptions opt;
@@ -71,7 +73,7 @@ int generate(const std::vector<std::string>& args) {
     else if (a == "--tx-per-user") opt.tx_per_user = parse_number<double>(a, value());
     else if (a == "--fraud-rate") opt.fraud_rate = parse_number<double>(a, value());
     else if (a == "--days") opt.days = parse_number<int>(a, value());
-    else if (a == "--threads") opt.num_threads = parse_number<int>(a, value());
+    else if (a == "--threads") opt.num_threads = parse_threads(a, value());
     else throw UsageError{"unknown option '" + a + "' for generate"};
   }
   if (!have_users) throw UsageError{"generate needs --users N"};
@@ -90,14 +92,7 @@ int generate(const std::vector<std::string>& args) {
   gnnkit::save_graph(out, file);
   const auto t2 = std::chrono::steady_clock::now();
   const std::string meta_path = out + ".meta.json";
-  {
-    const std::string tmp = meta_path + ".tmp";
-    std::ofstream meta(tmp, std::ios::binary | std::ios::trunc);
-    meta << gnnkit::fraud::metadata_json(opt, stats, file);
-    meta.close();
-    if (!meta || std::rename(tmp.c_str(), meta_path.c_str()) != 0)
-      throw gnnkit::IoError("gnnkit-fraud generate", "cannot write '" + meta_path + "'");
-  }
+  gnnkit::app::write_file_atomic(meta_path, gnnkit::fraud::metadata_json(opt, stats, file), "gnnkit-fraud generate");
   const double gen = std::chrono::duration<double>(t1 - t0).count();
   const double save = std::chrono::duration<double>(t2 - t1).count();
   const std::int64_t n = file.graph.num_nodes("transaction");

@@ -1,6 +1,8 @@
 // SVG chart writer of gnnkit-fraud (see svg_plot.hpp).
 #include "app/svg_plot.hpp"
 
+#include "app/output_file.hpp"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -454,48 +456,9 @@ std::string render_svg(const Histogram& hist) {
 }
 
 void write_file_atomic(const std::string& path, std::string_view content, const char* caller) {
-  namespace fs = std::filesystem;
-  const fs::path target(path);
-  const fs::path dir = target.has_parent_path() ? target.parent_path() : fs::path(".");
-  std::string tmpl = (dir / ("." + target.filename().string() + ".tmp.XXXXXX")).string();
-  const int fd = ::mkstemp(tmpl.data());
-  if (fd < 0)
-    throw IoError(caller, detail::format("cannot write '{}': cannot create a temporary file in "
-                                         "'{}': {}",
-                                         path, dir.string(), std::strerror(errno)));
-  auto fail = [&](const char* what) {
-    const int err = errno;
-    ::close(fd);
-    ::unlink(tmpl.c_str());
-    throw IoError(
-        caller, detail::format("cannot write '{}': {} failed: {}", path, what, std::strerror(err)));
-  };
-  const char* p = content.data();
-  std::size_t left = content.size();
-  while (left > 0) {
-    const ssize_t n = ::write(fd, p, left);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      fail("write");
-    }
-    p += n;
-    left -= std::size_t(n);
-  }
-  // mkstemp creates 0600; reports are meant to be read by others like any other output.
-  if (::fchmod(fd, 0644) != 0) fail("chmod");
-  if (::fsync(fd) != 0) fail("fsync");
-  if (::close(fd) != 0) {
-    const int err = errno;
-    ::unlink(tmpl.c_str());
-    throw IoError(caller,
-                  detail::format("cannot write '{}': close failed: {}", path, std::strerror(err)));
-  }
-  if (::rename(tmpl.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    ::unlink(tmpl.c_str());
-    throw IoError(caller,
-                  detail::format("cannot write '{}': rename failed: {}", path, std::strerror(err)));
-  }
+  OutputFile out(path, caller);
+  out.write(content);
+  out.commit();
 }
 
 }  // namespace gnnkit::app

@@ -1,5 +1,6 @@
 #include "commands.hpp"
 
+#include <cmath>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -75,9 +76,14 @@ int train_command(const std::vector<std::string>& args) {
     else if (a == "--batch") cfg.batch_size = parse_number<std::int64_t>(a, value());
     else if (a == "--lr") cfg.lr = parse_number<double>(a, value());
     else if (a == "--dropout") cfg.dropout = parse_number<double>(a, value());
-    else if (a == "--pos-weight") cfg.pos_weight = parse_number<double>(a, value());
+    else if (a == "--pos-weight") {
+      cfg.pos_weight = parse_number<double>(a, value());
+      // Given, it must be a weight: a NaN or negative value must not mean "the default".
+      if (!(cfg.pos_weight > 0 && std::isfinite(cfg.pos_weight)))
+        throw UsageError{"--pos-weight must be a positive number, got '" + args[i] + "'"};
+    }
     else if (a == "--target") cfg.target = value();
-    else if (a == "--threads") cfg.threads = parse_number<int>(a, value());
+    else if (a == "--threads") cfg.threads = parse_threads(a, value());
     else if (a == "--seed") cfg.seed = parse_number<std::uint64_t>(a, value());
     else if (a == "--no-temporal") cfg.temporal = false;
     else if (a == "--no-seed-identity") cfg.seed_identity = false;
@@ -98,6 +104,8 @@ int train_command(const std::vector<std::string>& args) {
   if (out_dir.empty()) throw UsageError{"train needs --out DIR"};
   if (cfg.layers < 1 || cfg.hidden < 1 || cfg.epochs < 1 || cfg.batch_size < 1)
     throw UsageError{"--layers, --hidden, --epochs and --batch must be positive"};
+  if (cfg.layers > 6) throw UsageError{"--layers must be at most 6 (one sampling hop each), got " + std::to_string(cfg.layers)};
+  if (cfg.patience < 1) throw UsageError{"--patience must be >= 1, got " + std::to_string(cfg.patience)};
   if (!fanouts_given) {  // --layers alone: 10 neighbours for the first two hops, 5 beyond
     cfg.fanouts.clear();
     for (int h = 0; h < cfg.layers; ++h) cfg.fanouts.push_back(h < 2 ? 10 : 5);

@@ -12,6 +12,7 @@ using app::join_list;
 using app::option_value;
 using app::parse_list;
 using app::parse_number;
+using app::parse_threads;
 using app::UsageError;
 
 /// `gnnkit-fraud train --graph FILE --out DIR [options]`: trains the GNN with early stopping,

@@ -15,6 +15,8 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "app/output_file.hpp"
+#include "app/svg_plot.hpp"
 #include "commands.hpp"
 #include "generator.hpp"
 #include "gnnkit/core/context.hpp"
@@ -1065,14 +1067,7 @@ int export_test_command(const std::vector<std::string>& args) {
   const GraphFile file = load_graph(graph_path);
   std::int64_t first = 0, n = 0;
   const std::string text = export_transactions(file, count, &first, &n);
-  {
-    const std::string tmp = out_path + ".tmp";
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    out << text;
-    out.close();
-    if (!out || std::rename(tmp.c_str(), out_path.c_str()) != 0)
-      throw IoError("gnnkit-fraud export-test", "cannot write '" + out_path + "'");
-  }
+  app::write_file_atomic(out_path, text, "gnnkit-fraud export-test");
   std::printf("wrote %lld transactions to %s; score them with --as-of %lld\n", (long long)n, out_path.c_str(),
               (long long)first);
   return 0;
@@ -1091,7 +1086,7 @@ int score_command(const std::vector<std::string>& args) {
     else if (a == "--input") input = value();
     else if (a == "--output") output = value();
     else if (a == "--batch") batch = parse_number<std::int64_t>(a, value());
-    else if (a == "--threads") opt.threads = parse_number<int>(a, value());
+    else if (a == "--threads") opt.threads = parse_threads(a, value());
     else if (a == "--as-of") opt.as_of = parse_number<std::int64_t>(a, value());
     else if (a == "--max-delay") opt.max_delay = parse_number<std::int64_t>(a, value());
     else if (a == "--max-ahead") opt.max_ahead = parse_number<std::int64_t>(a, value());
@@ -1106,7 +1101,9 @@ int score_command(const std::vector<std::string>& args) {
   if (model_path.empty()) throw UsageError{"score needs --model DIR/model.ckpt"};
   if (batch < 1 || batch > (1 << 20)) throw UsageError{"--batch must be in [1, 2^20]"};
   if (opt.threads < 1) throw UsageError{"--threads must be positive"};
-  if (opt.max_delay < 0 || opt.max_ahead < 0) throw UsageError{"--max-delay and --max-ahead must be >= 0"};
+  // Bounded so that latest -/+ them cannot overflow (times are below 1e12 s).
+  if (opt.max_delay < 0 || opt.max_ahead < 0 || opt.max_delay > 1000000000000 || opt.max_ahead > 1000000000000)
+    throw UsageError{"--max-delay and --max-ahead must be in [0, 1e12] seconds"};
   if (opt.num_reasons < 0 || opt.num_reasons > 5) throw UsageError{"--reasons must be in [0, 5]"};
 
   const double t_load = now_s();
@@ -1133,13 +1130,7 @@ int score_command(const std::vector<std::string>& args) {
     }
   } closer{in};
   std::size_t cap = 0;
-  std::FILE* out = stdout;
-  std::string tmp_out;
-  if (!output.empty()) {
-    tmp_out = output + ".tmp";
-    out = std::fopen(tmp_out.c_str(), "wb");
-    if (!out) throw IoError("gnnkit-fraud score", "cannot write '" + tmp_out + "'");
-  }
+  app::OutputFile out(output, "gnnkit-fraud score");  // stdout when no --output
   std::vector<std::string> lines;
   std::vector<std::string_view> views;
   std::vector<double> latencies, cpu_times;  // per batch, seconds (wall, this thread's CPU)
@@ -1151,6 +1142,10 @@ int score_command(const std::vector<std::string>& args) {
     while (std::int64_t(lines.size()) < batch) {
       ssize_t len = ::getline(&closer.buf, &cap, in);
       if (len < 0) {
+        // The end, or a read error (a folder given as --input): not the same thing.
+        if (std::ferror(in))
+          throw IoError("gnnkit-fraud score", "cannot read '" + (input.empty() ? std::string("standard input") : input) +
+                                                  "': " + std::strerror(errno));
         eof = true;
         break;
       }
@@ -1167,20 +1162,14 @@ int score_command(const std::vector<std::string>& args) {
       buffer += '\n';
       errors += !r.error.empty();
     }
-    std::fwrite(buffer.data(), 1, buffer.size(), out);
-    if (input.empty() || batch == 1) std::fflush(out);  // streaming: results as they come
+    out.write(buffer);
+    if (input.empty() || batch == 1) out.flush();  // streaming: results as they come
     latencies.push_back(now_s() - t0);
     cpu_times.push_back(thread_cpu_s() - c0);
     total += std::int64_t(lines.size());
   }
   const double wall = now_s() - t_start;
-  if (out != stdout) {
-    const bool ok = std::fclose(out) == 0;
-    if (!ok || std::rename(tmp_out.c_str(), output.c_str()) != 0)
-      throw IoError("gnnkit-fraud score", "cannot write '" + output + "'");
-  } else {
-    std::fflush(stdout);
-  }
+  out.commit();  // a write error (a full disk, /dev/full) fails the command
   std::fprintf(stderr, "score: %lld lines (%lld errors) in %.3f s\n", (long long)total, (long long)errors, wall);
   if (bench && !latencies.empty()) {
     std::vector<double> sorted = latencies, cpu = cpu_times;

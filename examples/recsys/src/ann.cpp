@@ -78,6 +78,7 @@ const char* ann_bench_usage() {
 
 int ann_bench_command(const std::vector<std::string>& args) {
   using app::parse_number;
+  using app::parse_threads;
   std::int64_t items = 5'000'000, dim = 64, queries = 1000, k = 10, m = 32, ef_construction = 64,
                clusters = 1000;
   std::vector<std::int64_t> ef_search = {32, 64, 128, 256};
@@ -103,7 +104,7 @@ int ann_bench_command(const std::vector<std::string>& args) {
     else if (a == "--storage") storage = value();
     else if (a == "--index-file") index_file = value();
     else if (a == "--refine") refine = parse_number<std::int64_t>(a, value());
-    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else if (a == "--threads") threads = parse_threads(a, value());
     else if (a == "--seed") seed = parse_number<std::uint64_t>(a, value());
     else throw app::UsageError{"unknown option '" + a + "' for ann-bench"};
   }

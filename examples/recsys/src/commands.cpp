@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -30,6 +32,7 @@ namespace gnnkit::recsys {
 namespace fs = std::filesystem;
 using app::option_value;
 using app::parse_number;
+using app::parse_threads;
 using app::UsageError;
 
 namespace {
@@ -225,7 +228,7 @@ int generate_command(const std::vector<std::string>& args) {
     else if (a == "--sessions") opt.sessions_per_user = parse_number<double>(a, value());
     else if (a == "--test-fraction") opt.test_fraction = parse_number<double>(a, value());
     else if (a == "--seed") opt.seed = parse_number<std::uint64_t>(a, value());
-    else if (a == "--threads") opt.threads = parse_number<int>(a, value());
+    else if (a == "--threads") opt.threads = parse_threads(a, value());
     else if (a == "--out") out = value();
     else throw UsageError{"unknown option '" + a + "' for generate"};
   }
@@ -384,7 +387,7 @@ int train_command(const std::vector<std::string>& args) {
     else if (a == "--eval-every") opt.eval_every = sage.eval_every = parse_number<int>(a, value());
     else if (a == "--no-baselines") baselines = false;
     else if (a == "--seed") opt.seed = sage.model.seed = parse_number<std::uint64_t>(a, value());
-    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else if (a == "--threads") threads = parse_threads(a, value());
     else throw UsageError{"unknown option '" + a + "' for train"};
   }
   if (out.empty()) throw UsageError{"train needs --out DIR"};
@@ -405,10 +408,14 @@ int train_command(const std::vector<std::string>& args) {
   mf.reg = mf_reg;
   const bool list_mf = std::find(models.begin(), models.end(), "mf") != models.end();
   const bool list_sage = std::find(models.begin(), models.end(), "sage") != models.end();
-  // Before any training: a bad flag costs no epochs.
-  validate(opt);
-  if (baselines || list_mf) validate(mf);
-  if (list_sage) validate(sage);
+  // Before any training: a bad flag costs no epochs, and is a usage error (exit code 2).
+  try {
+    validate(opt);
+    if (baselines || list_mf) validate(mf);
+    if (list_sage) validate(sage);
+  } catch (const InvalidArgument& e) {
+    throw UsageError{e.what()};
+  }
   const RecData data = load_data(dataset, root, folder);
   const Tensor item_features = list_sage && !folder.empty()
                                    ? read_item_features(folder, data.train.num_items)
@@ -416,6 +423,11 @@ int train_command(const std::vector<std::string>& args) {
   std::error_code ec;
   fs::create_directories(out, ec);
   if (ec) throw IoError("train", detail::format("cannot create '{}': {}", out, ec.message()));
+  // Where the model goes must be usable before any epoch is spent on it.
+  const fs::path model_path = fs::path(out) / "model";
+  if (fs::exists(model_path, ec) && !fs::is_directory(model_path, ec))
+    throw IoError("train", detail::format("cannot write the model to '{}': it exists and is not a folder",
+                                          model_path.string()));
   const Context ctx = Context::cpu(threads);
   std::printf("%s: %lld users, %lld items, %lld training / %lld test interactions\n",
               data.name.c_str(), (long long)data.train.num_users, (long long)data.train.num_items,
@@ -522,7 +534,7 @@ const char* recommend_usage() {
 int recommend_command(const std::vector<std::string>& args) {
   std::string model_dir;
   std::int64_t user = -1, k = 10;
-  bool batch = false, have_user = false;
+  bool batch = false, have_user = false, k_given = false;
   int threads = 0;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string& a = args[i];
@@ -530,25 +542,30 @@ int recommend_command(const std::vector<std::string>& args) {
     auto value = [&]() -> const std::string& { return option_value(args, i); };
     if (a == "--model") model_dir = value();
     else if (a == "--user") user = parse_number<std::int64_t>(a, value()), have_user = true;
-    else if (a == "-k" || a == "--k") k = parse_number<std::int64_t>(a, value());
+    else if (a == "-k" || a == "--k") k = parse_number<std::int64_t>(a, value()), k_given = true;
     else if (a == "--batch") batch = true;
-    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else if (a == "--threads") threads = parse_threads(a, value());
     else throw UsageError{"unknown option '" + a + "' for recommend"};
   }
   if (model_dir.empty()) throw UsageError{"recommend needs --model DIR"};
   if (have_user == batch) throw UsageError{"recommend needs exactly one of --user U and --batch"};
   if (k < 1) throw UsageError{"-k must be >= 1, got " + std::to_string(k)};
   const Recommender rec(Context::cpu(threads), load_model(model_dir));
+  if (!k_given) k = std::min<std::int64_t>(k, rec.model().embeddings.num_items);  // a small catalogue
   if (k > rec.model().embeddings.num_items)
     throw UsageError{"-k must be at most the catalogue size " +
                      std::to_string(rec.model().embeddings.num_items) + ", got " + std::to_string(k)};
   if (have_user) {
     const std::string line = rec.recommend(user, k);
     std::printf("%s\n", line.c_str());
+    if (std::fflush(stdout) != 0 || std::ferror(stdout))
+      throw IoError("recommend", detail::format("cannot write standard output: {}", std::strerror(errno)));
     return line.find("\"error\"") == std::string::npos ? 0 : 1;
   }
   std::ios::sync_with_stdio(false);
   rec.serve(std::cin, std::cout, k);
+  // A write error (a closed pipe, a full disk) must not pass for success.
+  if (!std::cout.flush()) throw IoError("recommend", "cannot write standard output");
   return 0;
 }
 
@@ -571,7 +588,7 @@ int evaluate_command(const std::vector<std::string>& args) {
     else if (a == "--data-root") root = value();
     else if (a == "--data") folder = value();
     else if (a == "--repeat") repeat = parse_number<int>(a, value());
-    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else if (a == "--threads") threads = parse_threads(a, value());
     else throw UsageError{"unknown option '" + a + "' for evaluate"};
   }
   if (model_dir.empty()) throw UsageError{"evaluate needs --model DIR"};
@@ -620,7 +637,7 @@ int bench_command(const std::vector<std::string>& args) {
     else if (a == "-k" || a == "--k") k = parse_number<std::int64_t>(a, value());
     else if (a == "--batch") batch = parse_number<std::int64_t>(a, value());
     else if (a == "--seen") seen = parse_number<std::int64_t>(a, value());
-    else if (a == "--threads") threads = parse_number<int>(a, value());
+    else if (a == "--threads") threads = parse_threads(a, value());
     else if (a == "--seed") seed = parse_number<std::uint64_t>(a, value());
     else throw UsageError{"unknown option '" + a + "' for bench"};
   }

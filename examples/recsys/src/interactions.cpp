@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <unordered_map>
 #include <numeric>
 #include <sstream>
 
@@ -71,14 +72,21 @@ struct ParsedFile {
   std::vector<std::int64_t> users;
   std::vector<std::int32_t> items;
   std::int64_t max_user = -1, max_item = -1;
+  std::int64_t max_user_line = 0, max_item_line = 0, lines = 0;  // where the largest ids are
 };
 
 std::string read_whole(const fs::path& path, const char* fn) {
+  std::error_code ec;
+  if (fs::exists(path, ec) && !fs::is_regular_file(path, ec))
+    throw IoError(fn, detail::format("cannot read '{}': it is not a file (a folder?)", path.string()));
   std::ifstream in(path, std::ios::binary);
   if (!in) throw IoError(fn, detail::format("cannot open '{}' for reading", path.string()));
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) throw IoError(fn, detail::format("error while reading '{}'", path.string()));
+  // A read error lands on ss (the inserter's sink), not on in: both are checked. (An empty
+  // file also sets ss's failbit: it is read as empty.)
+  if (in.bad() || (ss.fail() && in.tellg() != 0 && fs::file_size(path, ec) != 0))
+    throw IoError(fn, detail::format("error while reading '{}'", path.string()));
   return ss.str();
 }
 
@@ -89,7 +97,10 @@ std::string parse_id(const char* b, const char* e, std::int64_t limit, std::int6
   if (ec == std::errc::result_out_of_range) return "'" + token + "' is too large";
   if (ec != std::errc() || p != e) return "'" + token + "' is not an integer";
   if (out < 0) return "'" + token + "' is negative";
-  if (limit >= 0 && out >= limit) return detail::format("{} is beyond the declared range [0, {})", token, limit);
+  if (limit >= 0 && out >= limit)
+    return limit == std::numeric_limits<std::int32_t>::max()
+               ? detail::format("{} is too large (ids must be below 2^31 - 1)", token)
+               : detail::format("{} is beyond the declared range [0, {})", token, limit);
   return "";
 }
 
@@ -97,10 +108,11 @@ ParsedFile parse_lightgcn(const fs::path& path, std::int64_t num_users, std::int
   constexpr const char* fn = "read_lightgcn_folder";
   const std::string text = read_whole(path, fn);
   ParsedFile out;
-  std::vector<std::int64_t> line_of_user;
+  std::unordered_map<std::int64_t, std::int64_t> line_of_user;  // not a vector indexed by any id
   std::int64_t line_no = 0;
   std::size_t pos = 0;
   const std::int64_t item_limit = num_items >= 0 ? num_items : std::numeric_limits<std::int32_t>::max();
+  const std::int64_t user_limit = num_users >= 0 ? num_users : std::numeric_limits<std::int32_t>::max();
   while (pos < text.size()) {
     std::size_t end = text.find('\n', pos);
     if (end == std::string::npos) end = text.size();
@@ -116,24 +128,23 @@ ParsedFile parse_lightgcn(const fs::path& path, std::int64_t num_users, std::int
       const char* q = p;
       while (q < stop && *q != ' ' && *q != '\t' && *q != '\r') ++q;
       std::int64_t id = 0;
-      const std::string err = parse_id(p, q, first ? num_users : item_limit, id);
+      const std::string err = parse_id(p, q, first ? user_limit : item_limit, id);
       if (!err.empty())
         throw FormatError(fn, detail::format("{}: line {}: {} {}", path.string(), line_no,
                                           first ? "user id" : "item id", err));
       if (first) {
         user = id;
-        if (std::size_t(user) >= line_of_user.size()) line_of_user.resize(std::size_t(user) + 1, 0);
-        if (line_of_user[std::size_t(user)] != 0)
+        const auto [it, inserted] = line_of_user.emplace(user, line_no);
+        if (!inserted)
           throw FormatError(fn, detail::format("{}: line {}: user {} already has a list on line {}",
-                                            path.string(), line_no, user,
-                                            line_of_user[std::size_t(user)]));
-        line_of_user[std::size_t(user)] = line_no;
-        out.max_user = std::max(out.max_user, user);
+                                            path.string(), line_no, user, it->second));
+        if (user > out.max_user) out.max_user = user, out.max_user_line = line_no;
+        ++out.lines;
         first = false;
       } else {
         out.users.push_back(user);
         out.items.push_back(std::int32_t(id));
-        out.max_item = std::max(out.max_item, id);
+        if (id > out.max_item) out.max_item = id, out.max_item_line = line_no;
       }
       p = q;
     }
@@ -191,10 +202,33 @@ RecData read_lightgcn_folder(const std::string& folder, const std::string& name)
   if (fs::exists(dir / "meta.json")) read_meta(dir / "meta.json", num_users, num_items);
   ParsedFile train = parse_lightgcn(dir / "train.txt", num_users, num_items);
   ParsedFile test = parse_lightgcn(dir / "test.txt", num_users, num_items);
-  if (num_users < 0) num_users = std::max(train.max_user, test.max_user) + 1;
-  if (num_items < 0) num_items = std::max(train.max_item, test.max_item) + 1;
+  if (num_users < 0 || num_items < 0) {
+    // Without meta.json the ranges come from the largest ids. Ids far beyond what the files
+    // list (a typo, a hashed id) would size the model by them: gigabytes, then bad_alloc.
+    const std::int64_t bound = 16 * (train.lines + test.lines + std::int64_t(train.users.size() + test.users.size())) + 1024;
+    auto check = [&](const char* what, const char* file, std::int64_t max, std::int64_t line) {
+      if (max >= bound)
+        throw FormatError(fn, detail::format("{}: line {}: {} id {} is far beyond what the files list ({} lines, "
+                                             "{} interactions): ids must run from 0, or meta.json must declare "
+                                             "num_users and num_items", (dir / file).string(), line, what, max,
+                                             train.lines + test.lines, train.users.size() + test.users.size()));
+    };
+    if (num_users < 0) {
+      check("user", "train.txt", train.max_user, train.max_user_line);
+      check("user", "test.txt", test.max_user, test.max_user_line);
+      num_users = std::max(train.max_user, test.max_user) + 1;
+    }
+    if (num_items < 0) {
+      check("item", "train.txt", train.max_item, train.max_item_line);
+      check("item", "test.txt", test.max_item, test.max_item_line);
+      num_items = std::max(train.max_item, test.max_item) + 1;
+    }
+  }
   if (train.users.empty())
     throw FormatError(fn, detail::format("{}: no interactions", (dir / "train.txt").string()));
+  if (test.users.empty())  // checked now: found after training, it would cost every epoch
+    throw FormatError(fn, detail::format("{}: no interactions (nothing to evaluate on)",
+                                         (dir / "test.txt").string()));
   RecData data;
   data.name = name.empty() ? dir.filename().string() : name;
   data.source = folder;

@@ -108,7 +108,11 @@ class Context {
       : device_(device),
         num_threads_(num_threads > 0 ? num_threads : detail::default_thread_count()),
         seed_(seed),
-        slots_(std::make_shared<detail::ResourceSlots>()) {}
+        slots_(std::make_shared<detail::ResourceSlots>()) {
+    // OpenMP teams of 10^5 threads crash (or crawl) long before any speed-up.
+    GNNKIT_EXPECTS_AS(InvalidArgument, "Context", num_threads <= 4096,
+                      "'num_threads' must be at most 4096 (0: all cores), got {}", num_threads);
+  }
 
   Device device_;
   int num_threads_;
