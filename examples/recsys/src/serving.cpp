@@ -22,6 +22,13 @@ namespace fs = std::filesystem;
 
 namespace {
 
+/// A request value for an error message: a long string is cut to 80 bytes (a 20 MB id must
+/// not come back whole; json_quote keeps a cut inside a character valid).
+std::string excerpt(const app::JsonValue& v) {
+  if (v.kind != app::JsonValue::Kind::kString || v.text.size() <= 80) return v.json();
+  return app::json_quote(v.text.substr(0, 80)) + "...";
+}
+
 constexpr const char* kSeenRelation[3] = {"item", "seen_by", "user"};
 
 std::string read_text(const fs::path& path, const char* fn) {
@@ -202,12 +209,12 @@ Recommender::Request Recommender::parse_request(const std::string& text, std::in
     }
     if (!(u->kind == app::JsonValue::Kind::kNumber && integer(u->text, r.user)) &&
         !(u->kind == app::JsonValue::Kind::kString && integer(u->text, r.user))) {
-      r.error = "field 'user' must be an integer id, got " + u->json();
+      r.error = "field 'user' must be an integer id, got " + excerpt(*u);
       return r;
     }
     if (const app::JsonValue* kv = obj.find("k")) {
       if (kv->kind != app::JsonValue::Kind::kNumber || !integer(kv->text, r.k)) {
-        r.error = "field 'k' must be an integer, got " + kv->json();
+        r.error = "field 'k' must be an integer, got " + excerpt(*kv);
         return r;
       }
     }

@@ -12,6 +12,7 @@
 #include <random>
 #include <sstream>
 
+#include "app/json.hpp"
 #include "gnnkit/core/error.hpp"
 #include "src/commands.hpp"
 #include "src/generator.hpp"
@@ -345,4 +346,15 @@ TEST_CASE("write_npy writes a NumPy 1.0 header padded to 64 bytes", "[recsys][ex
   float last = 0;
   std::memcpy(&last, bytes.data() + bytes.size() - 4, 4);
   CHECK(last == 6.f);
+}
+
+TEST_CASE("JSON lines stay valid UTF-8 whatever the input bytes", "[recsys][serving]") {
+  using gnnkit::app::json_quote;
+  CHECK(json_quote("ab\xff" "cd") == "\"ab\\ufffdcd\"");          // a stray byte
+  CHECK(json_quote("caf\xc3\xa9") == "\"caf\xc3\xa9\"");          // valid: copied
+  CHECK(json_quote("x\xc3") == "\"x\\ufffd\"");                    // cut inside a character
+  CHECK(json_quote("\xf0\x9f\x99\x82!") == "\"\xf0\x9f\x99\x82!\"");  // 4 bytes, valid
+  CHECK(json_quote("\xc0\xaf") == "\"\\ufffd\\ufffd\"");           // overlong '/'
+  CHECK(json_quote("\xed\xa0\x80") == "\"\\ufffd\\ufffd\\ufffd\"");  // a surrogate
+  CHECK(json_quote("q\"\n") == "\"q\\\"\\n\"");
 }
