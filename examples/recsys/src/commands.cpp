@@ -191,9 +191,11 @@ void write_report(const std::string& dir, const std::vector<ModelRow>& rows, con
   app::write_file_atomic((root / "metrics.json").string(), metrics_json(rows, data, opt), fn);
 }
 
-RecData load_data(const std::string& dataset, const std::string& root, const std::string& folder) {
+RecData load_data(const std::string& dataset, const std::string& root, const std::string& folder,
+                  const char* command) {
   if (!dataset.empty() && !folder.empty()) throw UsageError{"give --dataset or --data, not both"};
-  if (dataset.empty() && folder.empty()) throw UsageError{"train needs --dataset NAME or --data DIR"};
+  if (dataset.empty() && folder.empty())
+    throw UsageError{std::string(command) + " needs --dataset NAME or --data DIR"};
   return folder.empty() ? load_dataset(dataset, root) : read_lightgcn_folder(folder);
 }
 
@@ -416,7 +418,7 @@ int train_command(const std::vector<std::string>& args) {
   } catch (const InvalidArgument& e) {
     throw UsageError{e.what()};
   }
-  const RecData data = load_data(dataset, root, folder);
+  const RecData data = load_data(dataset, root, folder, "train");
   const Tensor item_features = list_sage && !folder.empty()
                                    ? read_item_features(folder, data.train.num_items)
                                    : Tensor();
@@ -593,7 +595,7 @@ int evaluate_command(const std::vector<std::string>& args) {
   }
   if (model_dir.empty()) throw UsageError{"evaluate needs --model DIR"};
   if (repeat < 1) throw UsageError{"--repeat must be >= 1"};
-  const RecData data = load_data(dataset, root, folder);
+  const RecData data = load_data(dataset, root, folder, "evaluate");
   const SavedModel m = load_model(model_dir);
   if (m.embeddings.num_users != data.train.num_users || m.embeddings.num_items != data.train.num_items)
     throw FormatError("evaluate", detail::format("the model in '{}' has {} users and {} items, the "
