@@ -1,8 +1,14 @@
 #include "src/serving.hpp"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <istream>
@@ -41,12 +47,11 @@ std::string read_text(const fs::path& path, const char* fn) {
 
 }  // namespace
 
-void save_model(const std::string& dir, const SavedModel& model) {
-  constexpr const char* fn = "save_model";
+namespace {
+
+/// The three files of a model, into an existing folder.
+void write_model_files(const std::string& dir, const SavedModel& model, const char* fn) {
   const Embeddings& e = model.embeddings;
-  std::error_code ec;
-  fs::create_directories(dir, ec);
-  if (ec) throw IoError(fn, detail::format("cannot create folder '{}': {}", dir, ec.message()));
   ParameterList params;
   auto put = [&](const char* name, std::vector<std::int64_t> shape, const std::vector<float>& v) {
     auto p = params.add(name, std::move(shape), Init::kZeros, 0);
@@ -77,6 +82,52 @@ void save_model(const std::string& dir, const SavedModel& model) {
                      ", \"dim\": " + std::to_string(e.dim);
   for (const auto& [k, v] : model.info) json += ", " + app::json_quote(k) + ": " + app::json_quote(v);
   app::write_file_atomic((fs::path(dir) / "model.json").string(), json + "}\n", fn);
+}
+
+}  // namespace
+
+void save_model(const std::string& dir, const SavedModel& model) {
+  constexpr const char* fn = "save_model";
+  // The files go to a new sibling folder, which then takes the place of `dir`: a failure part
+  // way leaves the previous model whole (files that match each other), never a mix of both.
+  const fs::path target(dir);
+  const fs::path parent = target.has_parent_path() ? target.parent_path() : fs::path(".");
+  std::error_code ec;
+  fs::create_directories(parent, ec);
+  if (ec) throw IoError(fn, detail::format("cannot create folder '{}': {}", parent.string(), ec.message()));
+  if (fs::exists(target, ec) && !fs::is_directory(target, ec))
+    throw IoError(fn, detail::format("cannot write the model to '{}': it exists and is not a folder", dir));
+  const auto temp_folder = [&](const char* kind) {
+    std::string name = (parent / ("." + target.filename().string() + kind + "XXXXXX")).string();
+    if (!::mkdtemp(name.data()))
+      throw IoError(fn, detail::format("cannot create a folder next to '{}': {}", dir, std::strerror(errno)));
+    ::chmod(name.c_str(), 0755);  // mkdtemp makes it private
+    return fs::path(name);
+  };
+  const fs::path fresh = temp_folder(".new.");
+  try {
+    write_model_files(fresh.string(), model, fn);
+  } catch (...) {
+    fs::remove_all(fresh, ec);
+    throw;
+  }
+  fs::path old;
+  if (fs::exists(target, ec)) {
+    old = temp_folder(".old.");
+    if (::rename(target.c_str(), old.c_str()) != 0) {  // onto the empty folder just made
+      const int err = errno;
+      fs::remove_all(fresh, ec);
+      fs::remove(old, ec);
+      throw IoError(fn, detail::format("cannot replace '{}': {}", dir, std::strerror(err)));
+    }
+  }
+  if (::rename(fresh.c_str(), target.c_str()) != 0) {
+    const int err = errno;
+    if (!old.empty()) ::rename(old.c_str(), target.c_str());  // put the previous model back
+    fs::remove_all(fresh, ec);
+    throw IoError(fn, detail::format("cannot write the model to '{}': {}", dir, std::strerror(err)));
+  }
+  if (!old.empty()) fs::remove_all(old, ec);
 }
 
 SavedModel load_model(const std::string& dir) {

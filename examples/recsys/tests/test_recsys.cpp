@@ -288,6 +288,14 @@ TEST_CASE("a saved model serves the same ranking, filters seen items and reports
   for (int i = 0; i < 30; ++i) m.popularity.push_back(float((i * 7) % 30));
   m.info["dataset"] = "unit";
   save_model(dir.string(), m);
+  // Saving again replaces the whole folder (a new sibling folder renamed into place) and
+  // leaves nothing else behind; a file where the folder should be is an error.
+  save_model(dir.string(), m);
+  for (const auto& entry : fs::directory_iterator(dir.parent_path()))
+    CHECK(entry.path().filename().string().find(".model.") != 0);
+  const fs::path blocked = dir.parent_path() / "blocked";
+  { std::ofstream(blocked) << "x"; }
+  CHECK_THROWS_WITH(save_model(blocked.string(), m), Catch::Contains("it exists and is not a folder"));
   const SavedModel back = load_model(dir.string());
   CHECK(back.kind == "lightgcn");
   CHECK(back.embeddings.user == e.user);
