@@ -104,13 +104,21 @@ TEST_CASE("LightGcn forward is the mean of dense propagations and its gradient m
   CHECK_THROWS_WITH(LightGcn(t.users, t.items, t.indptr, t.item, bad, 1), Catch::Contains("'layers'"));
 }
 
-TEST_CASE("LightGcn::hardest_negatives picks each row's best-scoring candidate under the last forward", "[lightgcn]") {
-  const Tiny t;
+namespace {
+/// The negative-sampling tests' model: 4 wide, with scores far enough apart to rank.
+LightGcnOptions negative_test_options(int layers, std::uint64_t seed) {
   LightGcnOptions opt;
-  opt.layers = GENERATE(0, 2);
+  opt.layers = layers;
   opt.dim = 4;
   opt.init_scale = 0.5;
-  opt.seed = 11;
+  opt.seed = seed;
+  return opt;
+}
+}  // namespace
+
+TEST_CASE("LightGcn::hardest_negatives picks each row's best-scoring candidate under the last forward", "[lightgcn]") {
+  const Tiny t;
+  const LightGcnOptions opt = negative_test_options(GENERATE(0, 2), 11);
   LightGcn model(t.users, t.items, t.indptr, t.item, opt, 2);
   const std::int64_t U = t.users, d = opt.dim;
   // Every user against every item, in three orders: the winner is the brute-force argmax of
@@ -171,11 +179,7 @@ TEST_CASE("LightGcn::hardest_negatives picks each row's best-scoring candidate u
 
 TEST_CASE("LightGcn::sample_negatives draws unseen items, reproducibly, harder with more candidates", "[lightgcn]") {
   const Tiny t;
-  LightGcnOptions opt;
-  opt.layers = GENERATE(0, 2);
-  opt.dim = 4;
-  opt.init_scale = 0.5;
-  opt.seed = 5;
+  const LightGcnOptions opt = negative_test_options(GENERATE(0, 2), 5);
   LightGcn model(t.users, t.items, t.indptr, t.item, opt, 2);
   const std::int64_t U = t.users, d = opt.dim, k = 3;
   const auto seen = [&](std::int64_t u, std::int64_t i) {
